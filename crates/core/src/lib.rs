@@ -1,1 +1,36 @@
-//! placeholder
+//! The pure core of reportflow: what a report job is and how it moves.
+//!
+//! Nothing here performs I/O or reads a clock. The driver reports what happened as an
+//! [`Input`] together with the current time, [`Job::apply`] answers the next job value (or a
+//! [`CoreError::Rejected`] value when the input makes no sense in the job's state), and
+//! [`Job::effect`] says what the driver should do next. Poll timing is a pure function of the
+//! stored state ([`PollPolicy`]), so a job resumed after a restart continues its schedule.
+
+#![deny(missing_docs)]
+
+mod effect;
+mod error;
+mod input;
+mod job;
+mod key;
+mod schedule;
+mod spec;
+mod state;
+mod status;
+mod time;
+mod validate;
+
+pub use effect::Effect;
+pub use error::CoreError;
+pub use input::Input;
+pub use job::{Job, JobId};
+pub use key::JobKey;
+pub use schedule::PollPolicy;
+pub use spec::{AccountReportSpec, BillingReportSpec, JobKind, JobSpec, OutputFormat, parse_date};
+pub use state::{Failure, FailureKind, JobState, StateName, StoredFile, Upstream};
+pub use status::{Progress, classify_status};
+pub use time::Millis;
+pub use validate::{KNOWN_BILLING_TYPES, SpecProblem, SpecWarning};
+
+/// A calendar date (`YYYY-MM-DD`), as used by report parameters and billing ranges.
+pub use jiff::civil::Date;
