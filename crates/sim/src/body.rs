@@ -1,0 +1,154 @@
+//! The response body: produced chunk by chunk on demand (constant memory), optionally cut short
+//! or stalled, and hashing file contents as they go out.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use hyper::body::{Body, Frame, SizeHint};
+use sha2::{Digest, Sha256};
+
+use crate::files::{CHUNK, Source, hex};
+use crate::stats::{FileDigest, StatsCollector};
+
+/// The error a cut-short body ends with (hyper then closes the connection).
+#[derive(Debug, thiserror::Error)]
+#[error("body cut short by an injected fault")]
+pub struct BodyCut;
+
+/// Where a body stops early.
+#[derive(Clone, Copy, Debug)]
+enum Cut {
+    /// After this many bytes, end with an error (the connection closes).
+    Abort(u64),
+    /// After this many bytes, produce nothing more.
+    Stall(u64),
+}
+
+/// Counts served file bytes and records the file's digest when its last byte goes out.
+pub(crate) struct Tracking {
+    stats: Arc<StatsCollector>,
+    location: String,
+    file_name: String,
+    hasher: Sha256,
+}
+
+impl Tracking {
+    pub(crate) fn new(stats: Arc<StatsCollector>, location: String, file_name: String) -> Self {
+        Tracking {
+            stats,
+            location,
+            file_name,
+            hasher: Sha256::new(),
+        }
+    }
+}
+
+/// A response body of known length.
+pub struct SimBody {
+    source: Source,
+    total: u64,
+    emitted: u64,
+    cut: Option<Cut>,
+    tracking: Option<Tracking>,
+}
+
+impl SimBody {
+    /// A body held in memory.
+    pub(crate) fn full(bytes: impl Into<Bytes>) -> Self {
+        let bytes = bytes.into();
+        SimBody {
+            total: bytes.len() as u64,
+            source: Source::Bytes(bytes),
+            emitted: 0,
+            cut: None,
+            tracking: None,
+        }
+    }
+
+    /// No body.
+    pub(crate) fn empty() -> Self {
+        SimBody::full(Bytes::new())
+    }
+
+    /// A file body of `total` bytes, counted and hashed.
+    pub(crate) fn file(source: Source, total: u64, tracking: Tracking) -> Self {
+        SimBody {
+            source,
+            total,
+            emitted: 0,
+            cut: None,
+            tracking: Some(tracking),
+        }
+    }
+
+    /// The body's full length.
+    pub(crate) fn len(&self) -> u64 {
+        self.total
+    }
+
+    /// Stops the body after half of it: with an error (`stall == false`) or forever.
+    /// A body without bytes is left alone.
+    pub(crate) fn cut_half(&mut self, stall: bool) {
+        if self.total > 0 {
+            let at = self.total / 2;
+            self.cut = Some(if stall {
+                Cut::Stall(at)
+            } else {
+                Cut::Abort(at)
+            });
+        }
+    }
+}
+
+impl Body for SimBody {
+    type Data = Bytes;
+    type Error = BodyCut;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyCut>>> {
+        let this = self.get_mut();
+        let limit = match this.cut {
+            Some(Cut::Abort(at) | Cut::Stall(at)) => at.min(this.total),
+            None => this.total,
+        };
+        if this.emitted >= limit {
+            return match this.cut {
+                _ if this.emitted >= this.total => Poll::Ready(None),
+                Some(Cut::Abort(_)) => Poll::Ready(Some(Err(BodyCut))),
+                // Never woken: the connection task drops it at shutdown.
+                Some(Cut::Stall(_)) => Poll::Pending,
+                None => Poll::Ready(None),
+            };
+        }
+        let len = usize::try_from((limit - this.emitted).min(CHUNK as u64)).unwrap_or(CHUNK);
+        let chunk = this.source.chunk(this.emitted, len);
+        this.emitted += chunk.len() as u64;
+        if let Some(t) = this.tracking.as_mut() {
+            t.hasher.update(&chunk);
+            t.stats.bytes_served(chunk.len() as u64);
+        }
+        if this.emitted >= this.total
+            && let Some(t) = this.tracking.take()
+        {
+            let digest = FileDigest {
+                file_name: t.file_name,
+                size: this.total,
+                sha256: hex(&t.hasher.finalize()),
+            };
+            t.stats.file_digest(t.location, digest);
+        }
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.emitted >= self.total
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.total.saturating_sub(self.emitted))
+    }
+}
