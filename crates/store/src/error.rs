@@ -1,0 +1,207 @@
+//! The one error type of the store, and how sled's errors map onto it.
+
+use reportflow_core::{CoreError, JobId, JobKey};
+use std::io;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// Everything the store can fail with. Every message says what was wrong and what to do.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The store directory does not exist and could not be created.
+    #[error(
+        "cannot create the store directory {}: {source}; create it yourself or choose another --store",
+        dir.display()
+    )]
+    CreateDir {
+        /// The directory.
+        dir: PathBuf,
+        /// What the file system said.
+        source: io::Error,
+    },
+    /// The store path exists but is not a directory.
+    #[error(
+        "the store path {} exists but is not a directory; choose a directory with --store",
+        dir.display()
+    )]
+    NotADirectory {
+        /// The path.
+        dir: PathBuf,
+    },
+    /// The store directory (or a file in it) cannot be written.
+    #[error(
+        "the store directory {} is not writable ({source}); fix its permissions or choose another --store",
+        dir.display()
+    )]
+    NotWritable {
+        /// The directory.
+        dir: PathBuf,
+        /// What the file system said.
+        source: io::Error,
+    },
+    /// Another process holds the store open.
+    #[error(
+        "the store {} is in use by another process (another reportflow may be running); wait for it to finish or use another --store",
+        dir.display()
+    )]
+    Locked {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The directory holds files but is not a reportflow store; nothing was changed in it.
+    #[error(
+        "{} is not empty and is not a reportflow store (it has no {marker} file); nothing in it was changed; choose an empty or new directory with --store",
+        dir.display(),
+        marker = crate::open::MARKER
+    )]
+    NotAStore {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The store was written by a newer reportflow with a schema this one does not know.
+    #[error(
+        "the store {} has schema version {found}, newer than this reportflow understands ({supported}); use a newer reportflow (nothing was changed)",
+        dir.display()
+    )]
+    NewerSchema {
+        /// The directory.
+        dir: PathBuf,
+        /// The schema version found.
+        found: u32,
+        /// The newest schema version this build understands.
+        supported: u32,
+    },
+    /// A record was written by a newer reportflow.
+    #[error(
+        "{what} in the store {} has record version {found}, newer than this reportflow understands ({supported}); use a newer reportflow",
+        dir.display()
+    )]
+    NewerRecord {
+        /// The directory.
+        dir: PathBuf,
+        /// Which record.
+        what: String,
+        /// The record version found.
+        found: u16,
+        /// The newest record version this build understands.
+        supported: u16,
+    },
+    /// The database or one of its records is damaged.
+    #[error(
+        "the store {} is corrupt ({detail}); nothing was deleted: move the directory aside (or restore it from a backup) and start with a new --store",
+        dir.display()
+    )]
+    Corrupt {
+        /// The directory.
+        dir: PathBuf,
+        /// What was found damaged.
+        detail: String,
+    },
+    /// A disk operation failed.
+    #[error(
+        "could not {action} in the store {}: {source}; check the disk (space, permissions, health) and try again",
+        dir.display()
+    )]
+    Io {
+        /// The directory.
+        dir: PathBuf,
+        /// What the store was doing.
+        action: &'static str,
+        /// What the file system said.
+        source: io::Error,
+    },
+    /// sled refused or failed in a way that is neither corruption nor I/O.
+    #[error(
+        "the database in {} failed: {detail}; this is unexpected: keep the directory as it is and report it",
+        dir.display()
+    )]
+    Database {
+        /// The directory.
+        dir: PathBuf,
+        /// sled's words.
+        detail: String,
+    },
+    /// The key already names a job with another spec.
+    #[error(
+        "the job key {key:?} already names job {existing} ({existing_spec}), which differs from the new request ({new_spec}); use another key, or leave the key out to derive one from the request"
+    )]
+    KeyConflict {
+        /// The key.
+        key: JobKey,
+        /// The job it names.
+        existing: JobId,
+        /// What that job asks for.
+        existing_spec: String,
+        /// What the new request asks for.
+        new_spec: String,
+    },
+    /// No job has this id.
+    #[error(
+        "there is no job {id} in the store; list the jobs to find its id (it may have been purged)"
+    )]
+    NotFound {
+        /// The id asked for.
+        id: JobId,
+    },
+    /// The job moved on since the caller read it (optimistic concurrency); nothing was written.
+    #[error(
+        "job {id} changed meanwhile (expected version {expected}, found {found}); nothing was written: read the job again and retry"
+    )]
+    Conflict {
+        /// The job.
+        id: JobId,
+        /// The version the caller expected.
+        expected: u64,
+        /// The version in the store.
+        found: u64,
+    },
+    /// The core refused the input in the job's state; nothing was written.
+    #[error("{0}")]
+    Rejected(CoreError),
+}
+
+/// Maps a sled error met while working in `dir`.
+pub(crate) fn from_sled(dir: &Path, action: &'static str, err: sled::Error) -> StoreError {
+    let dir = dir.to_path_buf();
+    match err {
+        sled::Error::Io(source) => from_io(dir, action, source),
+        sled::Error::Corruption { at, .. } => StoreError::Corrupt {
+            dir,
+            detail: match at {
+                Some(at) => format!("sled found damaged data at {at:?}"),
+                None => "sled found damaged data".to_string(),
+            },
+        },
+        sled::Error::Unsupported(detail) | sled::Error::ReportableBug(detail) => {
+            StoreError::Database { dir, detail }
+        }
+        sled::Error::CollectionNotFound(name) => StoreError::Database {
+            dir,
+            detail: format!(
+                "the tree {:?} does not exist",
+                String::from_utf8_lossy(&name)
+            ),
+        },
+    }
+}
+
+/// Maps an I/O error met while working in `dir`, recognising sled's lock failure.
+pub(crate) fn from_io(dir: PathBuf, action: &'static str, source: io::Error) -> StoreError {
+    // sled 0.34 reports a failed `try_lock_exclusive` on its `db` file as an `Other` error
+    // whose text starts with "could not acquire lock"; the tests hold this mapping in place.
+    if source.kind() == io::ErrorKind::Other
+        && source.to_string().contains("could not acquire lock")
+    {
+        return StoreError::Locked { dir };
+    }
+    if source.kind() == io::ErrorKind::PermissionDenied
+        || source.kind() == io::ErrorKind::ReadOnlyFilesystem
+    {
+        return StoreError::NotWritable { dir, source };
+    }
+    StoreError::Io {
+        dir,
+        action,
+        source,
+    }
+}

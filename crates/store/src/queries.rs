@@ -1,0 +1,157 @@
+//! Reading jobs: by id, by key, the live ones, by state (paged), history, counts.
+//!
+//! Reads are not snapshots: each job is read as it is at that moment, so a job that moves
+//! while a list is being read is shown where it is now (or left out of a list it left).
+
+use crate::error::from_sled;
+use crate::layout::{self, by_state_id, by_state_key, history_key, history_seq, id_key};
+use crate::records::{TransitionRecord, decode_job, decode_transition};
+use crate::{Store, StoreError};
+use reportflow_core::{Job, JobId, JobKey, StateName};
+use std::collections::BTreeMap;
+
+impl Store {
+    /// The job with this id, if it is stored.
+    pub fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        let bytes = self
+            .trees
+            .jobs
+            .get(id_key(id))
+            .map_err(|e| from_sled(&self.dir, "read a job", e))?;
+        bytes
+            .map(|bytes| decode_job(&self.dir, id, &bytes))
+            .transpose()
+    }
+
+    /// The job this key names, if any.
+    pub fn get_by_key(&self, key: &JobKey) -> Result<Option<Job>, StoreError> {
+        let bytes = self
+            .trees
+            .keys
+            .get(key.as_str().as_bytes())
+            .map_err(|e| from_sled(&self.dir, "read a job key", e))?;
+        match bytes {
+            Some(bytes) => self.get(self.id_in(&bytes, key)?),
+            None => Ok(None),
+        }
+    }
+
+    /// Every job that has not ended, in id order. Reads the live index and those jobs only,
+    /// never the finished ones, so its cost does not grow with the store's history.
+    pub fn live_jobs(&self) -> Result<Vec<Job>, StoreError> {
+        let mut jobs = Vec::new();
+        for entry in self.trees.live.iter().keys() {
+            let key = entry.map_err(|e| from_sled(&self.dir, "read the live index", e))?;
+            let id = self.index_id(layout::decode_u64(&key).map(JobId), "live")?;
+            if let Some(job) = self.get(id)?
+                && !job.state.is_terminal()
+            {
+                jobs.push(job);
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// Up to `limit` jobs with ids above `after`, in ascending id order; only those in `state`
+    /// when one is given (read through the state index, not by scanning every job). Pass the
+    /// last id of a page as `after` to get the next page.
+    pub fn list(
+        &self,
+        state: Option<StateName>,
+        after: Option<JobId>,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        let first = match after {
+            None => 0,
+            Some(JobId(u64::MAX)) => return Ok(Vec::new()),
+            Some(JobId(id)) => id + 1,
+        };
+        let mut jobs = Vec::new();
+        if limit == 0 {
+            return Ok(jobs);
+        }
+        let read = |e| from_sled(&self.dir, "list jobs", e);
+        match state {
+            None => {
+                for entry in self.trees.jobs.range(id_key(JobId(first))..) {
+                    let (key, bytes) = entry.map_err(read)?;
+                    let id = self.index_id(layout::decode_u64(&key).map(JobId), "jobs")?;
+                    jobs.push(decode_job(&self.dir, id, &bytes)?);
+                    if jobs.len() == limit {
+                        break;
+                    }
+                }
+            }
+            Some(state) => {
+                let range =
+                    by_state_key(state, JobId(first))..=by_state_key(state, JobId(u64::MAX));
+                for entry in self.trees.by_state.range(range).keys() {
+                    let id = self.index_id(by_state_id(&entry.map_err(read)?), "by_state")?;
+                    if let Some(job) = self.get(id)?
+                        && job.state.name() == state
+                    {
+                        jobs.push(job);
+                        if jobs.len() == limit {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// The job's transitions in order: seq 0 is the submit (from `None` to `Requested`), then
+    /// one per applied input. [`StoreError::NotFound`] when the job is not stored.
+    pub fn history(&self, id: JobId) -> Result<Vec<TransitionRecord>, StoreError> {
+        let read = |e| from_sled(&self.dir, "read a job's history", e);
+        let range = history_key(id, 0)..=history_key(id, u64::MAX);
+        let mut records = Vec::new();
+        for entry in self.trees.history.range(range) {
+            let (key, bytes) = entry.map_err(read)?;
+            let seq = history_seq(&key).ok_or_else(|| StoreError::Corrupt {
+                dir: self.dir.clone(),
+                detail: format!("a history key of job {id} is not 16 bytes"),
+            })?;
+            records.push(decode_transition(&self.dir, id, seq, &bytes)?);
+        }
+        if records.is_empty() && self.get(id)?.is_none() {
+            return Err(StoreError::NotFound { id });
+        }
+        Ok(records)
+    }
+
+    /// How many jobs are in each state; every state is present, zero or not. Read from
+    /// counters kept up to date by every write, not by scanning jobs.
+    pub fn counts(&self) -> Result<BTreeMap<StateName, u64>, StoreError> {
+        let mut counts: BTreeMap<StateName, u64> =
+            StateName::ALL.into_iter().map(|s| (s, 0)).collect();
+        for entry in self.trees.counts.iter() {
+            let (key, value) = entry.map_err(|e| from_sled(&self.dir, "read the counters", e))?;
+            let state = match &key[..] {
+                [byte] => layout::state_from_byte(*byte),
+                _ => None,
+            };
+            match (state, layout::decode_u64(&value)) {
+                (Some(state), Some(n)) => {
+                    counts.insert(state, n);
+                }
+                _ => {
+                    return Err(StoreError::Corrupt {
+                        dir: self.dir.clone(),
+                        detail: "a state counter is damaged".to_string(),
+                    });
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    /// The id in an index key, or a corruption error naming the index.
+    fn index_id(&self, id: Option<JobId>, index: &str) -> Result<JobId, StoreError> {
+        id.ok_or_else(|| StoreError::Corrupt {
+            dir: self.dir.clone(),
+            detail: format!("a key of the {index} tree is damaged"),
+        })
+    }
+}

@@ -1,0 +1,87 @@
+//! The store handle and its durability.
+
+use crate::StoreError;
+use crate::error::{from_io, from_sled};
+use crate::trees::Trees;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// When the store makes its writes durable on its own (see `docs/store.md`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// At the design's durability points: every insert, every transition for which
+    /// `Job::must_flush` holds (a create is about to be sent, a location arrived, the job
+    /// ended), and every purge. Other transitions ride on sled's background flush (every
+    /// 500 ms). The engine's setting.
+    #[default]
+    DesignPoints,
+    /// After every insert, transition and purge.
+    EveryChange,
+    /// Never on its own: only [`Store::flush`] (and dropping the store) makes writes durable. For bulk
+    /// loads, tests and measurements; a crash loses what was not flushed.
+    Manual,
+}
+
+/// A durable job store in one directory. `Send + Sync`: share it through an `Arc`.
+///
+/// Opening takes sled's exclusive lock on the directory; it is released when the last clone
+/// of the handle's internals is dropped (when the `Store` is dropped).
+pub struct Store {
+    pub(crate) dir: PathBuf,
+    pub(crate) db: sled::Db,
+    pub(crate) trees: Trees,
+    /// sled's data file, opened a second time only to `fsync` it (see [`Store::flush`]).
+    pub(crate) data_file: File,
+    pub(crate) durability: Durability,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .field("durability", &self.durability)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The durability this handle was opened with.
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// Makes every write acknowledged so far durable: sled writes its buffers out (`pwrite`,
+    /// then `sync_file_range` on Linux, which neither commits file metadata nor flushes the
+    /// drive's cache), then the data file is `fsync`ed, which does both. When this returns
+    /// `Ok`, everything written before survives a power loss.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db
+            .flush()
+            .map_err(|e| from_sled(&self.dir, "write the database out", e))?;
+        self.data_file
+            .sync_all()
+            .map_err(|e| from_io(self.dir.clone(), "sync the database file", e))
+    }
+
+    /// Flushes when this handle's durability asks for it at a durability point.
+    pub(crate) fn flush_at_point(&self, point: bool) -> Result<(), StoreError> {
+        let wanted = match self.durability {
+            Durability::DesignPoints => point,
+            Durability::EveryChange => true,
+            Durability::Manual => false,
+        };
+        if wanted { self.flush() } else { Ok(()) }
+    }
+}
+
+impl Drop for Store {
+    /// Flushes, best effort: a caller that must know should call [`Store::flush`] first.
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
