@@ -1,0 +1,390 @@
+//! The upstream's operations, as the engine uses them.
+
+use crate::auth::Authorizer;
+use crate::call::{CallError, bad_answer, by_code, classify, refused, with_retries};
+use crate::config::EngineConfig;
+use crate::events::Event;
+use crate::gate::{Endpoint, RateGate};
+use crate::http::{Http, Payload, redact};
+use crate::url::{checked, origin, resolve};
+use bytes::Bytes;
+use http::header::LOCATION;
+use http::{Method, Response, StatusCode, Uri};
+use hyper::body::Incoming;
+use reportflow_core::{AccountReportSpec, BillingReportSpec, JobId, JobKind};
+use reportflow_wire::{
+    BillingReportRequest, Instance, InstanceRequest, Parameter, ReportDetail, ReportSummary,
+    WireError, parse_billing_retrieval, parse_error_envelope, parse_instance, parse_instance_list,
+    parse_report_detail, parse_report_list,
+};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// Redirects followed at most for one request.
+const MAX_REDIRECTS: usize = 5;
+
+/// Talks to the upstream: auth, redirects, retries, rate limits.
+pub(crate) struct Api {
+    pub(crate) http: Http,
+    auth: Authorizer,
+    gate: RateGate,
+    base: String,
+    base_uri: Uri,
+    config: EngineConfig,
+    events: broadcast::Sender<Event>,
+}
+
+impl Api {
+    /// An API client for the configured base URL (already checked by the engine).
+    pub(crate) fn new(
+        config: &EngineConfig,
+        base_uri: Uri,
+        events: broadcast::Sender<Event>,
+    ) -> Api {
+        Api {
+            http: Http::new(config),
+            auth: Authorizer::new(config.credentials.clone()),
+            gate: RateGate::default(),
+            base: config.base_url.clone(),
+            base_uri,
+            config: config.clone(),
+            events,
+        }
+    }
+
+    /// Sends a request, following redirects (without `Authorization` to any other origin) and
+    /// fetching a new token once after a 401.
+    pub(crate) async fn exchange(
+        &self,
+        method: Method,
+        url: &str,
+        payload: Option<&Payload>,
+    ) -> Result<Response<Incoming>, CallError> {
+        let mut uri = checked(url, self.config.allow_insecure_http).map_err(bad_answer)?;
+        let mut refreshed = false;
+        let mut redirects = 0;
+        loop {
+            let same_origin = origin(&uri) == origin(&self.base_uri);
+            let auth = if same_origin {
+                self.auth.header(&self.http).await?
+            } else {
+                None
+            };
+            let response = self
+                .http
+                .send(method.clone(), &uri, auth.as_ref(), payload)
+                .await?;
+            let status = response.status();
+            if status == StatusCode::UNAUTHORIZED
+                && same_origin
+                && self.auth.refreshable()
+                && !refreshed
+            {
+                refreshed = true;
+                self.auth.invalidate().await;
+                continue;
+            }
+            if status.is_redirection() && redirects < MAX_REDIRECTS {
+                let target = response
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| resolve(&uri, l))
+                    .ok_or_else(|| {
+                        bad_answer(format!(
+                            "{} redirected without a usable Location",
+                            redact(&uri)
+                        ))
+                    })?;
+                uri = checked(&target, self.config.allow_insecure_http).map_err(bad_answer)?;
+                redirects += 1;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
+    fn notify(&self, id: JobId) -> impl FnMut(&str, Duration) + '_ {
+        move |reason, delay| {
+            tracing::debug!(job = %id, %reason, delay_ms = delay.as_millis() as u64, "retrying");
+            let _ = self.events.send(Event::Retrying {
+                id,
+                reason: reason.to_string(),
+                delay_ms: delay.as_millis() as u64,
+            });
+        }
+    }
+
+    /// Runs `op` with retries for `endpoint`.
+    pub(crate) async fn retrying<T, F, Fut>(
+        &self,
+        id: JobId,
+        endpoint: Endpoint,
+        op: F,
+    ) -> Result<T, CallError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, CallError>>,
+    {
+        with_retries(
+            &self.config.retry,
+            &self.gate,
+            endpoint,
+            self.notify(id),
+            op,
+        )
+        .await
+    }
+
+    /// POSTs a create and returns its status and Location. Answers that say nothing was
+    /// created (429, 5xx) and refused connections are retried; a connection lost after sending
+    /// ends as [`CallError::Unconfirmed`], for the caller to reconcile instead of posting blindly.
+    async fn post_create(
+        &self,
+        id: JobId,
+        url: &str,
+        body: String,
+        what: &'static str,
+    ) -> Result<(StatusCode, Option<String>), CallError> {
+        let payload = Payload {
+            content_type: "application/xml; charset=utf-8",
+            bytes: Bytes::from(body),
+        };
+        self.retrying(id, Endpoint::Create, || async {
+            let response = match self.exchange(Method::POST, url, Some(&payload)).await {
+                Err(CallError::Ambiguous(m)) => return Err(CallError::Unconfirmed(m)),
+                other => other?,
+            };
+            let status = response.status();
+            let headers = response.headers().clone();
+            let location = headers
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| resolve(&self.base_uri, l));
+            match (status, location) {
+                // The answer is complete without its body (informational only).
+                (StatusCode::CREATED, Some(location)) => return Ok((status, Some(location))),
+                (StatusCode::NO_CONTENT, _) => return Ok((status, None)),
+                _ => {}
+            }
+            let body = match self.http.read_xml(response.into_body(), what).await {
+                Err(CallError::Ambiguous(m)) => return Err(CallError::Unconfirmed(m)),
+                other => other?,
+            };
+            if status.is_success() {
+                return Err(parse_error_envelope(&body)
+                    .as_ref()
+                    .and_then(by_code)
+                    .unwrap_or_else(|| {
+                        CallError::Unconfirmed(format!(
+                            "the {what} answered HTTP {status} without a usable Location"
+                        ))
+                    }));
+            }
+            Err(classify(status, &headers, &body, false, what))
+        })
+        .await
+    }
+
+    /// Creates an account report instance; returns its location.
+    pub(crate) async fn create_instance(
+        &self,
+        id: JobId,
+        spec: &AccountReportSpec,
+    ) -> Result<String, CallError> {
+        let body = InstanceRequest {
+            output_format: spec.format.as_str().to_string(),
+            parameters: spec
+                .params
+                .iter()
+                .map(|(name, values)| Parameter {
+                    name: name.clone(),
+                    values: values.iter().cloned().collect(),
+                })
+                .collect(),
+            expires_at: spec.expires_at.map(|d| d.to_string()),
+        }
+        .to_xml()
+        .map_err(|e| bad_answer(e.to_string()))?;
+        let url = format!(
+            "{}/accounts/{}/reports/{}/instances",
+            self.base, spec.account, spec.report_id
+        );
+        match self
+            .post_create(id, &url, body, "report instance creation")
+            .await?
+        {
+            (StatusCode::CREATED, Some(location)) => Ok(location),
+            (status, _) => Err(bad_answer(format!(
+                "the report instance creation answered HTTP {status} without a Location; the upstream did not say where the report is"
+            ))),
+        }
+    }
+
+    /// Creates a billing report; `None` when the upstream has no data for the range (204).
+    pub(crate) async fn create_billing(
+        &self,
+        id: JobId,
+        spec: &BillingReportSpec,
+    ) -> Result<Option<String>, CallError> {
+        let body = BillingReportRequest {
+            report_type: spec.report_type.clone(),
+            start_date: spec.start.to_string(),
+            end_date: spec.end.to_string(),
+        }
+        .to_xml()
+        .map_err(|e| bad_answer(e.to_string()))?;
+        let url = format!("{}/accounts/{}/billingReports", self.base, spec.account);
+        match self
+            .post_create(id, &url, body, "billing report creation")
+            .await?
+        {
+            (StatusCode::NO_CONTENT, _) => Ok(None),
+            (StatusCode::CREATED, Some(location)) => Ok(Some(location)),
+            (status, _) => Err(bad_answer(format!(
+                "the billing report creation answered HTTP {status} without a Location; the upstream did not say where the report is"
+            ))),
+        }
+    }
+
+    /// GETs an XML document and parses it, with retries; non-success answers are classified.
+    async fn get_parsed<T>(
+        &self,
+        id: JobId,
+        endpoint: Endpoint,
+        url: &str,
+        location_based: bool,
+        what: &'static str,
+        parse: impl Fn(&[u8]) -> Result<T, WireError>,
+    ) -> Result<T, CallError> {
+        self.retrying(id, endpoint, || async {
+            let response = self.exchange(Method::GET, url, None).await?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = self.http.read_xml(response.into_body(), what).await?;
+            if status != StatusCode::OK {
+                return Err(classify(status, &headers, &body, location_based, what));
+            }
+            match parse(&body) {
+                Ok(value) => Ok(value),
+                Err(WireError::Upstream(u)) => Err(by_code(&u)
+                    .unwrap_or_else(|| CallError::Permanent(refused(status, Some(&u), what)))),
+                Err(other) => Err(CallError::Malformed(other.to_string())),
+            }
+        })
+        .await
+    }
+
+    /// The raw status literal of a report at `location`.
+    pub(crate) async fn status(
+        &self,
+        id: JobId,
+        kind: JobKind,
+        location: &str,
+    ) -> Result<String, CallError> {
+        let what = "report status";
+        match kind {
+            JobKind::Account => {
+                self.get_parsed(id, Endpoint::Status, location, true, what, |b| {
+                    parse_instance(b)
+                        .map(|i| i.status.map(|s| s.as_str().to_string()).unwrap_or_default())
+                })
+                .await
+            }
+            JobKind::Billing => {
+                self.get_parsed(id, Endpoint::Status, location, true, what, |b| {
+                    parse_billing_retrieval(b).map(|r| r.status.as_str().to_string())
+                })
+                .await
+            }
+        }
+    }
+
+    /// One page of an account's instances of one report.
+    pub(crate) async fn instances(
+        &self,
+        id: JobId,
+        account: &str,
+        report_id: u32,
+        page: u32,
+        size: u32,
+    ) -> Result<Vec<Instance>, CallError> {
+        let url = format!(
+            "{}/accounts/{account}/reports/{report_id}/instances?page={page}&size={size}",
+            self.base
+        );
+        self.get_parsed(
+            id,
+            Endpoint::Listing,
+            &url,
+            false,
+            "instance listing",
+            parse_instance_list,
+        )
+        .await
+    }
+
+    /// The location of an account report instance by its id.
+    pub(crate) fn instance_location(
+        &self,
+        account: &str,
+        report_id: u32,
+        instance: &str,
+    ) -> String {
+        format!(
+            "{}/accounts/{account}/reports/{report_id}/instances/{instance}",
+            self.base
+        )
+    }
+
+    /// Starts a file download: the 200 response, or why not.
+    pub(crate) async fn open_file(&self, location: &str) -> Result<Response<Incoming>, CallError> {
+        let url = format!("{}/file", location.trim_end_matches('/'));
+        let response = self.exchange(Method::GET, &url, None).await?;
+        let status = response.status();
+        if status == StatusCode::OK {
+            return Ok(response);
+        }
+        let headers = response.headers().clone();
+        let body = self
+            .http
+            .read_xml(response.into_body(), "report file")
+            .await?;
+        Err(classify(status, &headers, &body, true, "report file"))
+    }
+
+    /// The account's report catalogue.
+    pub(crate) async fn report_types(
+        &self,
+        account: &str,
+    ) -> Result<Vec<ReportSummary>, CallError> {
+        let url = format!("{}/accounts/{account}/reports", self.base);
+        self.get_parsed(
+            JobId(0),
+            Endpoint::Catalogue,
+            &url,
+            false,
+            "report list",
+            parse_report_list,
+        )
+        .await
+    }
+
+    /// One report type with its parameters.
+    pub(crate) async fn report_detail(
+        &self,
+        account: &str,
+        report_id: u32,
+    ) -> Result<ReportDetail, CallError> {
+        let url = format!("{}/accounts/{account}/reports/{report_id}", self.base);
+        self.get_parsed(
+            JobId(0),
+            Endpoint::Catalogue,
+            &url,
+            false,
+            "report detail",
+            parse_report_detail,
+        )
+        .await
+    }
+}

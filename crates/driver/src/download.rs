@@ -1,0 +1,337 @@
+//! Downloads: streamed to a temporary file in the output folder, checked, synced, then linked
+//! under the final name. A partial file never appears under a final name.
+
+use crate::api::Api;
+use crate::call::CallError;
+use crate::error::DriverError;
+use crate::events::Event;
+use crate::gate::Endpoint;
+use bytes::Bytes;
+use http::HeaderMap;
+use http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH};
+use reportflow_core::{Job, JobId, JobKind, JobSpec, StoredFile};
+use sha2::{Digest, Sha256};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use tokio::sync::broadcast;
+
+/// Chunks buffered between the network and the disk: bounds a download's memory.
+const CHANNEL_CHUNKS: usize = 16;
+/// Progress is reported every this many bytes.
+const PROGRESS_STEP: u64 = 1024 * 1024;
+/// The most name suffixes tried on collisions.
+const MAX_SUFFIX: u32 = 10_000;
+
+/// The temporary file of a job's download.
+pub(crate) fn part_path(out_dir: &Path, id: JobId) -> PathBuf {
+    out_dir.join(format!(".reportflow-job{id}.part"))
+}
+
+/// Removes a job's temporary file, if any.
+pub(crate) fn remove_part(out_dir: &Path, id: JobId) -> Result<(), DriverError> {
+    let part = part_path(out_dir, id);
+    match fs::remove_file(&part) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            Err(DriverError::io("remove the temporary file", part, e))
+        }
+        _ => Ok(()),
+    }
+}
+
+struct Fetched {
+    bytes: u64,
+    sha256: String,
+    disposition: Option<String>,
+}
+
+/// Downloads the file at `{location}/file` for `job` into `out_dir` and returns it as stored.
+pub(crate) async fn download(
+    api: &Api,
+    job: &Job,
+    location: &str,
+    out_dir: &Path,
+    events: &broadcast::Sender<Event>,
+) -> Result<StoredFile, CallError> {
+    let fetched = api
+        .retrying(job.id, Endpoint::File, || {
+            fetch_once(api, job, location, out_dir, events)
+        })
+        .await?;
+    let part = part_path(out_dir, job.id);
+    let name = reportflow_wire::file_name_from_disposition(
+        fetched.disposition.as_deref(),
+        &fallback_name(job),
+    );
+    let dir = out_dir.to_path_buf();
+    let (bytes, sha256) = (fetched.bytes, fetched.sha256.clone());
+    let placed = tokio::task::spawn_blocking(move || place(&part, &dir, &name, bytes, &sha256))
+        .await
+        .map_err(|e| {
+            CallError::Local(DriverError::io(
+                "finish the download",
+                out_dir,
+                io::Error::other(e.to_string()),
+            ))
+        })?
+        .map_err(|e| CallError::Local(DriverError::io("store the download in", out_dir, e)))?;
+    Ok(StoredFile {
+        path: placed.to_string_lossy().into_owned(),
+        bytes: fetched.bytes,
+        sha256: fetched.sha256,
+    })
+}
+
+fn fallback_name(job: &Job) -> String {
+    match &job.spec {
+        JobSpec::Account(a) => format!("report-{}.{}", job.id, a.format),
+        JobSpec::Billing(b) => format!(
+            "billing-{}-{}.zip",
+            b.report_type.to_ascii_lowercase(),
+            job.id
+        ),
+    }
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+async fn fetch_once(
+    api: &Api,
+    job: &Job,
+    location: &str,
+    out_dir: &Path,
+    events: &broadcast::Sender<Event>,
+) -> Result<Fetched, CallError> {
+    let response = api.open_file(location).await?;
+    let total = content_length(response.headers());
+    let disposition = response
+        .headers()
+        .get(CONTENT_DISPOSITION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if disposition.is_none() && job.kind() == JobKind::Account {
+        // The upstream always names its files; an unnamed 200 is an error page or a glitch.
+        let body = api
+            .http
+            .read_xml(response.into_body(), "report file")
+            .await?;
+        return Err(reportflow_wire::parse_error_envelope(&body)
+            .as_ref()
+            .and_then(crate::call::by_code)
+            .unwrap_or_else(|| {
+                CallError::Malformed(
+                    "the file answer had no Content-Disposition; it is not a report file".into(),
+                )
+            }));
+    }
+    let part = part_path(out_dir, job.id);
+    let (tx, rx) = mpsc::sync_channel::<Bytes>(CHANNEL_CHUNKS);
+    let writer_path = part.clone();
+    let writer = tokio::task::spawn_blocking(move || write_part(&writer_path, rx));
+    let mut body = response.into_body();
+    let mut received = 0u64;
+    let mut reported = 0u64;
+    let mut head = Vec::with_capacity(4);
+    let streamed = loop {
+        match api.http.next_chunk(&mut body).await {
+            Ok(Some(chunk)) => {
+                received += chunk.len() as u64;
+                if head.len() < 4 {
+                    head.extend(chunk.iter().take(4 - head.len()));
+                }
+                if tx.send(chunk).is_err() {
+                    break Ok(());
+                }
+                if received - reported >= PROGRESS_STEP {
+                    reported = received;
+                    let _ = events.send(Event::Progress {
+                        id: job.id,
+                        bytes: received,
+                        total,
+                    });
+                }
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    drop(tx);
+    let (bytes, sha256) = writer
+        .await
+        .map_err(|e| {
+            CallError::Local(DriverError::io(
+                "write",
+                &part,
+                io::Error::other(e.to_string()),
+            ))
+        })?
+        .map_err(|e| CallError::Local(DriverError::io("write", &part, e)))?;
+    streamed?;
+    let _ = events.send(Event::Progress {
+        id: job.id,
+        bytes,
+        total,
+    });
+    if let Some(total) = total
+        && bytes != total
+    {
+        return Err(CallError::Ambiguous(format!(
+            "the file ended after {bytes} of {total} bytes"
+        )));
+    }
+    if job.kind() == JobKind::Billing && !head.starts_with(b"PK") {
+        let mut start = Vec::new();
+        File::open(&part)
+            .and_then(|f| f.take(64 * 1024).read_to_end(&mut start))
+            .ok();
+        if let Some(known) = reportflow_wire::parse_error_envelope(&start)
+            .as_ref()
+            .and_then(crate::call::by_code)
+        {
+            return Err(known);
+        }
+        return Err(CallError::Malformed(format!(
+            "the billing report file is not a zip archive (it starts with {:?}); the upstream sent something else",
+            String::from_utf8_lossy(&head)
+        )));
+    }
+    Ok(Fetched {
+        bytes,
+        sha256,
+        disposition,
+    })
+}
+
+/// Writes chunks to `path` (truncating it), hashing as it goes; syncs it at the end.
+fn write_part(path: &Path, chunks: mpsc::Receiver<Bytes>) -> io::Result<(u64, String)> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .open(path)?;
+    let mut out = BufWriter::with_capacity(256 * 1024, file);
+    let mut hasher = Sha256::new();
+    let mut bytes = 0u64;
+    for chunk in chunks {
+        hasher.update(&chunk);
+        out.write_all(&chunk)?;
+        bytes += chunk.len() as u64;
+    }
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    let sha256 = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((bytes, sha256))
+}
+
+/// `name` with `-n` before its extension.
+fn with_suffix(name: &str, n: u32) -> String {
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => format!("{stem}-{n}.{ext}"),
+        _ => format!("{name}-{n}"),
+    }
+}
+
+fn sha256_of(path: &Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Links the synced temporary file under `name` (or `name-1`, `name-2`, ... when taken; never
+/// overwriting), removes the temporary name and syncs the folder. A file already there with the
+/// same size and sha256 is this job's own file from a run that crashed before recording it.
+fn place(part: &Path, dir: &Path, name: &str, bytes: u64, sha256: &str) -> io::Result<PathBuf> {
+    for n in 0..MAX_SUFFIX {
+        let candidate = if n == 0 {
+            name.to_string()
+        } else {
+            with_suffix(name, n)
+        };
+        let path = dir.join(&candidate);
+        if path.parent() != Some(dir) {
+            return Err(io::Error::other(format!(
+                "the file name {candidate:?} leaves the output folder"
+            )));
+        }
+        match fs::hard_link(part, &path) {
+            Ok(()) => return finish(part, dir, path),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let same = fs::metadata(&path).is_ok_and(|m| m.len() == bytes)
+                    && sha256_of(&path)? == sha256;
+                if same {
+                    return finish(part, dir, path);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other(format!(
+        "{MAX_SUFFIX} files named like {name:?} already exist"
+    )))
+}
+
+fn finish(part: &Path, dir: &Path, path: PathBuf) -> io::Result<PathBuf> {
+    fs::remove_file(part)?;
+    File::open(dir)?.sync_all()?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part_with(dir: &Path, content: &[u8]) -> PathBuf {
+        let part = dir.join(".p.part");
+        fs::write(&part, content).expect("write part");
+        part
+    }
+
+    #[test]
+    fn placing_never_overwrites_and_recognises_its_own_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        fs::write(d.join("r.csv"), b"someone else's").expect("write");
+        let sha = |c: &[u8]| {
+            Sha256::digest(c)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let placed = place(&part_with(d, b"mine"), d, "r.csv", 4, &sha(b"mine")).expect("place");
+        assert_eq!(placed, d.join("r-1.csv"));
+        assert_eq!(fs::read(d.join("r.csv")).expect("read"), b"someone else's");
+        assert_eq!(fs::read(&placed).expect("read"), b"mine");
+        let again = place(&part_with(d, b"mine"), d, "r.csv", 4, &sha(b"mine")).expect("place");
+        assert_eq!(
+            again, placed,
+            "the same content is recognised, not duplicated"
+        );
+        assert!(!d.join(".p.part").exists());
+        assert_eq!(with_suffix("noext", 2), "noext-2");
+        assert_eq!(with_suffix("a.tar.gz", 1), "a.tar-1.gz");
+    }
+}

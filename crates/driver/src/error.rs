@@ -1,0 +1,61 @@
+//! The one error type of the engine.
+
+use reportflow_core::CoreError;
+use reportflow_store::StoreError;
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// What stops the engine (as opposed to what ends a job, which is recorded with the job).
+#[derive(Debug, Error)]
+pub enum DriverError {
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The request is not valid (bad spec, bad key, an input the job cannot take).
+    #[error(transparent)]
+    Invalid(#[from] CoreError),
+    /// The configuration cannot be used.
+    #[error("{0}")]
+    Config(String),
+    /// `run` needs credentials and has none.
+    #[error(
+        "no credentials: set BANDWIDTH_USERNAME and BANDWIDTH_PASSWORD (Basic) or BANDWIDTH_CLIENT_ID and BANDWIDTH_CLIENT_SECRET (OAuth2)"
+    )]
+    NoCredentials,
+    /// An upstream request outside of any job failed (the catalogue).
+    #[error("the upstream request failed: {0}")]
+    Upstream(String),
+    /// No job has this id or key.
+    #[error("no job {0:?} in the store; list jobs with `reportflow status`")]
+    UnknownJob(String),
+    /// A local file operation failed; the job is left as it was and resumes on the next run.
+    #[error(
+        "could not {action} {path}: {source}; check the disk space and permissions, then run again"
+    )]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The engine was shut down while working; every job is resumable.
+    #[error("the engine was shut down; run again to continue")]
+    ShutDown,
+}
+
+impl DriverError {
+    /// Wraps an I/O error with what was being done and where.
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        DriverError::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! The scheduling loop: due jobs are stepped under the concurrency bounds; a job waiting for
+//! its next poll is one heap entry (a timer), not a task.
+
+use crate::clock;
+use crate::config::EngineConfig;
+use crate::download::remove_part;
+use crate::error::DriverError;
+use crate::events::Event;
+use crate::step::{Ctx, Stepped, step};
+use reportflow_core::{Effect, Failure, FailureKind, Input, Job, JobId, Millis, StateName};
+use reportflow_store::StoreError;
+use serde::Serialize;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+/// What a run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RunSummary {
+    /// Live jobs found when the run started.
+    pub live_at_start: usize,
+    /// Jobs that reached each terminal state during the run.
+    pub ended: BTreeMap<StateName, u64>,
+    /// True when the run was shut down before it went idle.
+    pub interrupted: bool,
+}
+
+impl RunSummary {
+    /// True when no job ended `Failed`, `Expired` or `Cancelled` in this run.
+    pub fn all_succeeded(&self) -> bool {
+        [StateName::Failed, StateName::Expired, StateName::Cancelled]
+            .iter()
+            .all(|s| self.ended.get(s).copied().unwrap_or(0) == 0)
+    }
+
+    /// Jobs that ended in `state` during the run.
+    pub fn count(&self, state: StateName) -> u64 {
+        self.ended.get(&state).copied().unwrap_or(0)
+    }
+}
+
+type Outcome = (JobId, String, Result<Stepped, DriverError>);
+
+/// The loop's state.
+pub(crate) struct Runner {
+    ctx: Arc<Ctx>,
+    config: EngineConfig,
+    /// Due times, earliest first; an entry is current only if it equals `planned`.
+    heap: BinaryHeap<Reverse<(Millis, JobId)>>,
+    planned: HashMap<JobId, Millis>,
+    /// Jobs whose account is at its bound, waiting for one of its jobs to finish a step.
+    held: HashMap<String, VecDeque<Job>>,
+    per_account: HashMap<String, usize>,
+    in_flight: HashMap<JobId, String>,
+    unconfirmed: HashMap<JobId, u32>,
+    tasks: JoinSet<Outcome>,
+    summary: RunSummary,
+}
+
+impl Runner {
+    pub(crate) fn new(ctx: Arc<Ctx>, config: EngineConfig) -> Runner {
+        Runner {
+            ctx,
+            config,
+            heap: BinaryHeap::new(),
+            planned: HashMap::new(),
+            held: HashMap::new(),
+            per_account: HashMap::new(),
+            in_flight: HashMap::new(),
+            unconfirmed: HashMap::new(),
+            tasks: JoinSet::new(),
+            summary: RunSummary::default(),
+        }
+    }
+
+    /// Plans a job's next step per its effect (a terminal job is counted instead).
+    fn schedule(&mut self, job: &Job) -> Result<(), DriverError> {
+        let at = match job.effect() {
+            Effect::None => {
+                self.planned.remove(&job.id);
+                self.unconfirmed.remove(&job.id);
+                let state = job.state.name();
+                if state == StateName::Expired
+                    && self.config.re_request_expired
+                    && job.attempt < self.config.max_attempts
+                {
+                    tracing::info!(job = %job.id, attempt = job.attempt + 1, "output expired: requesting it again");
+                    let again = self.ctx.record(job, Input::Retry)?;
+                    return self.schedule(&again);
+                }
+                *self.summary.ended.entry(state).or_insert(0) += 1;
+                return Ok(());
+            }
+            Effect::Poll { at, .. } => at,
+            Effect::Create | Effect::Reconcile { .. } | Effect::Download { .. } => clock::now(),
+        };
+        self.plan(job.id, at);
+        Ok(())
+    }
+
+    fn plan(&mut self, id: JobId, at: Millis) {
+        self.planned.insert(id, at);
+        self.heap.push(Reverse((at, id)));
+    }
+
+    /// Starts every due job the bounds allow.
+    fn dispatch(&mut self) -> Result<(), DriverError> {
+        let now = clock::now();
+        while self.tasks.len() < self.config.concurrency.max(1) {
+            let Some(Reverse((at, id))) = self.heap.peek().copied() else {
+                break;
+            };
+            if at > now {
+                break;
+            }
+            self.heap.pop();
+            if self.planned.get(&id) != Some(&at) || self.in_flight.contains_key(&id) {
+                continue;
+            }
+            self.planned.remove(&id);
+            let Some(job) = self.ctx.store.get(id)? else {
+                continue;
+            };
+            let account = job.spec.account().to_string();
+            if self.per_account.get(&account).copied().unwrap_or(0)
+                >= self.config.per_account_concurrency.max(1)
+            {
+                self.held.entry(account).or_default().push_back(job);
+                continue;
+            }
+            self.start(job, account);
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, job: Job, account: String) {
+        *self.per_account.entry(account.clone()).or_insert(0) += 1;
+        self.in_flight.insert(job.id, account.clone());
+        let ctx = Arc::clone(&self.ctx);
+        let id = job.id;
+        self.tasks.spawn(async move {
+            let result = step(&ctx, job).await;
+            (id, account, result)
+        });
+    }
+
+    /// Takes a finished step into account.
+    fn finished(&mut self, (id, account, result): Outcome) -> Result<(), DriverError> {
+        self.in_flight.remove(&id);
+        if let Some(n) = self.per_account.get_mut(&account) {
+            *n = n.saturating_sub(1);
+        }
+        if let Some(job) = self.held.get_mut(&account).and_then(VecDeque::pop_front) {
+            self.start(job, account);
+        }
+        match result {
+            Ok(Stepped::Moved(job)) => {
+                self.unconfirmed.remove(&id);
+                self.schedule(&job)
+            }
+            Ok(Stepped::Unconfirmed(job, reason)) => self.unconfirmed_create(job, reason),
+            Err(DriverError::Store(StoreError::Conflict { .. })) => match self.ctx.store.get(id)? {
+                Some(job) => self.schedule(&job),
+                None => Ok(()),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A create whose answer was lost: pause (exponential), then reconcile or post again; give
+    /// up as unavailable after the configured number of retries.
+    fn unconfirmed_create(&mut self, job: Job, reason: String) -> Result<(), DriverError> {
+        let streak = self.unconfirmed.entry(job.id).or_insert(0);
+        *streak += 1;
+        let streak = *streak;
+        if streak as usize > self.config.retry.max_times {
+            let failure = Failure {
+                kind: FailureKind::Unavailable,
+                http_status: None,
+                code: None,
+                message: format!(
+                    "{reason}; the create was not confirmed after {streak} tries (check the upstream, then `retry` the job)"
+                ),
+            };
+            let failed = self.ctx.record(&job, Input::PermanentError { failure })?;
+            return self.schedule(&failed);
+        }
+        let factor = 1u32 << streak.min(16);
+        let delay = (self.config.retry.min_delay * factor).min(self.config.retry.max_delay);
+        let _ = self.ctx.events.send(Event::Retrying {
+            id: job.id,
+            reason: format!("create not confirmed: {reason}"),
+            delay_ms: delay.as_millis() as u64,
+        });
+        self.plan(job.id, clock::now().plus_ms(delay.as_millis() as u64));
+        Ok(())
+    }
+
+    fn idle(&self) -> bool {
+        self.planned.is_empty()
+            && self.tasks.is_empty()
+            && self.held.values().all(VecDeque::is_empty)
+    }
+
+    /// Stops every step in flight and removes their temporary files; jobs stay resumable.
+    async fn stop(&mut self) {
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+        for id in self.in_flight.keys() {
+            if let Err(e) = remove_part(&self.ctx.out_dir, *id) {
+                tracing::warn!(job = %id, error = %e, "could not remove a temporary file");
+            }
+        }
+        self.in_flight.clear();
+    }
+
+    /// Runs until idle (or, with `keep_going`, until shut down).
+    pub(crate) async fn run(
+        mut self,
+        mut shutdown: watch::Receiver<bool>,
+        mut submitted: mpsc::UnboundedReceiver<JobId>,
+        keep_going: bool,
+    ) -> Result<RunSummary, DriverError> {
+        let live = self.ctx.store.live_jobs()?;
+        self.summary.live_at_start = live.len();
+        let _ = self.ctx.events.send(Event::RunStarted { live: live.len() });
+        for job in &live {
+            self.schedule(job)?;
+        }
+        drop(live);
+        loop {
+            if *shutdown.borrow() {
+                self.stop().await;
+                self.summary.interrupted = true;
+                return Ok(self.summary);
+            }
+            if let Err(e) = self.dispatch() {
+                self.stop().await;
+                return Err(e);
+            }
+            if self.idle() && !keep_going {
+                return Ok(self.summary);
+            }
+            let wait = match self.heap.peek() {
+                Some(Reverse((at, _))) if self.tasks.len() < self.config.concurrency.max(1) => {
+                    Duration::from_millis(at.since(clock::now()).max(1))
+                }
+                _ => Duration::from_secs(3600),
+            };
+            tokio::select! {
+                Some(joined) = self.tasks.join_next() => {
+                    let outcome = match joined {
+                        Ok(outcome) => outcome,
+                        Err(e) if e.is_cancelled() => continue,
+                        Err(e) => {
+                            self.stop().await;
+                            return Err(DriverError::Config(format!("a job step panicked: {e}; please report this")));
+                        }
+                    };
+                    if let Err(e) = self.finished(outcome) {
+                        self.stop().await;
+                        return Err(e);
+                    }
+                }
+                Some(id) = submitted.recv() => {
+                    if !self.in_flight.contains_key(&id) && !self.planned.contains_key(&id)
+                        && let Some(job) = self.ctx.store.get(id)?
+                    {
+                        self.schedule(&job)?;
+                    }
+                }
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
