@@ -126,6 +126,13 @@ fn prepare_dir(dir: &Path) -> Result<bool, StoreError> {
             write_marker(dir, false)?;
             return Ok(false);
         }
+        // A parent of the path is a file: the directory can never be created there.
+        Err(source) if source.kind() == io::ErrorKind::NotADirectory => {
+            return Err(StoreError::CreateDir {
+                dir: dir.to_path_buf(),
+                source,
+            });
+        }
         Err(e) => return Err(from_io(dir.to_path_buf(), "look at the store directory", e)),
         Ok(meta) if !meta.is_dir() => {
             return Err(StoreError::NotADirectory {
