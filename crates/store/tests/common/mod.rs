@@ -46,10 +46,10 @@ pub fn billing_spec(n: u32) -> JobSpec {
 
 /// Spec number `n`: even numbers are account reports, odd ones billing reports.
 pub fn spec(n: u32) -> JobSpec {
-    if n % 2 == 0 {
-        account_spec(n)
-    } else {
+    if n % 2 == 1 {
         billing_spec(n)
+    } else {
+        account_spec(n)
     }
 }
 
