@@ -23,7 +23,7 @@ impl Store {
     ) -> Result<Job, StoreError> {
         let summary = input.summary();
         let (before, after) = self
-            .trees
+            .trees()
             .transact(&self.dir, "record a transition", |tx| {
                 let job = abort_on(tx.job(id)?.ok_or(StoreError::NotFound { id }))?;
                 if job.version != expected_version {

@@ -38,7 +38,7 @@ impl Store {
         policy: PollPolicy,
         now: Millis,
     ) -> Result<Inserted, StoreError> {
-        let outcome = self.trees.transact(&self.dir, "store a new job", |tx| {
+        let outcome = self.trees().transact(&self.dir, "store a new job", |tx| {
             if let Some(bytes) = tx.keys.get(key.as_str().as_bytes())? {
                 let id = abort_on(self.id_in(&bytes, &key))?;
                 let job = abort_on(tx.job(id)?.ok_or_else(|| self.dangling_key(&key, id)))?;

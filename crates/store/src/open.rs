@@ -45,13 +45,12 @@ impl Store {
             },
             e => from_sled(dir, "open the database", e),
         })?;
-        let trees = Trees::open(&db, dir)?;
+        let trees = Trees::open(db, dir)?;
         let data_file = File::open(dir.join(SLED_DATA_FILE))
             .map_err(|e| from_io(dir.to_path_buf(), "open the database file", e))?;
         let store = Store {
             dir: dir.to_path_buf(),
-            db,
-            trees,
+            trees: Some(trees),
             data_file,
             durability,
         };
@@ -68,7 +67,7 @@ impl Store {
     /// database lost its contents (sled opens a log damaged at its start as empty).
     fn check_schema(&self, initialized: bool) -> Result<(), StoreError> {
         let read = |e| from_sled(&self.dir, "read the schema version", e);
-        match self.trees.meta.get(layout::META_SCHEMA).map_err(read)? {
+        match self.trees().meta.get(layout::META_SCHEMA).map_err(read)? {
             Some(bytes) => {
                 let found = <[u8; 4]>::try_from(&bytes[..])
                     .map(u32::from_be_bytes)
@@ -81,7 +80,7 @@ impl Store {
                         self.corrupt("its database holds no schema version: sled read it as empty")
                     );
                 }
-                self.trees
+                self.trees()
                     .meta
                     .insert(layout::META_SCHEMA, &SCHEMA_VERSION.to_be_bytes()[..])
                     .map_err(|e| from_sled(&self.dir, "write the schema version", e))?;

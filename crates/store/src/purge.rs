@@ -32,14 +32,14 @@ impl Store {
         let end = ended_key(older_than, JobId(0));
         loop {
             let mut batch = Vec::with_capacity(BATCH);
-            for key in self.trees.ended.range(..end).keys().take(BATCH) {
+            for key in self.trees().ended.range(..end).keys().take(BATCH) {
                 let key = key.map_err(|e| self.sled_error("read the ended index", e))?;
                 batch.push(key);
             }
             if batch.is_empty() {
                 break;
             }
-            let removed = self.trees.transact(&self.dir, "purge jobs", |tx| {
+            let removed = self.trees().transact(&self.dir, "purge jobs", |tx| {
                 let mut removed = Vec::new();
                 for key in &batch {
                     let id = abort_on(ended_id(key).ok_or_else(|| StoreError::Corrupt {

@@ -14,7 +14,7 @@ impl Store {
     /// The job with this id, if it is stored.
     pub fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
         let bytes = self
-            .trees
+            .trees()
             .jobs
             .get(id_key(id))
             .map_err(|e| from_sled(&self.dir, "read a job", e))?;
@@ -26,7 +26,7 @@ impl Store {
     /// The job this key names, if any.
     pub fn get_by_key(&self, key: &JobKey) -> Result<Option<Job>, StoreError> {
         let bytes = self
-            .trees
+            .trees()
             .keys
             .get(key.as_str().as_bytes())
             .map_err(|e| from_sled(&self.dir, "read a job key", e))?;
@@ -40,7 +40,7 @@ impl Store {
     /// never the finished ones, so its cost does not grow with the store's history.
     pub fn live_jobs(&self) -> Result<Vec<Job>, StoreError> {
         let mut jobs = Vec::new();
-        for entry in self.trees.live.iter().keys() {
+        for entry in self.trees().live.iter().keys() {
             let key = entry.map_err(|e| from_sled(&self.dir, "read the live index", e))?;
             let id = self.index_id(layout::decode_u64(&key).map(JobId), "live")?;
             if let Some(job) = self.get(id)?
@@ -73,7 +73,7 @@ impl Store {
         let read = |e| from_sled(&self.dir, "list jobs", e);
         match state {
             None => {
-                for entry in self.trees.jobs.range(id_key(JobId(first))..) {
+                for entry in self.trees().jobs.range(id_key(JobId(first))..) {
                     let (key, bytes) = entry.map_err(read)?;
                     let id = self.index_id(layout::decode_u64(&key).map(JobId), "jobs")?;
                     jobs.push(decode_job(&self.dir, id, &bytes)?);
@@ -85,7 +85,7 @@ impl Store {
             Some(state) => {
                 let range =
                     by_state_key(state, JobId(first))..=by_state_key(state, JobId(u64::MAX));
-                for entry in self.trees.by_state.range(range).keys() {
+                for entry in self.trees().by_state.range(range).keys() {
                     let id = self.index_id(by_state_id(&entry.map_err(read)?), "by_state")?;
                     if let Some(job) = self.get(id)?
                         && job.state.name() == state
@@ -107,7 +107,7 @@ impl Store {
         let read = |e| from_sled(&self.dir, "read a job's history", e);
         let range = history_key(id, 0)..=history_key(id, u64::MAX);
         let mut records = Vec::new();
-        for entry in self.trees.history.range(range) {
+        for entry in self.trees().history.range(range) {
             let (key, bytes) = entry.map_err(read)?;
             let seq = history_seq(&key).ok_or_else(|| StoreError::Corrupt {
                 dir: self.dir.clone(),
@@ -126,7 +126,7 @@ impl Store {
     pub fn counts(&self) -> Result<BTreeMap<StateName, u64>, StoreError> {
         let mut counts: BTreeMap<StateName, u64> =
             StateName::ALL.into_iter().map(|s| (s, 0)).collect();
-        for entry in self.trees.counts.iter() {
+        for entry in self.trees().counts.iter() {
             let (key, value) = entry.map_err(|e| from_sled(&self.dir, "read the counters", e))?;
             let state = match &key[..] {
                 [byte] => layout::state_from_byte(*byte),

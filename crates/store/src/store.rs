@@ -5,6 +5,7 @@ use crate::error::{from_io, from_sled};
 use crate::trees::Trees;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// When the store makes its writes durable on its own (see `docs/store.md`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,9 +29,10 @@ pub enum Durability {
 /// of the handle's internals is dropped (when the `Store` is dropped).
 pub struct Store {
     pub(crate) dir: PathBuf,
-    pub(crate) db: sled::Db,
-    pub(crate) trees: Trees,
-    /// sled's data file, opened a second time only to `fsync` it (see [`Store::flush`]).
+    /// The database; `None` only while the store is being dropped.
+    pub(crate) trees: Option<Trees>,
+    /// sled's data file, opened a second time to `fsync` it (see [`Store::flush`]) and to see
+    /// when sled has let go of its lock (see `Drop`).
     pub(crate) data_file: File,
     pub(crate) durability: Durability,
 }
@@ -45,6 +47,13 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
+    /// The database and its trees.
+    pub(crate) fn trees(&self) -> &Trees {
+        self.trees
+            .as_ref()
+            .expect("the database stays open until the store is dropped")
+    }
+
     /// The store's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -60,7 +69,8 @@ impl Store {
     /// drive's cache), then the data file is `fsync`ed, which does both. When this returns
     /// `Ok`, everything written before survives a power loss.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db
+        self.trees()
+            .db
             .flush()
             .map_err(|e| from_sled(&self.dir, "write the database out", e))?;
         self.data_file
@@ -79,9 +89,26 @@ impl Store {
     }
 }
 
+/// How long dropping a store waits for sled to let go of its lock.
+const RELEASE_WAIT: Duration = Duration::from_secs(10);
+
 impl Drop for Store {
-    /// Flushes, best effort: a caller that must know should call [`Store::flush`] first.
+    /// Flushes (best effort: a caller that must know calls [`Store::flush`] first), closes the
+    /// database, and waits until sled's lock on the directory is released, so that the store
+    /// can be opened again, in this process or another, as soon as this returns. (sled's
+    /// background threads may hold the database a moment after its last handle is dropped.)
     fn drop(&mut self) {
         let _ = self.flush();
+        drop(self.trees.take());
+        let deadline = Instant::now() + RELEASE_WAIT;
+        let mut pause = Duration::from_micros(100);
+        while fs2::FileExt::try_lock_exclusive(&self.data_file).is_err() {
+            if Instant::now() >= deadline {
+                return;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(10));
+        }
+        let _ = fs2::FileExt::unlock(&self.data_file);
     }
 }

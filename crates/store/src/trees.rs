@@ -12,9 +12,9 @@ use sled::transaction::{
 use sled::{Db, Transactional, Tree};
 use std::path::Path;
 
-/// Every tree of the store (see [`crate::layout`] for their keys).
-#[derive(Clone)]
+/// The database and every tree of the store (see [`crate::layout`] for their keys).
 pub(crate) struct Trees {
+    pub(crate) db: Db,
     pub(crate) meta: Tree,
     pub(crate) jobs: Tree,
     pub(crate) history: Tree,
@@ -48,12 +48,13 @@ pub(crate) fn abort_on<T>(result: Result<T, StoreError>) -> TxResult<T> {
 
 impl Trees {
     /// Opens (creating when missing) every tree.
-    pub(crate) fn open(db: &Db, dir: &Path) -> Result<Trees, StoreError> {
+    pub(crate) fn open(db: Db, dir: &Path) -> Result<Trees, StoreError> {
         let tree = |name: &str| {
             db.open_tree(name)
                 .map_err(|e| from_sled(dir, "open a tree", e))
         };
         Ok(Trees {
+            db: db.clone(),
             meta: tree(layout::META)?,
             jobs: tree(layout::JOBS)?,
             history: tree(layout::HISTORY)?,
