@@ -1,9 +1,11 @@
 //! The response body: produced chunk by chunk on demand (constant memory), optionally cut short
 //! or stalled, and hashing file contents as they go out.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
@@ -51,8 +53,14 @@ pub struct SimBody {
     total: u64,
     emitted: u64,
     cut: Option<Cut>,
+    /// Running once an aborting body reached its cut: hyper flushes what was written
+    /// meanwhile (it only flushes while the body is pending), then the body errors.
+    abort_grace: Option<Pin<Box<tokio::time::Sleep>>>,
     tracking: Option<Tracking>,
 }
+
+/// How long an aborting body waits for the bytes before its cut to be flushed.
+const ABORT_GRACE: Duration = Duration::from_millis(50);
 
 impl SimBody {
     /// A body held in memory.
@@ -63,6 +71,7 @@ impl SimBody {
             source: Source::Bytes(bytes),
             emitted: 0,
             cut: None,
+            abort_grace: None,
             tracking: None,
         }
     }
@@ -79,6 +88,7 @@ impl SimBody {
             total,
             emitted: 0,
             cut: None,
+            abort_grace: None,
             tracking: Some(tracking),
         }
     }
@@ -108,7 +118,7 @@ impl Body for SimBody {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyCut>>> {
         let this = self.get_mut();
         let limit = match this.cut {
@@ -118,7 +128,15 @@ impl Body for SimBody {
         if this.emitted >= limit {
             return match this.cut {
                 _ if this.emitted >= this.total => Poll::Ready(None),
-                Some(Cut::Abort(_)) => Poll::Ready(Some(Err(BodyCut))),
+                Some(Cut::Abort(_)) => {
+                    let grace = this
+                        .abort_grace
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(ABORT_GRACE)));
+                    match grace.as_mut().poll(cx) {
+                        Poll::Ready(()) => Poll::Ready(Some(Err(BodyCut))),
+                        Poll::Pending => Poll::Pending,
+                    }
+                }
                 // Never woken: the connection task drops it at shutdown.
                 Some(Cut::Stall(_)) => Poll::Pending,
                 None => Poll::Ready(None),
