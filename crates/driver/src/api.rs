@@ -6,6 +6,7 @@ use crate::config::EngineConfig;
 use crate::events::Event;
 use crate::gate::{Endpoint, RateGate};
 use crate::http::{Http, Payload, redact};
+use crate::metrics::Counters;
 use crate::url::{checked, origin, resolve};
 use bytes::Bytes;
 use http::header::LOCATION;
@@ -26,6 +27,7 @@ const MAX_REDIRECTS: usize = 5;
 /// Talks to the upstream: auth, redirects, retries, rate limits.
 pub(crate) struct Api {
     pub(crate) http: Http,
+    pub(crate) counters: Counters,
     auth: Authorizer,
     gate: RateGate,
     base: String,
@@ -43,6 +45,7 @@ impl Api {
     ) -> Api {
         Api {
             http: Http::new(config),
+            counters: Counters::default(),
             auth: Authorizer::new(config.credentials.clone()),
             gate: RateGate::default(),
             base: config.base_url.clone(),
@@ -70,6 +73,7 @@ impl Api {
             } else {
                 None
             };
+            self.counters.request();
             let response = self
                 .http
                 .send(method.clone(), &uri, auth.as_ref(), payload)
@@ -106,6 +110,7 @@ impl Api {
 
     fn notify(&self, id: JobId) -> impl FnMut(&str, Duration) + '_ {
         move |reason, delay| {
+            self.counters.retry();
             tracing::debug!(job = %id, %reason, delay_ms = delay.as_millis() as u64, "retrying");
             let _ = self.events.send(Event::Retrying {
                 id,

@@ -143,6 +143,7 @@ async fn fetch_once(
         match api.http.next_chunk(&mut body).await {
             Ok(Some(chunk)) => {
                 received += chunk.len() as u64;
+                api.counters.bytes(chunk.len() as u64);
                 if head.len() < 4 {
                     head.extend(chunk.iter().take(4 - head.len()));
                 }

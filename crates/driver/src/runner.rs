@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 /// What a run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -26,6 +27,8 @@ pub struct RunSummary {
     pub ended: BTreeMap<StateName, u64>,
     /// True when the run was shut down before it went idle.
     pub interrupted: bool,
+    /// What the engine did during the run.
+    pub metrics: crate::Metrics,
 }
 
 impl RunSummary {
@@ -141,10 +144,14 @@ impl Runner {
         self.in_flight.insert(job.id, account.clone());
         let ctx = Arc::clone(&self.ctx);
         let id = job.id;
-        self.tasks.spawn(async move {
-            let result = step(&ctx, job).await;
-            (id, account, result)
-        });
+        let span = tracing::info_span!("job", id = %id, key = %job.key);
+        self.tasks.spawn(
+            async move {
+                let result = step(&ctx, job).await;
+                (id, account, result)
+            }
+            .instrument(span),
+        );
     }
 
     /// Takes a finished step into account.
@@ -217,6 +224,16 @@ impl Runner {
         self.in_flight.clear();
     }
 
+    fn done(mut self, before: crate::Metrics) -> RunSummary {
+        let now = self.ctx.api.counters.snapshot();
+        self.summary.metrics = crate::Metrics {
+            requests: now.requests - before.requests,
+            retries: now.retries - before.retries,
+            bytes: now.bytes - before.bytes,
+        };
+        self.summary
+    }
+
     /// Runs until idle (or, with `keep_going`, until shut down).
     pub(crate) async fn run(
         mut self,
@@ -224,6 +241,7 @@ impl Runner {
         mut submitted: mpsc::UnboundedReceiver<JobId>,
         keep_going: bool,
     ) -> Result<RunSummary, DriverError> {
+        let before = self.ctx.api.counters.snapshot();
         let live = self.ctx.store.live_jobs()?;
         self.summary.live_at_start = live.len();
         let _ = self.ctx.events.send(Event::RunStarted { live: live.len() });
@@ -235,14 +253,14 @@ impl Runner {
             if *shutdown.borrow() {
                 self.stop().await;
                 self.summary.interrupted = true;
-                return Ok(self.summary);
+                return Ok(self.done(before));
             }
             if let Err(e) = self.dispatch() {
                 self.stop().await;
                 return Err(e);
             }
             if self.idle() && !keep_going {
-                return Ok(self.summary);
+                return Ok(self.done(before));
             }
             let wait = match self.heap.peek() {
                 Some(Reverse((at, _))) if self.tasks.len() < self.config.concurrency.max(1) => {

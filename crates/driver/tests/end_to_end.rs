@@ -108,3 +108,100 @@ async fn submitting_the_same_spec_twice_is_one_job() {
     assert_eq!(sim.stats().total_instance_creations(), 1);
     sim.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_counts_requests_and_bytes() {
+    let sim = Sim::start(quick_sim()).await.expect("sim starts");
+    let setup = Setup::new(&sim);
+    let engine = setup.engine();
+    engine.submit(inventory(1), None).expect("submit");
+    let summary = engine.run_until_idle().await.expect("run");
+    let served = sim.stats();
+    let requests: u64 = served.requests.values().sum();
+    assert_eq!(
+        summary.metrics.requests, requests,
+        "every request counted once"
+    );
+    assert_eq!(summary.metrics.bytes, served.bytes_served);
+    sim.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_outputs_end_as_expired_or_are_requested_again() {
+    let config = reportflow_sim::SimConfig {
+        ready_lifetime: Some(std::time::Duration::from_millis(1)),
+        processing_time: std::time::Duration::from_millis(200),
+        ..quick_sim()
+    };
+    let sim = Sim::start(config).await.expect("sim starts");
+    let mut setup = Setup::new(&sim);
+    // The first poll comes after the output has already expired.
+    setup.config.poll.first_delay_ms = 400;
+    setup.config.poll.cap_ms = 800;
+    let engine = setup.engine();
+    engine.submit(inventory(1), None).expect("submit");
+    let summary = engine.run_until_idle().await.expect("run");
+    assert_eq!(summary.count(StateName::Expired), 1, "{summary:?}");
+    assert!(!summary.all_succeeded());
+    let job = engine.jobs(None).expect("jobs").remove(0);
+
+    // An explicit retry is a new attempt of the same job, its history kept.
+    let again = engine.retry(job.id).expect("retry");
+    assert_eq!(
+        (again.attempt, again.state.name()),
+        (2, StateName::Requested)
+    );
+    assert!(engine.history(job.id).expect("history").len() > 4);
+    drop(engine);
+
+    // With automatic re-requests, the engine starts new attempts by itself (and gives up after
+    // max_attempts).
+    setup.config.re_request_expired = true;
+    setup.config.max_attempts = 3;
+    let engine = setup.engine();
+    let summary = engine.run_until_idle().await.expect("run");
+    assert_eq!(summary.count(StateName::Expired), 1);
+    let job = engine.jobs(None).expect("jobs").remove(0);
+    assert_eq!(job.attempt, 3, "re-requested up to max_attempts");
+    assert_eq!(sim.stats().total_instance_creations(), 3);
+    sim.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_takes_jobs_submitted_while_it_runs_until_shutdown() {
+    let sim = Sim::start(quick_sim()).await.expect("sim starts");
+    let setup = Setup::new(&sim);
+    let engine = std::sync::Arc::new(setup.engine());
+    let mut events = engine.events();
+    let runner = {
+        let engine = std::sync::Arc::clone(&engine);
+        tokio::spawn(async move { engine.run().await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let a = engine.submit(inventory(1), None).expect("submit").job.id;
+    let b = engine.submit(inventory(2), None).expect("submit").job.id;
+    let mut done = std::collections::BTreeSet::new();
+    while done.len() < 2 {
+        match tokio::time::timeout(std::time::Duration::from_secs(20), events.recv()).await {
+            Ok(Ok(reportflow_driver::Event::Changed {
+                id,
+                to: StateName::Downloaded,
+                ..
+            })) => {
+                done.insert(id);
+            }
+            Ok(Ok(_)) => {}
+            other => panic!("no progress: {other:?}"),
+        }
+    }
+    assert_eq!(done, [a, b].into_iter().collect());
+    let c = engine.submit(inventory(3), None).expect("submit").job.id;
+    let cancelled = engine.cancel(c).expect("cancel");
+    assert_eq!(cancelled.state.name(), StateName::Cancelled);
+    engine.shutdown();
+    let summary = runner.await.expect("joined").expect("run");
+    assert!(summary.interrupted);
+    assert_eq!(summary.count(StateName::Downloaded), 2);
+    verify(&engine, &sim, &setup.out_dir());
+    sim.shutdown();
+}
