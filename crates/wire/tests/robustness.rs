@@ -33,15 +33,15 @@ fn exercise(body: &[u8]) -> Result<(), TestCaseError> {
         }
     }
     // Whatever a request parser accepts renders (when legal) and parses back to itself.
-    if let Ok(request) = InstanceRequest::from_xml(body) {
-        if let Ok(xml) = request.to_xml() {
-            prop_assert_eq!(InstanceRequest::from_xml(xml.as_bytes()), Ok(request));
-        }
+    if let Ok(request) = InstanceRequest::from_xml(body)
+        && let Ok(xml) = request.to_xml()
+    {
+        prop_assert_eq!(InstanceRequest::from_xml(xml.as_bytes()), Ok(request));
     }
-    if let Ok(request) = BillingReportRequest::from_xml(body) {
-        if let Ok(xml) = request.to_xml() {
-            prop_assert_eq!(BillingReportRequest::from_xml(xml.as_bytes()), Ok(request));
-        }
+    if let Ok(request) = BillingReportRequest::from_xml(body)
+        && let Ok(xml) = request.to_xml()
+    {
+        prop_assert_eq!(BillingReportRequest::from_xml(xml.as_bytes()), Ok(request));
     }
     let text = String::from_utf8_lossy(body);
     let _ = content_disposition_filename(&text);
