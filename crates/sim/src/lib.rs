@@ -226,8 +226,9 @@ impl SimHandle {
     }
 
     /// Changes the configuration at run time. Applies to requests that start afterwards;
-    /// existing instances keep their processing times, sizes and lifetimes. `port`,
-    /// `redirect_port` and `seed` changes do not move listeners or restart generators.
+    /// existing reports keep their processing times, sizes, lifetimes and content seed.
+    /// `port` and `redirect_port` changes do not move the listeners, and a `seed` change does
+    /// not restart the fault, id and token generators (it applies to new files).
     pub fn configure(&self, change: impl FnOnce(&mut SimConfig)) -> Result<(), SimError> {
         let mut config = self.config();
         change(&mut config);
