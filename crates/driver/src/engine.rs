@@ -165,15 +165,29 @@ impl Engine {
         self.apply_now(id, Input::Cancel)
     }
 
+    /// Applies `input` to the job as it is now; a step of a running engine that changed the job
+    /// meanwhile is not lost: the input is applied again to the newer job.
     fn apply_now(&self, id: JobId, input: Input) -> Result<Job, DriverError> {
-        let job = self
-            .ctx
-            .store
-            .get(id)?
-            .ok_or_else(|| DriverError::UnknownJob(id.to_string()))?;
-        let next = self.ctx.record(&job, input)?;
-        self.wake(id);
-        Ok(next)
+        let mut tries = 0;
+        loop {
+            let job = self
+                .ctx
+                .store
+                .get(id)?
+                .ok_or_else(|| DriverError::UnknownJob(id.to_string()))?;
+            match self.ctx.record(&job, input.clone()) {
+                Err(DriverError::Store(reportflow_store::StoreError::Conflict { .. }))
+                    if tries < 10 =>
+                {
+                    tries += 1;
+                }
+                Err(e) => return Err(e),
+                Ok(next) => {
+                    self.wake(id);
+                    return Ok(next);
+                }
+            }
+        }
     }
 
     /// The report types of `account` (needs credentials).

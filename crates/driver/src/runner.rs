@@ -214,6 +214,13 @@ impl Runner {
 
     /// Stops every step in flight and removes their temporary files; jobs stay resumable.
     async fn stop(&mut self) {
+        while let Some(joined) = self.tasks.try_join_next() {
+            if let Ok(outcome) = joined
+                && let Err(e) = self.finished(outcome)
+            {
+                tracing::warn!(error = %e, "while stopping");
+            }
+        }
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
         for id in self.in_flight.keys() {
