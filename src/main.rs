@@ -1,11 +1,50 @@
 //! `reportflow`: durable, resumable downloads of Bandwidth account and billing reports.
 //!
-//! The command-line interface is being built (see the README); until it lands this binary only
-//! reports its version.
+//! `main` parses the command line (clap exits 2 on usage errors), sets up logging and the
+//! runtime, runs the command and turns its result into the exit code documented in `--help`:
+//! 0 success, 1 runtime error, 2 usage or input error, 3 some job ended unsuccessfully.
 
-fn main() {
-    println!(
-        "reportflow {}: the command-line interface is coming; see README.md for the crates available today.",
-        env!("CARGO_PKG_VERSION")
-    );
+mod batch;
+mod cli;
+mod commands;
+mod context;
+mod credentials;
+mod error;
+mod logging;
+mod output;
+mod preflight;
+mod progress;
+mod signals;
+
+use clap::Parser;
+use std::process::ExitCode;
+use std::time::Duration;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    logging::init(cli.global.verbose, cli.global.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!(
+                "error: cannot start the async runtime: {e}; check the process's thread limits"
+            );
+            return ExitCode::from(error::EXIT_RUNTIME);
+        }
+    };
+    let ctx = context::Context::new(cli.global.clone());
+    let result = runtime.block_on(commands::dispatch(&ctx, &cli.command));
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    match result {
+        Ok(outcome) => ExitCode::from(outcome.code()),
+        Err(e) => {
+            for line in e.lines() {
+                eprintln!("error: {line}");
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
 }

@@ -1,0 +1,541 @@
+//! The command line as clap sees it: every command, flag, help text and example.
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+use reportflow_core::{Date, OutputFormat, StateName, parse_date};
+use std::path::PathBuf;
+
+/// Bandwidth's API base, used when neither `--base-url` nor `REPORTFLOW_BASE_URL` is set.
+pub const DEFAULT_BASE_URL: &str = "https://dashboard.bandwidth.com/api";
+
+const ABOUT: &str = "Durable, resumable downloads of Bandwidth account and billing reports";
+
+const LONG_ABOUT: &str = "\
+Durable, resumable downloads of Bandwidth account and billing reports.
+
+A report is a job: `submit` records it (nothing is sent), `run` creates it upstream, polls it and
+downloads it to exactly one verified file, resuming whatever a crashed run left. Credentials come
+only from the environment (BANDWIDTH_USERNAME/BANDWIDTH_PASSWORD, or BANDWIDTH_CLIENT_ID/
+BANDWIDTH_CLIENT_SECRET for OAuth2) or from a --config file, never from a flag.";
+
+const MAIN_AFTER: &str = "\
+Examples:
+  reportflow demo                                  # everything, on the embedded simulator
+  reportflow submit billing BDR --from 2026-11-01 --to 2026-11-30
+  reportflow run --out ./reports
+  reportflow status
+
+Exit codes:
+  0  success; for `run`/`demo`: every job of the run ended downloaded or nodata
+  1  runtime error: store locked, no credentials, upstream unreachable, disk error
+  2  usage or input error: unknown command, bad date, bad parameter, bad batch file, unknown job
+  3  `run`/`demo`: some job ended failed, expired or cancelled
+
+Environment:
+  REPORTFLOW_STORE, REPORTFLOW_BASE_URL, BANDWIDTH_ACCOUNT_ID, REPORTFLOW_CONFIG, REPORTFLOW_OUT
+  BANDWIDTH_USERNAME + BANDWIDTH_PASSWORD (Basic) or
+  BANDWIDTH_CLIENT_ID + BANDWIDTH_CLIENT_SECRET [+ BANDWIDTH_TOKEN_URL] (OAuth2)
+  REPORTFLOW_LOG (a tracing filter, e.g. `debug`)
+
+Docs: README.md, docs/cli.md, docs/operations.md, docs/embedding.md";
+
+/// `reportflow`: the parsed command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "reportflow",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = MAIN_AFTER,
+    propagate_version = true,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes (they may be given before or after the command).
+#[derive(Clone, Debug, Args)]
+pub struct Global {
+    /// The job store directory (created by the first `submit`).
+    #[arg(
+        long,
+        global = true,
+        env = "REPORTFLOW_STORE",
+        default_value = "./reportflow-store",
+        value_name = "DIR"
+    )]
+    pub store: PathBuf,
+
+    /// The Bandwidth API base URL (plain http only to loopback, e.g. the simulator).
+    #[arg(
+        long,
+        global = true,
+        env = "REPORTFLOW_BASE_URL",
+        default_value = DEFAULT_BASE_URL,
+        value_name = "URL"
+    )]
+    pub base_url: String,
+
+    /// The Bandwidth account id (digits).
+    #[arg(long, global = true, env = "BANDWIDTH_ACCOUNT_ID", value_name = "ID")]
+    pub account: Option<String>,
+
+    /// A TOML file with credentials (mode 600): username/password or client_id/client_secret.
+    #[arg(long, global = true, env = "REPORTFLOW_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Machine-readable output: JSON on stdout (one event per line for `run`).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// More log output on stderr (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors on stderr (no progress, no log lines).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Lists the account's report types, or shows one report's parameters (asks the upstream).
+    #[command(subcommand, after_help = REPORTS_AFTER)]
+    Reports(ReportsCommand),
+    /// Records a job in the store; nothing is sent upstream until `run`.
+    #[command(subcommand, after_help = SUBMIT_AFTER)]
+    Submit(SubmitCommand),
+    /// Drives every live job (also those a crashed run left) to its end, then exits.
+    #[command(after_help = RUN_AFTER)]
+    Run(RunArgs),
+    /// Shows jobs: all of them, those in a state, or the ones named.
+    #[command(after_help = STATUS_AFTER)]
+    Status(StatusArgs),
+    /// Shows a job's transitions, oldest first.
+    #[command(after_help = HISTORY_AFTER)]
+    History(JobArg),
+    /// Starts a new attempt of failed, expired, cancelled or nodata jobs (`run` then does it).
+    #[command(after_help = RETRY_AFTER)]
+    Retry(JobsArg),
+    /// Cancels jobs that have not ended.
+    #[command(after_help = CANCEL_AFTER)]
+    Cancel(JobsArg),
+    /// Removes ended jobs (and their history) last changed more than DAYS days ago.
+    #[command(after_help = PURGE_AFTER)]
+    Purge(PurgeArgs),
+    /// Runs the whole catalogue against the embedded simulator: no credentials, no network.
+    #[command(after_help = DEMO_AFTER)]
+    Demo(DemoArgs),
+    /// Runs the simulated Bandwidth upstream on loopback until Ctrl-C, to try every command.
+    #[command(after_help = SIM_AFTER)]
+    Sim(SimArgs),
+}
+
+/// `reports ...`.
+#[derive(Debug, Subcommand)]
+pub enum ReportsCommand {
+    /// Lists the report types of the account.
+    #[command(after_help = REPORTS_LIST_AFTER)]
+    List,
+    /// Shows a report's parameters: name, type, required, allowed values, help.
+    #[command(after_help = REPORTS_SHOW_AFTER)]
+    Show {
+        /// The report id, from `reportflow reports list`.
+        #[arg(value_name = "REPORT_ID", value_parser = parse_report_id)]
+        report_id: u32,
+    },
+}
+
+/// `submit ...`.
+#[derive(Debug, Subcommand)]
+pub enum SubmitCommand {
+    /// Submits an account report (`/reports/{REPORT_ID}/instances`).
+    #[command(after_help = SUBMIT_REPORT_AFTER)]
+    Report(SubmitReport),
+    /// Submits a billing report (`/billingReports`) over a date range.
+    #[command(after_help = SUBMIT_BILLING_AFTER)]
+    Billing(SubmitBilling),
+    /// Submits every report of a TOML batch file, after checking all of them.
+    #[command(after_help = SUBMIT_BATCH_AFTER)]
+    Batch(SubmitBatch),
+}
+
+/// `submit report`.
+#[derive(Debug, Args)]
+pub struct SubmitReport {
+    /// The report id, from `reportflow reports list`.
+    #[arg(value_name = "REPORT_ID", value_parser = parse_report_id)]
+    pub report_id: u32,
+    /// A report parameter; repeat the same NAME for a multi-valued parameter.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    /// The output format: pdf, csv, xls or html.
+    #[arg(long, value_name = "FMT", default_value = "csv", value_parser = parse_format)]
+    pub format: OutputFormat,
+    /// The day the upstream output expires (today to 30 days ahead).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_expires)]
+    pub expires: Option<Date>,
+    /// The job's key (submitting the same key again names the same job); derived if omitted.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+}
+
+/// `submit billing`.
+#[derive(Debug, Args)]
+pub struct SubmitBilling {
+    /// The billing report type, e.g. BDR, MDR, INVOICE, DIDSNAP.
+    #[arg(value_name = "TYPE")]
+    pub report_type: String,
+    /// First day of the range.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_from)]
+    pub from: Date,
+    /// Last day of the range (inclusive).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_to)]
+    pub to: Date,
+    /// The job's key (submitting the same key again names the same job); derived if omitted.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+}
+
+/// `submit batch`.
+#[derive(Debug, Args)]
+pub struct SubmitBatch {
+    /// The batch file (TOML).
+    #[arg(value_name = "FILE.toml")]
+    pub file: PathBuf,
+}
+
+/// `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Where report files go [default: the batch file's `out`, else ./reports].
+    #[arg(long, env = "REPORTFLOW_OUT", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Jobs worked on at once.
+    #[arg(long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+    /// Keep running for jobs submitted meanwhile, until Ctrl-C or SIGTERM.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+/// `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Job ids or keys; all jobs when none is given.
+    #[arg(value_name = "JOB")]
+    pub jobs: Vec<String>,
+    /// Only jobs in this state (requested, created, polling, ready, completed, downloaded,
+    /// expired, nodata, failed, cancelled).
+    #[arg(long, value_name = "STATE", value_parser = parse_state, conflicts_with = "jobs")]
+    pub state: Option<StateName>,
+}
+
+/// A command about one job.
+#[derive(Debug, Args)]
+pub struct JobArg {
+    /// The job's id or key.
+    #[arg(value_name = "JOB")]
+    pub job: String,
+}
+
+/// A command about one or more jobs.
+#[derive(Debug, Args)]
+pub struct JobsArg {
+    /// Job ids or keys.
+    #[arg(value_name = "JOB", required = true)]
+    pub jobs: Vec<String>,
+}
+
+/// `purge`.
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Remove ended jobs last changed more than this many days ago (0: every ended job).
+    #[arg(long, value_name = "DAYS", required = true,
+          value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub older_than: u32,
+}
+
+/// `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Extra account report jobs on top of the whole catalogue.
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=2_000))]
+    pub jobs: u32,
+    /// The folder each demo run writes a new `run-<time>` folder into.
+    #[arg(long, value_name = "DIR", default_value = "./reports/demo")]
+    pub out: PathBuf,
+    /// The simulator's seed (faults, file sizes and contents).
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// `sim`.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// The API port on 127.0.0.1 (0: any free port).
+    #[arg(long, value_name = "P", default_value_t = 0)]
+    pub port: u16,
+    /// Seed of every random choice (faults, sizes, contents).
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Probability of each fault kind per request, 0 to 0.07 (stalled bodies excluded).
+    #[arg(long, value_name = "R", default_value_t = 0.0, value_parser = parse_fault_rate)]
+    pub fault_rate: f64,
+    /// How long a report takes to be ready, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 2_000)]
+    pub processing_ms: u64,
+    /// Serve account report files through a 307 redirect to a second origin.
+    #[arg(long)]
+    pub redirect_files: bool,
+    /// Refuse HTTP Basic (as Bandwidth will after 2026-12-02): only OAuth2 tokens work.
+    #[arg(long)]
+    pub oauth2_only: bool,
+}
+
+const REPORTS_AFTER: &str = "\
+Examples:
+  reportflow --account 9900000 reports list
+  reportflow --account 9900000 reports show 8
+Needs credentials (see `reportflow --help`) and an account (--account or BANDWIDTH_ACCOUNT_ID).";
+
+const SUBMIT_AFTER: &str = "\
+Examples:
+  reportflow --account 9900000 submit report 4 --param AccountId=9900000
+  reportflow --account 9900000 submit billing BDR --from 2026-11-01 --to 2026-11-30
+  reportflow submit batch nightly.toml
+Prints the job's id and key. Nothing is sent upstream: `reportflow run` does the work.";
+
+const REPORTS_LIST_AFTER: &str = "\
+Example:
+  $ reportflow --account 9900000 reports list
+  ID  NAME
+  2   Full Phone Number Details
+  4   Phone Number Inventory
+  ...
+Needs credentials (see `reportflow --help`) and an account (--account or BANDWIDTH_ACCOUNT_ID).";
+
+const REPORTS_SHOW_AFTER: &str = "\
+Example:
+  $ reportflow --account 9900000 reports show 8
+  8  Port-out Orders
+  NAME         TYPE        REQUIRED  MULTI  VALUES                               HELP
+  AccountId    Account ID  yes       no                                          The account the report covers.
+  StartDate    Date        yes       no                                          YYYY-MM-DD
+  ...
+  submit with: reportflow submit report 8 --param AccountId=9900000 --param StartDate=... ";
+
+const SUBMIT_REPORT_AFTER: &str = "\
+Example:
+  $ reportflow --account 9900000 submit report 2 --param AccountId=9900000 \\
+      --param TnStatus=Inservice --param TnStatus=Aging --format csv --key nightly-numbers
+  submitted job 1 (key nightly-numbers); `reportflow run` downloads it
+A repeated --param with the same NAME makes a multi-valued parameter. Nothing is sent upstream.";
+
+const SUBMIT_BILLING_AFTER: &str = "\
+Example:
+  $ reportflow --account 9900000 submit billing BDR --from 2026-11-01 --to 2026-11-30
+  submitted job 2 (key billing-9900000-BDR-2026-11-01-2026-11-30); `reportflow run` downloads it
+Nothing is sent upstream. A range without data ends as `nodata` (a success).";
+
+const SUBMIT_BATCH_AFTER: &str = "\
+Example file (nightly.toml):
+  account = \"9900000\"
+  out = \"reports/nightly\"          # default --out of `run` for this store
+
+  [[report]]
+  id = 8
+  format = \"csv\"                    # pdf, csv, xls, html (default csv)
+  params = { AccountId = \"9900000\", StartDate = 2026-11-01, EndDate = 2026-11-30, OrderStatus = [\"COMPLETE\", \"PENDING\"] }
+  expires = 2026-12-20              # optional
+  key = \"port-outs-2026-11\"         # optional
+
+  [[billing]]
+  type = \"BDR\"
+  from = 2026-11-01
+  to = 2026-11-30
+
+  $ reportflow submit batch nightly.toml
+  submitted 2 jobs (2 new) from nightly.toml; `reportflow run` downloads them
+Every entry is checked before anything is stored; each problem is reported as FILE:LINE: message
+and nothing is stored (exit 2).";
+
+const RUN_AFTER: &str = "\
+Example:
+  $ reportflow run --out ./reports
+  run: 3 jobs ended: 2 downloaded, 1 nodata; files in /home/me/reports
+On a terminal it shows a progress bar per active job; otherwise plain log lines on stderr;
+with --json one JSON event per line on stdout. Ctrl-C or SIGTERM stops cleanly (jobs resume on
+the next run). Needs credentials.
+
+Exit codes:
+  0  every job ended downloaded or nodata
+  1  runtime error (store locked, no credentials, upstream unreachable, interrupted)
+  2  usage error
+  3  some job ended failed, expired or cancelled (see `reportflow status --state failed`)";
+
+const STATUS_AFTER: &str = "\
+Example:
+  $ reportflow status
+  ID  KEY                                        KIND     STATE       BYTES   FILE / ERROR
+  1   nightly-numbers                            account  downloaded  48.2 KiB /home/me/reports/report-2.csv
+  2   billing-9900000-BDR-2026-11-01-2026-11-30  billing  polling     -       status PROCESSING, poll 3
+  $ reportflow status --json 2    # an array of objects: id, key, kind, state, file, bytes,
+                                  # sha256, error, creations, created_at, updated_at, ...";
+
+const HISTORY_AFTER: &str = "\
+Example:
+  $ reportflow history 1
+  SEQ  AT                   FROM       TO         INPUT
+  0    2026-11-26 15:04:05  -          requested  submit
+  1    2026-11-26 15:04:07  requested  requested  create-sending
+  ...";
+
+const RETRY_AFTER: &str = "\
+Example:
+  $ reportflow retry 7 billing-9900000-BDR-2026-11-01-2026-11-30
+  job 7 (report-9900000-16-csv-1a2b3c4d5e6f): failed -> requested
+  ...
+  $ reportflow run
+A downloaded job cannot be retried (one job, at most one file): submit a new one instead.";
+
+const CANCEL_AFTER: &str = "\
+Example:
+  $ reportflow cancel 7
+  job 7 (report-9900000-16-csv-1a2b3c4d5e6f): polling -> cancelled";
+
+const PURGE_AFTER: &str = "\
+Example:
+  $ reportflow purge --older-than 30
+  purged 120 jobs (1140 history records)
+Live jobs are never purged; files on disk are left alone.";
+
+const DEMO_AFTER: &str = "\
+Example:
+  $ reportflow demo
+  ... progress ...
+  demo: 37 jobs ended: 37 downloaded; 37 files verified against the simulator
+  files in /home/me/reports/demo/run-20261126-150405
+Starts the simulator on 127.0.0.1 with mild faults, submits every account report and every
+billing type, runs them to completion and prints a summary. Each run writes a new folder under
+--out; its store is in the folder's `.store` (inspect it with `reportflow --store ... status`).";
+
+const SIM_AFTER: &str = "\
+Example:
+  $ reportflow sim --port 8085 --fault-rate 0.02
+  simulator listening on http://127.0.0.1:8085/api
+  ...
+  (in another terminal)
+  $ export REPORTFLOW_BASE_URL=http://127.0.0.1:8085/api BANDWIDTH_ACCOUNT_ID=9900000
+  $ export BANDWIDTH_USERNAME=demo BANDWIDTH_PASSWORD=demo-secret
+  $ reportflow reports list
+Runs until Ctrl-C, then prints what it served.";
+
+/// Parses a report id: a positive whole number.
+fn parse_report_id(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(0) | Err(_) => Err(format!(
+            "{s:?} is not a report id; report ids are positive numbers (list them with `reportflow reports list`)"
+        )),
+        Ok(n) => Ok(n),
+    }
+}
+
+/// Parses `NAME=VALUE` (the value may contain `=`; the name may not be empty).
+pub fn parse_param(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.to_string()))
+        }
+        Some(_) => Err(format!(
+            "{s:?} has no parameter name; write it as NAME=VALUE (e.g. StartDate=2026-11-01)"
+        )),
+        None => Err(format!(
+            "{s:?} has no '='; write it as NAME=VALUE (e.g. StartDate=2026-11-01)"
+        )),
+    }
+}
+
+fn parse_format(s: &str) -> Result<OutputFormat, String> {
+    s.parse::<OutputFormat>().map_err(|e| e.to_string())
+}
+
+fn date_parser(field: &'static str, s: &str) -> Result<Date, String> {
+    parse_date(field, s).map_err(|e| e.to_string())
+}
+
+fn parse_expires(s: &str) -> Result<Date, String> {
+    date_parser("--expires", s)
+}
+
+fn parse_from(s: &str) -> Result<Date, String> {
+    date_parser("--from", s)
+}
+
+fn parse_to(s: &str) -> Result<Date, String> {
+    date_parser("--to", s)
+}
+
+fn parse_state(s: &str) -> Result<StateName, String> {
+    StateName::parse(&s.trim().to_ascii_lowercase()).ok_or_else(|| {
+        let all: Vec<&str> = StateName::ALL.iter().map(|n| n.as_str()).collect();
+        format!("{s:?} is not a state; use one of {}", all.join(", "))
+    })
+}
+
+fn parse_fault_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if (0.0..=0.07).contains(&r) => Ok(r),
+        _ => Err(format!(
+            "{s:?} is not a fault rate; use a number from 0 to 0.07 (the chance of each fault kind per request)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn params_split_at_the_first_equals_sign() {
+        assert_eq!(
+            parse_param("Filter=a=b"),
+            Ok(("Filter".to_string(), "a=b".to_string()))
+        );
+        assert!(parse_param("NoEquals").is_err());
+        assert!(parse_param("=value").is_err());
+    }
+
+    #[test]
+    fn every_command_has_an_example() {
+        fn walk(cmd: &clap::Command, path: &str) {
+            let path = format!("{path} {}", cmd.get_name());
+            let after = cmd
+                .get_after_help()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            assert!(after.contains("Example"), "{path} has no example");
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() != "help" {
+                    walk(sub, &path);
+                }
+            }
+        }
+        walk(&Cli::command(), "");
+    }
+}

@@ -1,0 +1,64 @@
+//! `retry` and `cancel`: every job named is checked before any is changed.
+
+use crate::cli::JobsArg;
+use crate::context::Context;
+use crate::error::{CliError, Outcome};
+use crate::output::{JobView, print, print_json};
+use reportflow_core::{Input, Job, Millis};
+use reportflow_driver::{DriverError, Engine};
+
+/// `retry`.
+pub fn retry(ctx: &Context, args: &JobsArg) -> Result<Outcome, CliError> {
+    apply(ctx, args, Input::Retry, |engine, job| engine.retry(job.id))
+}
+
+/// `cancel`.
+pub fn cancel(ctx: &Context, args: &JobsArg) -> Result<Outcome, CliError> {
+    apply(ctx, args, Input::Cancel, |engine, job| {
+        engine.cancel(job.id)
+    })
+}
+
+fn apply(
+    ctx: &Context,
+    args: &JobsArg,
+    input: Input,
+    act: impl Fn(&Engine, &Job) -> Result<Job, DriverError>,
+) -> Result<Outcome, CliError> {
+    let engine = ctx
+        .open_existing_store()?
+        .ok_or_else(|| DriverError::UnknownJob(args.jobs[0].clone()))?;
+    let jobs: Vec<Job> = args
+        .jobs
+        .iter()
+        .map(|j| engine.job(j))
+        .collect::<Result<_, _>>()?;
+    // The core's pure transition says whether each job can take the input.
+    for job in &jobs {
+        job.apply(input.clone(), Millis(job.updated_at.0))
+            .map_err(|e| CliError::Usage(format!("job {} ({}): {e}", job.id, job.key)))?;
+    }
+    let mut changed = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        changed.push((job.state.name(), act(&engine, job)?));
+    }
+    if ctx.global.json {
+        let views: Vec<JobView> = changed.iter().map(|(_, j)| JobView::of(j)).collect();
+        print_json(&views)?;
+        return Ok(Outcome::Success);
+    }
+    let mut text = String::new();
+    for (before, job) in &changed {
+        text.push_str(&format!(
+            "job {} ({}): {before} -> {}\n",
+            job.id,
+            job.key,
+            job.state.name()
+        ));
+    }
+    if matches!(input, Input::Retry) {
+        text.push_str("`reportflow run` continues them\n");
+    }
+    print(&text);
+    Ok(Outcome::Success)
+}

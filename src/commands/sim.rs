@@ -1,0 +1,116 @@
+//! `sim`: the simulated upstream on loopback until Ctrl-C, to try every command against it.
+
+use crate::cli::SimArgs;
+use crate::context::Context;
+use crate::error::{CliError, Outcome};
+use crate::output::{print, print_json_line};
+use crate::signals;
+use reportflow_sim::{Fault, FaultPlan, Sim, SimConfig, SimStats};
+use serde_json::json;
+use std::time::Duration;
+
+/// The account the examples use (the simulator takes any account of digits).
+pub const SIM_ACCOUNT: &str = "9900000";
+
+/// Every fault kind but stalled bodies (which cost a client its whole idle timeout) with
+/// probability `rate` per request, with short latencies and rate-limit waits.
+pub fn fault_plan(rate: f64) -> FaultPlan {
+    let mut plan = Fault::ALL
+        .iter()
+        .filter(|f| !matches!(f, Fault::Pass | Fault::StalledBody))
+        .fold(FaultPlan::none(), |plan, f| plan.everywhere(*f, rate));
+    plan.latency = Duration::from_millis(300);
+    plan.rate_limit_reset_after = Duration::from_secs(1);
+    plan
+}
+
+/// Faults injected and requests served, in one line.
+pub fn stats_line(stats: &SimStats) -> String {
+    let requests: u64 = stats.requests.values().sum();
+    let faults: u64 = stats
+        .faults
+        .iter()
+        .filter(|(f, _)| **f != Fault::Pass)
+        .map(|(_, n)| n)
+        .sum();
+    format!(
+        "the simulator answered {requests} requests, injected {faults} faults and created {} reports",
+        stats.total_instance_creations() + stats.total_billing_creations()
+    )
+}
+
+/// `sim`.
+pub async fn sim(ctx: &Context, args: &SimArgs) -> Result<Outcome, CliError> {
+    let millis = Duration::from_millis(args.processing_ms);
+    let config = SimConfig {
+        seed: args.seed,
+        port: args.port,
+        processing_time: millis,
+        billing_processing_time: millis,
+        redirect_files: args.redirect_files,
+        basic_auth: !args.oauth2_only,
+        faults: fault_plan(args.fault_rate),
+        ..SimConfig::default()
+    };
+    let sim = Sim::start(config.clone()).await?;
+    let base = sim.base_url();
+    let token = sim.token_url();
+    if ctx.global.json {
+        print_json_line(&json!({
+            "event": "sim_started",
+            "base_url": base,
+            "token_url": token,
+            "username": config.username,
+            "password": config.password,
+            "basic_auth": config.basic_auth,
+            "client_id": config.client_id,
+            "client_secret": config.client_secret,
+            "account": SIM_ACCOUNT,
+        }));
+    } else {
+        let basic = if config.basic_auth {
+            format!(
+                "BANDWIDTH_USERNAME={} BANDWIDTH_PASSWORD={}",
+                config.username, config.password
+            )
+        } else {
+            "refused (--oauth2-only): use OAuth2".to_string()
+        };
+        let login = if config.basic_auth {
+            format!(
+                "BANDWIDTH_USERNAME={} BANDWIDTH_PASSWORD={}",
+                config.username, config.password
+            )
+        } else {
+            format!(
+                "BANDWIDTH_CLIENT_ID={} BANDWIDTH_CLIENT_SECRET={} BANDWIDTH_TOKEN_URL={token}",
+                config.client_id, config.client_secret
+            )
+        };
+        print(&format!(
+            "simulator listening on {base}\n\
+             \n  token URL  {token}\
+             \n  Basic      {basic}\
+             \n  OAuth2     BANDWIDTH_CLIENT_ID={} BANDWIDTH_CLIENT_SECRET={} BANDWIDTH_TOKEN_URL={token}\
+             \n  account    any digits, e.g. {SIM_ACCOUNT}\
+             \n  faults     {} per kind and request; reports ready after {} ms\n\
+             \ntry it in another terminal:\
+             \n  export REPORTFLOW_BASE_URL={base} BANDWIDTH_ACCOUNT_ID={SIM_ACCOUNT}\
+             \n  export {login}\
+             \n  reportflow reports list\
+             \n  reportflow submit billing BDR --from 2026-01-01 --to 2026-01-31\
+             \n  reportflow run\n\
+             \nCtrl-C stops the simulator.\n",
+            config.client_id, config.client_secret, args.fault_rate, args.processing_ms,
+        ));
+    }
+    signals::stop_requested().await;
+    let stats = sim.stats();
+    sim.shutdown();
+    if ctx.global.json {
+        print_json_line(&json!({"event": "sim_stopped", "summary": stats_line(&stats)}));
+    } else {
+        print(&format!("\nstopped: {}\n", stats_line(&stats)));
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,53 @@
+//! `status`: jobs as a table, or as a JSON array with `--json`.
+
+use crate::cli::StatusArgs;
+use crate::context::Context;
+use crate::error::{CliError, Outcome};
+use crate::output::{JobView, jobs_table, print, print_json};
+use reportflow_core::Job;
+use std::collections::BTreeMap;
+
+/// `status`.
+pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome, CliError> {
+    let jobs: Vec<Job> = match ctx.open_existing_store()? {
+        Some(engine) if args.jobs.is_empty() => engine.jobs(args.state)?,
+        Some(engine) => args
+            .jobs
+            .iter()
+            .map(|j| engine.job(j))
+            .collect::<Result<_, _>>()?,
+        None if args.jobs.is_empty() => Vec::new(),
+        None => {
+            return Err(CliError::Usage(format!(
+                "no job {:?}: there is no store at {} yet (submit jobs first, or check --store)",
+                args.jobs[0],
+                ctx.global.store.display()
+            )));
+        }
+    };
+    if ctx.global.json {
+        let views: Vec<JobView> = jobs.iter().map(JobView::of).collect();
+        print_json(&views)?;
+        return Ok(Outcome::Success);
+    }
+    if jobs.is_empty() {
+        let filter = args
+            .state
+            .map(|s| format!(" in state {s}"))
+            .unwrap_or_default();
+        print(&format!(
+            "no jobs{filter} in {}; submit one with `reportflow submit`\n",
+            ctx.global.store.display()
+        ));
+        return Ok(Outcome::Success);
+    }
+    let mut text = jobs_table(&jobs);
+    let mut counts: BTreeMap<_, u64> = BTreeMap::new();
+    for job in &jobs {
+        *counts.entry(job.state.name()).or_default() += 1;
+    }
+    let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    text.push_str(&format!("\n{} job(s): {}\n", jobs.len(), parts.join(", ")));
+    print(&text);
+    Ok(Outcome::Success)
+}
