@@ -1,5 +1,5 @@
-//! Deterministic file contents: account report bodies generated chunk by chunk from a ChaCha
-//! stream seeded by (seed, instance), and billing zips holding a generated CSV.
+//! Deterministic file contents: account report bodies generated chunk by chunk from a
+//! counter-based stream keyed by (seed, instance), and billing zips holding a generated CSV.
 
 use std::io::Write as _;
 
@@ -14,8 +14,10 @@ use crate::config::SizeRange;
 /// Size of the chunks a generated body is produced in.
 pub(crate) const CHUNK: usize = 64 * 1024;
 
-/// Account report bytes are drawn from this alphabet, so files read as text.
-const ALPHABET: &[u8; 64] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789,\n";
+/// Account report bytes are the 64 printable characters `0x30..=0x6f` (`0-9`, `:;<=>?@`,
+/// `A-Z`, `[\\]^_\``, `a-o`): each generated word is masked to 6 bits per byte and offset.
+const TEXT_MASK: u64 = 0x3f3f_3f3f_3f3f_3f3f;
+const TEXT_BASE: u64 = 0x3030_3030_3030_3030;
 
 /// 32 bytes derived from the seed and a key (`instance/100001`, `billing/<uuid>`, ...).
 pub(crate) fn derive(seed: u64, key: &str) -> [u8; 32] {
@@ -42,6 +44,15 @@ pub(crate) fn size_in(range: SizeRange, seed: u64, key: &str) -> u64 {
     pick(seed, &format!("{key}/size"), range.min, range.max)
 }
 
+const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// SplitMix64's output function.
+fn splitmix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// Lower-case hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -51,20 +62,22 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 pub(crate) enum Source {
     /// Bytes held in memory (XML, billing zips).
     Bytes(Bytes),
-    /// An endless deterministic stream; the body's length says where it stops.
-    Generated(Box<ChaCha8Rng>),
+    /// An endless deterministic stream (its key); the body's length says where it stops.
+    Generated(u64),
 }
 
 impl Source {
     /// The generated content of the file with this key.
     pub(crate) fn generated(seed: u64, key: &str) -> Self {
-        Source::Generated(Box::new(ChaCha8Rng::from_seed(derive(
-            seed,
-            &format!("{key}/content"),
-        ))))
+        let bytes = derive(seed, &format!("{key}/content"));
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[..8]);
+        Source::Generated(u64::from_le_bytes(word))
     }
 
-    /// The next `len` bytes, `offset` bytes having been produced before.
+    /// `len` bytes from `offset`. Generated content is a counter-based stream (SplitMix64 of
+    /// the key and the word index), so any range can be produced on its own, whatever the
+    /// chunking, and fast even in debug builds.
     pub(crate) fn chunk(&mut self, offset: u64, len: usize) -> Bytes {
         match self {
             Source::Bytes(bytes) => {
@@ -74,13 +87,17 @@ impl Source {
                 let end = start.saturating_add(len).min(bytes.len());
                 bytes.slice(start..end)
             }
-            Source::Generated(rng) => {
-                let mut buf = BytesMut::zeroed(len);
-                rng.fill_bytes(&mut buf);
-                for b in buf.iter_mut() {
-                    *b = ALPHABET[usize::from(*b & 63)];
+            Source::Generated(key) => {
+                let skip = (offset % 8) as usize;
+                let mut buf = BytesMut::with_capacity(len + 16);
+                let mut index = offset / 8;
+                while buf.len() < skip + len {
+                    let word = (splitmix(key.wrapping_add(index.wrapping_mul(GOLDEN))) & TEXT_MASK)
+                        + TEXT_BASE;
+                    buf.extend_from_slice(&word.to_le_bytes());
+                    index += 1;
                 }
-                buf.freeze()
+                buf.freeze().slice(skip..skip + len)
             }
         }
     }
@@ -154,12 +171,13 @@ mod tests {
         let mut a = Source::generated(1, "instance/7");
         let whole = a.chunk(0, 1000);
         let mut b = Source::generated(1, "instance/7");
-        let mut parts = b.chunk(0, 300).to_vec();
-        parts.extend_from_slice(&b.chunk(300, 700));
+        let mut parts = b.chunk(0, 301).to_vec();
+        parts.extend_from_slice(&b.chunk(301, 3));
+        parts.extend_from_slice(&b.chunk(304, 696));
         assert_eq!(whole.as_ref(), parts.as_slice());
         let mut c = Source::generated(2, "instance/7");
         assert_ne!(whole, c.chunk(0, 1000));
-        assert!(whole.iter().all(|b| ALPHABET.contains(b)));
+        assert!(whole.iter().all(|b| (0x30..=0x6f).contains(b)));
     }
 
     #[test]
