@@ -72,8 +72,10 @@ impl TokenStore {
         let mut bytes = [0u8; 24];
         self.rng.fill_bytes(&mut bytes);
         let token = format!("sim-{}", hex(&bytes));
-        self.tokens
-            .insert(token.clone(), (client.to_owned(), now + lifetime));
+        self.tokens.insert(
+            token.clone(),
+            (client.to_owned(), crate::state::later(now, lifetime)),
+        );
         token
     }
 

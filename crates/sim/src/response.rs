@@ -79,10 +79,10 @@ pub(crate) fn html_error(status: StatusCode) -> Resp {
 
 /// Milliseconds since the epoch, `after` from now.
 pub(crate) fn epoch_millis_after(after: Duration) -> u128 {
-    (SystemTime::now() + after)
+    let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis()
+        .unwrap_or_default();
+    now.saturating_add(after).as_millis()
 }
 
 /// `429` with an empty body and `X-RateLimit-Reset` (epoch seconds rounded up, or epoch ms).

@@ -42,7 +42,7 @@ impl Instance {
     pub(crate) fn status(&self, now: Instant, today: Date) -> InstanceStatus {
         let lifetime_over = self
             .ready_lifetime
-            .is_some_and(|l| now >= self.ready_at + l);
+            .is_some_and(|l| now >= later(self.ready_at, l));
         if self.forced_expired || today > self.expires_at || lifetime_over {
             InstanceStatus::Expired
         } else if now < self.ready_at {
@@ -95,7 +95,11 @@ pub(crate) struct Billing {
 
 impl Billing {
     pub(crate) fn status(&self, now: Instant) -> BillingStatus {
-        if self.forced_expired || self.lifetime.is_some_and(|l| now >= self.ready_at + l) {
+        if self.forced_expired
+            || self
+                .lifetime
+                .is_some_and(|l| now >= later(self.ready_at, l))
+        {
             BillingStatus::Deleted
         } else if now >= self.ready_at {
             BillingStatus::Completed
@@ -186,6 +190,15 @@ pub(crate) fn is_uuid(text: &str) -> bool {
             8 | 13 | 18 | 23 => c == b'-',
             _ => c.is_ascii_hexdigit(),
         })
+}
+
+/// `instant + duration`, or a century later when that overflows (a "never" configured as a
+/// huge duration must not panic).
+pub(crate) fn later(instant: Instant, duration: Duration) -> Instant {
+    instant
+        .checked_add(duration)
+        .or_else(|| instant.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(instant)
 }
 
 /// Extra processing time in `0..=max`, derived from the seed and the key.

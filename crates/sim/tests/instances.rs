@@ -383,3 +383,42 @@ async fn stalled_partial_download_never_records_a_digest() {
     assert!(sim.stats().file_sha256.is_empty());
     assert!(sim.expected_file(&location).is_some());
 }
+
+#[tokio::test]
+async fn huge_durations_mean_never_and_do_not_panic() {
+    let sim = Sim::start(SimConfig {
+        processing_time: Duration::MAX,
+        processing_jitter: Duration::MAX,
+        ready_lifetime: Some(Duration::MAX),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let location = create_inventory(&sim).await;
+    let reply = Client::demo().get(&format!("{location}/file")).await;
+    assert_eq!(reply.status, 202);
+    assert_eq!(
+        Client::demo()
+            .get(&location)
+            .await
+            .element("Status")
+            .as_deref(),
+        Some("Processing")
+    );
+}
+
+#[tokio::test]
+async fn oversized_or_garbage_bodies_get_the_400_envelope() {
+    let sim = instant_sim().await;
+    let url = format!("{}/accounts/1/reports/4/instances", sim.base_url());
+    for body in [
+        "x".repeat(1024 * 1024 + 1024),
+        "<Instance>&nope;</Instance>".into(),
+        String::new(),
+    ] {
+        let reply = Client::demo().post(&url, &body).await;
+        assert_eq!(reply.status, 400, "{}", reply.text());
+        assert_eq!(reply.element("ErrorCode").as_deref(), Some("19036"));
+    }
+    assert_eq!(sim.stats().total_instance_creations(), 0);
+}

@@ -8,7 +8,7 @@ use crate::body::{SimBody, Tracking};
 use crate::files::{Source, billing_zip, size_in};
 use crate::lock;
 use crate::response::{ApiError, Resp, XML, attachment, set_header, with_body};
-use crate::state::{Billing, BillingStatus, is_uuid, jitter};
+use crate::state::{Billing, BillingStatus, is_uuid, jitter, later};
 use crate::stats::BillingKey;
 use crate::xml::{XmlWriter, parse, parse_date};
 
@@ -121,8 +121,11 @@ pub(super) fn create(ctx: &Ctx<'_>, account: &str, body: &str) -> Result<Resp, A
         let mut store = lock(&ctx.app.store);
         let id = store.next_billing_id();
         let content_key = format!("billing/{id}");
-        let processing = config.billing_processing_time
-            + jitter(config.seed, &content_key, config.processing_jitter);
+        let processing = config.billing_processing_time.saturating_add(jitter(
+            config.seed,
+            &content_key,
+            config.processing_jitter,
+        ));
         let report = Billing {
             id: id.clone(),
             account: account.to_owned(),
@@ -130,7 +133,7 @@ pub(super) fn create(ctx: &Ctx<'_>, account: &str, body: &str) -> Result<Resp, A
             start,
             end,
             created: ctx.now,
-            ready_at: ctx.now + processing,
+            ready_at: later(ctx.now, processing),
             lifetime: config.billing_ready_lifetime,
             forced_expired: false,
             seed: config.seed,

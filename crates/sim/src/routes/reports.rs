@@ -11,7 +11,7 @@ use crate::catalogue::{self, OUTPUT_FORMATS, ReportDef};
 use crate::files::{Source, size_in};
 use crate::lock;
 use crate::response::{ApiError, Resp, XML, attachment, empty, set_header, xml};
-use crate::state::{Instance, InstanceStatus, Store, jitter};
+use crate::state::{Instance, InstanceStatus, Store, jitter, later};
 use crate::stats::InstanceKey;
 use crate::xml::{XmlWriter, parse, parse_date, requested_at, today};
 
@@ -309,8 +309,11 @@ pub(super) fn create(
         let mut store = lock(&ctx.app.store);
         let id = store.next_instance_id();
         let content_key = format!("instance/{id}");
-        let processing =
-            config.processing_time + jitter(config.seed, &content_key, config.processing_jitter);
+        let processing = config.processing_time.saturating_add(jitter(
+            config.seed,
+            &content_key,
+            config.processing_jitter,
+        ));
         let instance = Instance {
             id,
             account: account.to_owned(),
@@ -321,7 +324,7 @@ pub(super) fn create(
             requested_by: principal.to_owned(),
             requested_at: jiff::Timestamp::now(),
             expires_at: request.expires_at,
-            ready_at: ctx.now + processing,
+            ready_at: later(ctx.now, processing),
             ready_lifetime: config.ready_lifetime,
             forced_expired: false,
             seed: config.seed,

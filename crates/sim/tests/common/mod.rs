@@ -160,7 +160,8 @@ impl Client {
         request.push_str("\r\n");
         request.push_str(body);
         let mut stream = TcpStream::connect(&host).await.expect("connect");
-        stream.write_all(request.as_bytes()).await.expect("write");
+        // A server may answer (and close) before reading everything: read what it said anyway.
+        let _ = stream.write_all(request.as_bytes()).await;
         read_response(stream, self.stall_timeout).await
     }
 }
