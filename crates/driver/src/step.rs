@@ -7,9 +7,10 @@ use crate::download::{download, remove_part};
 use crate::error::DriverError;
 use crate::events::Event;
 use crate::reconcile;
-use reportflow_core::{Effect, Failure, Input, Job, JobSpec};
+use reportflow_core::{Effect, Input, Job, JobSpec};
 use reportflow_store::Store;
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::sync::broadcast;
 
 /// What the engine works with.
@@ -48,30 +49,40 @@ impl Ctx {
         }
         Ok(next)
     }
+}
 
-    fn fail(&self, job: &Job, failure: Failure) -> Result<Stepped, DriverError> {
-        tracing::warn!(job = %job.id, reason = %failure, "job failed");
-        self.record(job, Input::PermanentError { failure })
-            .map(Stepped::Moved)
-    }
+/// Records `input` for `job` on the blocking pool: a durable write waits for the disk without
+/// holding up the runtime, and concurrent jobs' flushes overlap.
+async fn save(ctx: &Arc<Ctx>, job: &Job, input: Input) -> Result<Job, DriverError> {
+    let (ctx, job) = (Arc::clone(ctx), job.clone());
+    tokio::task::spawn_blocking(move || ctx.record(&job, input))
+        .await
+        .map_err(|e| DriverError::Config(format!("a store write was interrupted: {e}")))?
+}
 
-    /// Records the outcome of a call that went wrong in a way the job must hear of.
-    fn settle(&self, job: &Job, error: CallError) -> Result<Stepped, DriverError> {
-        match error {
-            CallError::Gone(reason) => self
-                .record(job, Input::OutputGone { reason })
-                .map(Stepped::Moved),
-            CallError::NotReady(_) => self.record(job, Input::FileNotReady).map(Stepped::Moved),
-            other => {
-                let failure = other.into_failure()?;
-                self.fail(job, failure)
-            }
+async fn moved(ctx: &Arc<Ctx>, job: &Job, input: Input) -> Result<Stepped, DriverError> {
+    save(ctx, job, input).await.map(Stepped::Moved)
+}
+
+/// Records the outcome of a call that went wrong in a way the job must hear of: a gone
+/// output, a file not ready yet (where the state allows it), or a failure.
+async fn settle(ctx: &Arc<Ctx>, job: &Job, error: CallError) -> Result<Stepped, DriverError> {
+    let has_upstream = job.state.upstream().is_some();
+    match error {
+        CallError::Gone(reason) if has_upstream => {
+            moved(ctx, job, Input::OutputGone { reason }).await
+        }
+        CallError::NotReady(_) if has_upstream => moved(ctx, job, Input::FileNotReady).await,
+        other => {
+            let failure = other.into_failure()?;
+            tracing::warn!(job = %job.id, reason = %failure, "job failed");
+            moved(ctx, job, Input::PermanentError { failure }).await
         }
     }
 }
 
 /// Carries out `job`'s current effect (a due poll, a create, a reconciliation or a download).
-pub(crate) async fn step(ctx: &Ctx, job: Job) -> Result<Stepped, DriverError> {
+pub(crate) async fn step(ctx: &Arc<Ctx>, job: Job) -> Result<Stepped, DriverError> {
     match job.effect() {
         Effect::None => Ok(Stepped::Moved(job)),
         Effect::Create => create(ctx, job).await,
@@ -82,24 +93,18 @@ pub(crate) async fn step(ctx: &Ctx, job: Job) -> Result<Stepped, DriverError> {
             match reconcile::find(&ctx.api, job.id, spec, since).await {
                 Ok(Some(location)) => {
                     tracing::info!(job = %job.id, %location, "reconciled: the instance exists upstream");
-                    ctx.record(&job, Input::CreateAccepted { location })
-                        .map(Stepped::Moved)
+                    moved(ctx, &job, Input::CreateAccepted { location }).await
                 }
-                Ok(None) => ctx
-                    .record(&job, Input::ReconcileFoundNothing)
-                    .map(Stepped::Moved),
-                Err(e) => ctx.settle(&job, e),
+                Ok(None) => moved(ctx, &job, Input::ReconcileFoundNothing).await,
+                Err(e) => settle(ctx, &job, e).await,
             }
         }
         Effect::Poll { location, .. } => {
             match ctx.api.status(job.id, job.kind(), &location).await {
-                Ok(raw) => ctx
-                    .record(&job, Input::StatusSeen { raw })
-                    .map(Stepped::Moved),
-                Err(CallError::NotReady(raw)) => ctx
-                    .record(&job, Input::StatusSeen { raw })
-                    .map(Stepped::Moved),
-                Err(e) => ctx.settle(&job, e),
+                Ok(raw) | Err(CallError::NotReady(raw)) => {
+                    moved(ctx, &job, Input::StatusSeen { raw }).await
+                }
+                Err(e) => settle(ctx, &job, e).await,
             }
         }
         Effect::Download { location } => {
@@ -109,27 +114,23 @@ pub(crate) async fn step(ctx: &Ctx, job: Job) -> Result<Stepped, DriverError> {
                 remove_part(&ctx.out_dir, job.id)?;
             }
             match result {
-                Ok(file) => ctx
-                    .record(&job, Input::FileStored { file })
-                    .map(Stepped::Moved),
-                Err(e) => ctx.settle(&job, e),
+                Ok(file) => moved(ctx, &job, Input::FileStored { file }).await,
+                Err(e) => settle(ctx, &job, e).await,
             }
         }
     }
 }
 
-async fn create(ctx: &Ctx, job: Job) -> Result<Stepped, DriverError> {
-    let job = ctx.record(&job, Input::CreateSending)?;
+async fn create(ctx: &Arc<Ctx>, job: Job) -> Result<Stepped, DriverError> {
+    let job = save(ctx, &job, Input::CreateSending).await?;
     let created = match &job.spec {
         JobSpec::Account(spec) => ctx.api.create_instance(job.id, spec).await.map(Some),
         JobSpec::Billing(spec) => ctx.api.create_billing(job.id, spec).await,
     };
     match created {
-        Ok(Some(location)) => ctx
-            .record(&job, Input::CreateAccepted { location })
-            .map(Stepped::Moved),
-        Ok(None) => ctx.record(&job, Input::CreateNoData).map(Stepped::Moved),
+        Ok(Some(location)) => moved(ctx, &job, Input::CreateAccepted { location }).await,
+        Ok(None) => moved(ctx, &job, Input::CreateNoData).await,
         Err(CallError::Unconfirmed(reason)) => Ok(Stepped::Unconfirmed(job, reason)),
-        Err(e) => ctx.settle(&job, e),
+        Err(e) => settle(ctx, &job, e).await,
     }
 }
