@@ -1,1 +1,173 @@
-fn main() {}
+//! Store benchmarks: transitions per second (flushing at every step, and only at the design's
+//! durability points), and listing the live jobs beside 100,000 and 1,000,000 finished ones.
+//!
+//! `cargo bench -p reportflow-store`; the figures are kept in `docs/benchmarks.md`.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{account_spec, key, policy};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use reportflow_core::{Input, JobId, Millis};
+use reportflow_store::{Durability, Store};
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const LIVE: u64 = 10_000;
+
+/// A job's whole life as the engine drives it: submit, create (2 steps), five not-ready polls,
+/// ready, downloaded. Returns how many steps were stored (the submit included).
+fn lifecycle(store: &Store, n: u64) -> u64 {
+    let job = store
+        .insert(
+            account_spec(n as u32),
+            key(&format!("job-{n}")),
+            policy(),
+            Millis(n),
+        )
+        .expect("insert")
+        .job;
+    let mut inputs = vec![
+        Input::CreateSending,
+        Input::CreateAccepted {
+            location: format!("https://upstream.invalid/reports/2/instances/{n}"),
+        },
+    ];
+    for _ in 0..5 {
+        inputs.push(Input::StatusSeen {
+            raw: "Processing".to_string(),
+        });
+    }
+    inputs.push(Input::StatusSeen {
+        raw: "Ready".to_string(),
+    });
+    inputs.push(Input::FileStored {
+        file: common::file(n),
+    });
+    let mut version = job.version;
+    let steps = inputs.len() as u64 + 1;
+    for (i, input) in inputs.into_iter().enumerate() {
+        let next = store
+            .apply(job.id, version, input, Millis(n + i as u64 + 1))
+            .expect("apply");
+        version = next.version;
+    }
+    steps
+}
+
+/// The steps of one lifecycle.
+const LIFECYCLE_STEPS: u64 = 10;
+
+fn transitions(c: &mut Criterion) {
+    let mut group = c.benchmark_group("transitions");
+    group.throughput(Throughput::Elements(LIFECYCLE_STEPS));
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(10));
+    for (name, durability) in [
+        ("flush_at_design_points", Durability::DesignPoints),
+        ("flush_every_step", Durability::EveryChange),
+    ] {
+        let tmp = tempfile::tempdir().expect("a temporary directory");
+        let store = Store::open_with(&tmp.path().join("store"), durability).expect("open");
+        let mut n = 0;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                n += 1;
+                assert_eq!(black_box(lifecycle(&store, n)), LIFECYCLE_STEPS);
+            })
+        });
+    }
+    group.finish();
+}
+
+/// A store holding `LIVE` polling jobs spread evenly among `finished` cancelled ones, built
+/// without flushing (then flushed once).
+fn build(dir: &Path, finished: u64) -> Store {
+    let started = Instant::now();
+    let store = Store::open_with(dir, Durability::Manual).expect("open");
+    let total = finished + LIVE;
+    let every = total / LIVE;
+    for n in 0..total {
+        let job = store
+            .insert(
+                account_spec(n as u32),
+                key(&format!("k{n}")),
+                policy(),
+                Millis(n),
+            )
+            .expect("insert")
+            .job;
+        let inputs = if n % every == 0 {
+            vec![
+                Input::CreateSending,
+                Input::CreateAccepted {
+                    location: format!("https://upstream.invalid/r/{n}"),
+                },
+                Input::StatusSeen {
+                    raw: "Processing".to_string(),
+                },
+            ]
+        } else {
+            vec![Input::Cancel]
+        };
+        for (v, input) in inputs.into_iter().enumerate() {
+            store
+                .apply(job.id, v as u64, input, Millis(n + 1))
+                .expect("apply");
+        }
+    }
+    store.flush().expect("flush");
+    let counts = store.counts().expect("counts");
+    assert_eq!(counts[&reportflow_core::StateName::Polling], LIVE);
+    eprintln!(
+        "built a store of {LIVE} live and {finished} finished jobs in {:.1?}",
+        started.elapsed()
+    );
+    store
+}
+
+/// The median time of `live_jobs` over a few runs, measured outside criterion to compare the
+/// two stores directly.
+fn median_live_list(store: &Store) -> Duration {
+    let mut times: Vec<Duration> = (0..15)
+        .map(|_| {
+            let started = Instant::now();
+            let jobs = store.live_jobs().expect("live jobs");
+            let took = started.elapsed();
+            assert_eq!(jobs.len() as u64, LIVE);
+            assert!(jobs.windows(2).all(|w| w[0].id < w[1].id));
+            assert_ne!(jobs[0].id, JobId(0));
+            took
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn live_list(c: &mut Criterion) {
+    let mut group = c.benchmark_group("live_jobs");
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(10));
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let mut medians = Vec::new();
+    for (name, finished) in [
+        ("10k_live_100k_finished", 100_000),
+        ("10k_live_1m_finished", 1_000_000),
+    ] {
+        let store = build(&tmp.path().join(name), finished);
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(store.live_jobs().expect("live")))
+        });
+        medians.push(median_live_list(&store));
+    }
+    group.finish();
+    let ratio = medians[1].as_secs_f64() / medians[0].as_secs_f64();
+    eprintln!(
+        "live_jobs median: {:.2?} beside 100k finished, {:.2?} beside 1M finished; ratio 1M/100k = {ratio:.2} (must stay under 2)",
+        medians[0], medians[1]
+    );
+}
+
+criterion_group!(benches, transitions, live_list);
+criterion_main!(benches);
