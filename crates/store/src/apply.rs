@@ -14,6 +14,10 @@ impl Store {
     /// core refuses is [`StoreError::Rejected`]; in both cases nothing is written. The step is
     /// durable before this returns when [`Job::must_flush`] holds for it (with the default
     /// [`crate::Durability`]). Returns the new job.
+    ///
+    /// An error from that flush (`Io`, `NotWritable`) comes after the step was stored: it may
+    /// not be durable, and the job is already at the next version. Read the job again before
+    /// acting.
     pub fn apply(
         &self,
         id: JobId,

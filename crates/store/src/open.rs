@@ -46,7 +46,11 @@ impl Store {
             e => from_sled(dir, "open the database", e),
         })?;
         let trees = Trees::open(db, dir)?;
-        let data_file = File::open(dir.join(SLED_DATA_FILE))
+        // Writable where syncing needs it (Windows); Unix syncs through any descriptor.
+        let data_file = fs::OpenOptions::new()
+            .read(true)
+            .write(cfg!(not(unix)))
+            .open(dir.join(SLED_DATA_FILE))
             .map_err(|e| from_io(dir.to_path_buf(), "open the database file", e))?;
         let store = Store {
             dir: dir.to_path_buf(),

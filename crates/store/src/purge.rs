@@ -1,5 +1,6 @@
 //! Retention: removing jobs that ended long ago, with their history and keys.
 
+use crate::error::from_sled;
 use crate::layout::{ended_id, ended_key, history_key, id_key};
 use crate::trees::abort_on;
 use crate::{Store, StoreError};
@@ -33,7 +34,7 @@ impl Store {
         loop {
             let mut batch = Vec::with_capacity(BATCH);
             for key in self.trees().ended.range(..end).keys().take(BATCH) {
-                let key = key.map_err(|e| self.sled_error("read the ended index", e))?;
+                let key = key.map_err(|e| from_sled(&self.dir, "read the ended index", e))?;
                 batch.push(key);
             }
             if batch.is_empty() {
@@ -84,9 +85,5 @@ impl Store {
             self.flush_at_point(true)?;
         }
         Ok(report)
-    }
-
-    fn sled_error(&self, action: &'static str, e: sled::Error) -> StoreError {
-        crate::error::from_sled(&self.dir, action, e)
     }
 }
