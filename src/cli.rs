@@ -222,9 +222,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
-    /// Keep running for jobs submitted meanwhile, until Ctrl-C or SIGTERM.
+    /// Keep going in rounds until Ctrl-C or SIGTERM, picking up jobs submitted meanwhile.
     #[arg(long)]
     pub watch: bool,
+    /// With --watch: seconds between rounds (the store is free for other commands meanwhile).
+    #[arg(long, value_name = "SECS", default_value_t = 10, requires = "watch",
+          value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    pub interval: u32,
 }
 
 /// `status`.
@@ -372,10 +376,17 @@ and nothing is stored (exit 2).";
 const RUN_AFTER: &str = "\
 Example:
   $ reportflow run --out ./reports
-  run: 3 jobs ended: 2 downloaded, 1 nodata; files in /home/me/reports
+  ID  KEY                                        KIND     STATE       BYTES     FILE / ERROR
+  1   port-outs-2026-11                          account  downloaded  52.5 KiB  /home/me/reports/report-100001.csv
+  2   billing-9900000-BDR-2026-11-01-2026-11-25  billing  downloaded  15.0 KiB  /home/me/reports/bdrs_2026-11-01_2026-11-25.zip
+
+  run: 2 jobs ended: 2 downloaded
+  files in /home/me/reports
 On a terminal it shows a progress bar per active job; otherwise plain log lines on stderr;
 with --json one JSON event per line on stdout. Ctrl-C or SIGTERM stops cleanly (jobs resume on
-the next run). Needs credentials.
+the next run). It first checks that the upstream answers and takes the credentials, so a wrong
+URL or password changes nothing. The store is locked while a round runs: other commands on it
+then fail with exit 1 (`--watch` frees it between rounds).
 
 Exit codes:
   0  every job ended downloaded or nodata

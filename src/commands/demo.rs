@@ -8,6 +8,7 @@ use crate::context::{Context, absolute, today};
 use crate::error::{CliError, Outcome};
 use crate::output::{JobView, jobs_table, print, print_json_line};
 use crate::progress::Mode;
+use crate::signals::Stop;
 use jiff::ToSpan;
 use reportflow_core::{
     AccountReportSpec, BillingReportSpec, Job, JobSpec, JobState, KNOWN_BILLING_TYPES,
@@ -50,7 +51,7 @@ pub async fn demo(ctx: &Context, args: &DemoArgs) -> Result<Outcome, CliError> {
         engine.submit(spec, None)?;
     }
     let mode = Mode::choose(ctx.global.json, ctx.global.quiet);
-    let summary = drive(&engine, mode, false).await?;
+    let summary = drive(&engine, mode, &mut Stop::on_signals()).await?;
     let jobs = engine.jobs(None)?;
     let verified = verify(&sim, &jobs)?;
     let outcome = if summary.all_succeeded() && !summary.interrupted {

@@ -1,17 +1,19 @@
 //! `run`: drives every live job to its end (resuming a crashed run), then reports and exits.
+//! With `--watch` it works in rounds until Ctrl-C or SIGTERM, releasing the store between
+//! rounds so that other processes can submit jobs and read their status.
 
 use crate::cli::RunArgs;
 use crate::context::{Context, DEFAULT_OUT, absolute};
-use crate::error::{CliError, Outcome};
+use crate::error::{CliError, EXIT_RUNTIME, Outcome};
 use crate::output::{jobs_table, print, print_json_line};
+use crate::preflight;
 use crate::progress::{self, Mode};
-use crate::{preflight, signals};
+use crate::signals::Stop;
 use reportflow_core::{Job, JobId, StateName};
-use reportflow_driver::{DriverError, Engine, RunSummary};
+use reportflow_driver::{DriverError, Engine, EngineConfig, RunSummary};
 use serde_json::json;
-use std::future::Future;
 use std::path::Path;
-use std::pin::Pin;
+use std::time::Duration;
 
 /// Rows of the per-job table printed after a run; `status` shows the rest.
 const MAX_SUMMARY_ROWS: usize = 50;
@@ -35,16 +37,16 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
     config.credentials = Some(credentials);
     config.concurrency = usize::from(args.concurrency);
     config.per_account_concurrency = config.per_account_concurrency.min(config.concurrency);
-    let connect_timeout = config.connect_timeout;
-    let engine = Engine::open(config)?;
-    let live = engine.store().live_jobs().map_err(DriverError::from)?;
-    if live.is_empty() && !args.watch {
+    let mode = Mode::choose(ctx.global.json, ctx.global.quiet);
+    let mut stop = Stop::on_signals();
+    if args.watch {
+        let interval = Duration::from_secs(u64::from(args.interval));
+        return watch(ctx, &config, mode, interval, &mut stop).await;
+    }
+    let Some(round) = round(&config, mode, &mut stop).await? else {
         if ctx.global.json {
-            print_json_line(&finished_event(
-                &RunSummary::default(),
-                &out,
-                Outcome::Success,
-            ));
+            let summary = RunSummary::default();
+            print_json_line(&finished_event(&summary, &out, Outcome::Success));
         } else {
             print(&format!(
                 "nothing to do: every job in {} has ended (`reportflow status` shows them)\n",
@@ -52,20 +54,9 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
             ));
         }
         return Ok(Outcome::Success);
-    }
-    preflight::reachable(&ctx.global.base_url, connect_timeout).await?;
-    let account = live
-        .first()
-        .map(|j| j.spec.account().to_string())
-        .or_else(|| ctx.account().ok());
-    if let Some(account) = account {
-        preflight::authorized(&engine, &account).await?;
-    }
-    let mode = Mode::choose(ctx.global.json, ctx.global.quiet);
-    let summary = drive(&engine, mode, args.watch).await?;
-    let ids: Vec<JobId> = live.iter().map(|j| j.id).collect();
-    let outcome = report(ctx, &engine, &summary, &ids, &out)?;
-    if summary.interrupted && !args.watch {
+    };
+    let outcome = report(ctx, &round.engine, &round.summary, &round.ids, &out)?;
+    if round.summary.interrupted {
         return Err(CliError::Runtime(
             "the run was interrupted before every job ended; every job is resumable: run again to continue".into(),
         ));
@@ -73,19 +64,93 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
     Ok(outcome)
 }
 
-/// Runs the engine with progress shown in `mode` until it is idle (or, with `watch`, until
-/// Ctrl-C or SIGTERM); a stop request shuts it down cleanly either way.
-pub async fn drive(engine: &Engine, mode: Mode, watch: bool) -> Result<RunSummary, CliError> {
+/// One pass over the store's live jobs.
+struct Round {
+    engine: Engine,
+    ids: Vec<JobId>,
+    summary: RunSummary,
+}
+
+/// Opens the store and drives its live jobs until idle (or a stop request); `None` when no
+/// job is live. The upstream is checked first, so an unreachable upstream or refused
+/// credentials change nothing.
+async fn round(
+    config: &EngineConfig,
+    mode: Mode,
+    stop: &mut Stop,
+) -> Result<Option<Round>, CliError> {
+    let engine = Engine::open(config.clone())?;
+    let live = engine.store().live_jobs().map_err(DriverError::from)?;
+    let Some(first) = live.first() else {
+        return Ok(None);
+    };
+    preflight::reachable(&config.base_url, config.connect_timeout).await?;
+    preflight::authorized(&engine, first.spec.account()).await?;
+    let summary = drive(&engine, mode, stop).await?;
+    let ids = live.iter().map(|j| j.id).collect();
+    Ok(Some(Round {
+        engine,
+        ids,
+        summary,
+    }))
+}
+
+/// Rounds every `interval` until a stop request. After the first round, runtime trouble (the
+/// store held by another process, the upstream away) is logged and tried again next round.
+async fn watch(
+    ctx: &Context,
+    config: &EngineConfig,
+    mode: Mode,
+    interval: Duration,
+    stop: &mut Stop,
+) -> Result<Outcome, CliError> {
+    let mut total = RunSummary::default();
+    let mut first = true;
+    while !stop.fired() {
+        match round(config, mode, stop).await {
+            Ok(Some(round)) => {
+                tracing::info!("round done: {}", ended_line(&round.summary));
+                total.live_at_start += round.summary.live_at_start;
+                total.interrupted |= round.summary.interrupted;
+                for (state, n) in round.summary.ended {
+                    *total.ended.entry(state).or_default() += n;
+                }
+            }
+            Ok(None) => {}
+            Err(e) if !first && e.exit_code() == EXIT_RUNTIME => {
+                tracing::warn!("{e} (trying again in {} s)", interval.as_secs());
+            }
+            Err(e) => return Err(e),
+        }
+        first = false;
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = stop.wait() => {}
+        }
+    }
+    let outcome = outcome_of(&total);
+    if ctx.global.json {
+        print_json_line(&finished_event(&total, &config.out_dir, outcome));
+    } else {
+        print(&format!(
+            "run --watch stopped: {}\nfiles in {}\n",
+            ended_line(&total),
+            config.out_dir.display()
+        ));
+    }
+    Ok(outcome)
+}
+
+/// Runs the engine with progress shown in `mode` until it is idle; a stop request shuts it
+/// down cleanly (in-flight steps abandoned, every job resumable) and marks the summary
+/// interrupted.
+pub async fn drive(engine: &Engine, mode: Mode, stop: &mut Stop) -> Result<RunSummary, CliError> {
     let progress = progress::start(engine, mode);
-    let mut running: Pin<Box<dyn Future<Output = Result<RunSummary, DriverError>> + Send + '_>> =
-        if watch {
-            Box::pin(engine.run())
-        } else {
-            Box::pin(engine.run_until_idle())
-        };
+    let running = engine.run_until_idle();
+    tokio::pin!(running);
     let result = tokio::select! {
         result = &mut running => result,
-        () = signals::stop_requested() => {
+        () = stop.wait() => {
             tracing::info!("stopping: in-flight steps are abandoned, every job stays resumable");
             engine.shutdown();
             running.await
@@ -93,6 +158,14 @@ pub async fn drive(engine: &Engine, mode: Mode, watch: bool) -> Result<RunSummar
     };
     progress.finish().await;
     Ok(result?)
+}
+
+fn outcome_of(summary: &RunSummary) -> Outcome {
+    if summary.all_succeeded() {
+        Outcome::Success
+    } else {
+        Outcome::JobsUnsuccessful
+    }
 }
 
 /// The summary line's counts, e.g. `3 jobs ended: 2 downloaded, 1 nodata`.
@@ -136,11 +209,7 @@ pub fn report(
     ids: &[JobId],
     out: &Path,
 ) -> Result<Outcome, CliError> {
-    let outcome = if summary.all_succeeded() {
-        Outcome::Success
-    } else {
-        Outcome::JobsUnsuccessful
-    };
+    let outcome = outcome_of(summary);
     if ctx.global.json {
         print_json_line(&finished_event(summary, out, outcome));
         return Ok(outcome);
