@@ -82,6 +82,10 @@ pub struct Global {
     )]
     pub base_url: String,
 
+    /// Allow plain http to hosts other than loopback (credentials then travel unencrypted).
+    #[arg(long, global = true)]
+    pub allow_insecure_http: bool,
+
     /// The Bandwidth account id (digits).
     #[arg(long, global = true, env = "BANDWIDTH_ACCOUNT_ID", value_name = "ID")]
     pub account: Option<String>,

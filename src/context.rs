@@ -59,7 +59,9 @@ impl Context {
 
     /// An engine configuration for this store, output folder and base URL (no credentials).
     pub fn engine_config(&self, store: &Path, out: &Path) -> EngineConfig {
-        EngineConfig::new(store, out, self.global.base_url.trim())
+        let mut config = EngineConfig::new(store, out, self.global.base_url.trim());
+        config.allow_insecure_http = self.global.allow_insecure_http;
+        config
     }
 
     /// Opens the engine on the store (creating the store when it does not exist yet).
