@@ -141,6 +141,7 @@ struct Bars {
     multi: MultiProgress,
     overall: ProgressBar,
     lines: HashMap<JobId, ProgressBar>,
+    states: HashMap<JobId, StateName>,
     names: Names,
     seen: HashSet<JobId>,
     total: u64,
@@ -161,6 +162,7 @@ impl Bars {
             multi,
             overall,
             lines: HashMap::new(),
+            states: HashMap::new(),
             names: Names::default(),
             seen: HashSet::new(),
             total: 0,
@@ -174,8 +176,12 @@ impl Bars {
         }
     }
 
-    /// Sets a job's line, adding it when there is room.
-    fn line(&mut self, id: JobId, message: String) {
+    /// Sets a job's line (its state, then `doing`), adding it when there is room.
+    fn line(&mut self, id: JobId, doing: &str) {
+        let message = match self.states.get(&id) {
+            Some(state) => format!("{:<10} {doing}", state.as_str()),
+            None => doing.to_string(),
+        };
         if !self.lines.contains_key(&id) {
             if self.lines.len() >= MAX_JOB_LINES {
                 return;
@@ -201,6 +207,7 @@ impl Bars {
     }
 
     fn ended(&mut self, id: JobId, state: StateName) {
+        self.states.remove(&id);
         if let Some(bar) = self.lines.remove(&id) {
             bar.finish_and_clear();
             self.multi.remove(&bar);
@@ -225,12 +232,13 @@ impl Sink for Bars {
                 if to.is_terminal() {
                     self.ended(*id, *to);
                 } else {
-                    self.line(*id, to.as_str().to_string());
+                    self.states.insert(*id, *to);
+                    self.line(*id, "");
                 }
             }
             Event::Progress { id, bytes, total } => {
                 self.saw(*id);
-                self.line(*id, downloaded(*bytes, *total));
+                self.line(*id, &downloaded(*bytes, *total));
             }
             Event::Retrying {
                 id,
@@ -238,10 +246,8 @@ impl Sink for Bars {
                 delay_ms,
             } => {
                 self.saw(*id);
-                self.line(
-                    *id,
-                    format!("retrying in {delay_ms} ms: {}", shorten(reason)),
-                );
+                let doing = format!("retrying in {delay_ms} ms: {}", shorten(reason));
+                self.line(*id, &doing);
             }
         }
     }
