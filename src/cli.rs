@@ -59,6 +59,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The help heading of the options every command takes.
+const GLOBAL: &str = "Global options";
+
 /// Options every command takes (they may be given before or after the command).
 #[derive(Clone, Debug, Args)]
 pub struct Global {
@@ -66,6 +69,7 @@ pub struct Global {
     #[arg(
         long,
         global = true,
+        help_heading = GLOBAL,
         env = "REPORTFLOW_STORE",
         default_value = "./reportflow-store",
         value_name = "DIR"
@@ -76,6 +80,7 @@ pub struct Global {
     #[arg(
         long,
         global = true,
+        help_heading = GLOBAL,
         env = "REPORTFLOW_BASE_URL",
         default_value = DEFAULT_BASE_URL,
         value_name = "URL"
@@ -83,27 +88,27 @@ pub struct Global {
     pub base_url: String,
 
     /// Allow plain http to hosts other than loopback (credentials then travel unencrypted).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub allow_insecure_http: bool,
 
     /// The Bandwidth account id (digits).
-    #[arg(long, global = true, env = "BANDWIDTH_ACCOUNT_ID", value_name = "ID")]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "BANDWIDTH_ACCOUNT_ID", value_name = "ID")]
     pub account: Option<String>,
 
     /// A TOML file with credentials (mode 600): username/password or client_id/client_secret.
-    #[arg(long, global = true, env = "REPORTFLOW_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "REPORTFLOW_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
     /// Machine-readable output: JSON on stdout (one event per line for `run`).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
 
     /// More log output on stderr (-v debug, -vv trace).
-    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    #[arg(short, long, global = true, help_heading = GLOBAL, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
 
     /// Only errors on stderr (no progress, no log lines).
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 }
 
@@ -401,9 +406,11 @@ Exit codes:
 const STATUS_AFTER: &str = "\
 Example:
   $ reportflow status
-  ID  KEY                                        KIND     STATE       BYTES   FILE / ERROR
-  1   nightly-numbers                            account  downloaded  48.2 KiB /home/me/reports/report-2.csv
-  2   billing-9900000-BDR-2026-11-01-2026-11-30  billing  polling     -       status PROCESSING, poll 3
+  ID  KEY                                        KIND     STATE       BYTES     FILE / ERROR
+  1   nightly-numbers                            account  downloaded  48.2 KiB  /home/me/reports/report-100001.csv
+  2   billing-9900000-BDR-2026-11-01-2026-11-30  billing  polling     -         status PROCESSING, poll 3
+
+  2 job(s): 1 downloaded, 1 polling
   $ reportflow status --json 2    # an array of objects: id, key, kind, state, file, bytes,
                                   # sha256, error, creations, created_at, updated_at, ...";
 
@@ -437,8 +444,11 @@ Live jobs are never purged; files on disk are left alone.";
 const DEMO_AFTER: &str = "\
 Example:
   $ reportflow demo
-  ... progress ...
-  demo: 37 jobs ended: 37 downloaded; 37 files verified against the simulator
+  demo: simulator on http://127.0.0.1:42467/api with mild faults; 40 jobs (every report and billing type)
+  ... progress, then a table of the 40 jobs ...
+  demo: 40 jobs ended: 40 downloaded; 40 files verified against the simulator
+  the simulator answered 209 requests, injected 32 faults and created 41 reports
+  took 5.5 s
   files in /home/me/reports/demo/run-20261126-150405
 Starts the simulator on 127.0.0.1 with mild faults, submits every account report and every
 billing type, runs them to completion and prints a summary. Each run writes a new folder under

@@ -4,7 +4,7 @@ use crate::cli::JobsArg;
 use crate::context::Context;
 use crate::error::{CliError, Outcome};
 use crate::output::{JobView, print, print_json};
-use reportflow_core::{Input, Job, Millis};
+use reportflow_core::{Input, Job};
 use reportflow_driver::{DriverError, Engine};
 
 /// `retry`.
@@ -35,7 +35,7 @@ fn apply(
         .collect::<Result<_, _>>()?;
     // The core's pure transition says whether each job can take the input.
     for job in &jobs {
-        job.apply(input.clone(), Millis(job.updated_at.0))
+        job.apply(input.clone(), job.updated_at)
             .map_err(|e| CliError::Usage(format!("job {} ({}): {e}", job.id, job.key)))?;
     }
     let mut changed = Vec::with_capacity(jobs.len());
