@@ -2,6 +2,7 @@
 //! A run that fails here changes nothing in the store.
 
 use crate::error::CliError;
+use reportflow_core::Failure;
 use reportflow_driver::{DriverError, Engine};
 use std::io;
 use std::time::Duration;
@@ -61,47 +62,27 @@ pub async fn reachable(base_url: &str, timeout: Duration) -> Result<(), CliError
 pub async fn authorized(engine: &Engine, account: &str) -> Result<(), CliError> {
     match engine.report_types(account).await {
         Ok(_) => Ok(()),
-        Err(DriverError::Upstream(message)) if refused(&message) => {
+        Err(DriverError::Upstream(failure)) if refused(&failure) => {
             Err(CliError::Runtime(format!(
-                "the upstream refused the credentials for account {account}: {message}; fix them and run again (nothing was changed)"
+                "the upstream refused the credentials for account {account}: {failure}; fix them and run again (nothing was changed)"
             )))
         }
-        Err(DriverError::Upstream(message)) => {
-            tracing::warn!("could not check the credentials ({message}); going on");
+        Err(DriverError::Upstream(failure)) => {
+            tracing::warn!("could not check the credentials ({failure}); going on");
             Ok(())
         }
         Err(e) => Err(e.into()),
     }
 }
 
-/// Whether an upstream failure message (`HTTP 401: ...`) is an authentication refusal.
-pub fn refused(message: &str) -> bool {
-    http_status(message).is_some_and(|s| s == 401 || s == 403)
-}
-
-/// The HTTP status at the start of an upstream failure message (`HTTP 404, upstream code ...`).
-pub fn http_status(message: &str) -> Option<u16> {
-    let rest = message.strip_prefix("HTTP ")?;
-    rest.get(..3)?.parse().ok()
+/// Whether an upstream failure is an authentication refusal (401 or 403).
+pub fn refused(failure: &Failure) -> bool {
+    matches!(failure.http_status, Some(401 | 403))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn statuses_are_read_from_failure_messages() {
-        assert_eq!(
-            http_status("HTTP 401: report list: Unauthorized"),
-            Some(401)
-        );
-        assert_eq!(
-            http_status("HTTP 404, upstream code 19000: no such report"),
-            Some(404)
-        );
-        assert_eq!(http_status("connection refused"), None);
-        assert!(refused("HTTP 403: forbidden"));
-    }
 
     #[tokio::test]
     async fn a_closed_port_is_unreachable_and_a_bad_url_a_usage_error() {

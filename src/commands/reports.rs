@@ -104,9 +104,9 @@ async fn show(
         .report_detail(account, report_id)
         .await
         .map_err(|e| match e {
-            DriverError::Upstream(m) if preflight::http_status(&m) == Some(404) => {
+            DriverError::Upstream(failure) if failure.http_status == Some(404) => {
                 CliError::Usage(format!(
-                    "account {account} has no report {report_id} ({m}); list the report ids with `reportflow reports list`"
+                    "account {account} has no report {report_id} ({failure}); list the report ids with `reportflow reports list`"
                 ))
             }
             other => catalogue_error(other),
@@ -189,9 +189,11 @@ fn detail_view(detail: &ReportDetail, account: &str) -> DetailView {
 /// A failed catalogue request; a refusal of the credentials says so.
 fn catalogue_error(error: DriverError) -> CliError {
     match error {
-        DriverError::Upstream(m) if preflight::refused(&m) => CliError::Runtime(format!(
-            "the upstream refused the credentials: {m}; check BANDWIDTH_USERNAME/PASSWORD or BANDWIDTH_CLIENT_ID/SECRET"
-        )),
+        DriverError::Upstream(failure) if preflight::refused(&failure) => {
+            CliError::Runtime(format!(
+                "the upstream refused the credentials: {failure}; check BANDWIDTH_USERNAME/PASSWORD or BANDWIDTH_CLIENT_ID/SECRET"
+            ))
+        }
         other => other.into(),
     }
 }

@@ -120,7 +120,8 @@ impl Api {
         }
     }
 
-    /// Runs `op` with retries for `endpoint`.
+    /// Runs `op` with retries for `endpoint`. Catalogue requests are interactive (a person is
+    /// waiting), so they get two retries, not a batch job's patience.
     pub(crate) async fn retrying<T, F, Fut>(
         &self,
         id: JobId,

@@ -22,9 +22,10 @@ pub enum DriverError {
         "no credentials: set BANDWIDTH_USERNAME and BANDWIDTH_PASSWORD (Basic) or BANDWIDTH_CLIENT_ID and BANDWIDTH_CLIENT_SECRET (OAuth2)"
     )]
     NoCredentials,
-    /// An upstream request outside of any job failed (the catalogue).
+    /// An upstream request outside of any job failed (the catalogue); the failure carries the
+    /// HTTP status and upstream code when there were any.
     #[error("the upstream request failed: {0}")]
-    Upstream(String),
+    Upstream(reportflow_core::Failure),
     /// No job has this id or key.
     #[error("no job {0:?} in the store; list jobs with `reportflow status`")]
     UnknownJob(String),

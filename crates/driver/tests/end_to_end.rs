@@ -207,3 +207,34 @@ async fn run_takes_jobs_submitted_while_it_runs_until_shutdown() {
     assert_eq!(count(&by_state, StateName::Cancelled), 1);
     sim.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_are_needed_only_when_there_is_work() {
+    let sim = Sim::start(quick_sim()).await.expect("sim starts");
+    let mut setup = Setup::new(&sim);
+    setup.config.credentials = None;
+    let engine = setup.engine();
+    let idle = engine
+        .run_until_idle()
+        .await
+        .expect("nothing to do needs no credentials");
+    assert_eq!(idle.live_at_start, 0);
+    engine
+        .submit(inventory(1), None)
+        .expect("submitting needs no credentials");
+    let refused = engine
+        .run_until_idle()
+        .await
+        .expect_err("work needs credentials");
+    assert!(
+        matches!(refused, reportflow_driver::DriverError::NoCredentials),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("BANDWIDTH_USERNAME"));
+    assert_eq!(
+        sim.stats().requests.values().sum::<u64>(),
+        0,
+        "nothing was sent"
+    );
+    sim.shutdown();
+}
