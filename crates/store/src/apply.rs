@@ -7,8 +7,9 @@ use reportflow_core::{Input, Job, JobId, Millis};
 
 impl Store {
     /// Applies `input` to job `id` through the core's [`Job::apply`] in one sled transaction
-    /// that writes the job, appends its history (seq = the new version) and moves its index
-    /// entries (`live`, `by_state`, `counts`, `ended`) when its state changes.
+    /// that writes the job (and its copy in `live` while it has not ended), appends its history
+    /// (seq = the new version) and moves its index entries (`live`, `by_state`, `counts`,
+    /// `ended`) when its state changes.
     ///
     /// A job whose version is not `expected_version` is a [`StoreError::Conflict`]; an input the
     /// core refuses is [`StoreError::Rejected`]; in both cases nothing is written. The step is
@@ -38,6 +39,10 @@ impl Store {
                     }));
                 }
                 let next = abort_on(job.apply(input.clone(), now).map_err(StoreError::Rejected))?;
+                if job.state.name() != next.state.name() {
+                    tx.leave_state(&job)?;
+                    tx.enter_state(&next)?;
+                }
                 tx.put_job(&next)?;
                 let step = StoredTransition {
                     from: Some(job.state.name()),
@@ -46,10 +51,6 @@ impl Store {
                     at: now,
                 };
                 tx.put_transition(id, next.version, &step)?;
-                if job.state.name() != next.state.name() {
-                    tx.leave_state(&job)?;
-                    tx.enter_state(&next)?;
-                }
                 Ok((job.state, next))
             })?;
         self.flush_at_point(Job::must_flush(&before, &after.state))?;

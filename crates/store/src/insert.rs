@@ -58,10 +58,10 @@ impl Store {
             tx.meta
                 .insert(META_NEXT_ID, &id.saturating_add(1).to_be_bytes()[..])?;
             let job = Job::new(JobId(id), key.clone(), spec.clone(), policy.clone(), now);
+            tx.enter_state(&job)?;
             tx.put_job(&job)?;
             tx.keys
                 .insert(key.as_str().as_bytes(), &id_key(job.id)[..])?;
-            tx.enter_state(&job)?;
             let submit = StoredTransition {
                 from: None,
                 to: StateName::Requested,

@@ -6,7 +6,7 @@
 //! | `meta` | `schema`, `next_id` | `u32` / `u64` |
 //! | `jobs` | id | job record (see `records`) |
 //! | `history` | id, seq | transition record |
-//! | `live` | id | empty: the job is not terminal |
+//! | `live` | id | a copy of the job record, while the job has not ended |
 //! | `keys` | job key (UTF-8) | id |
 //! | `by_state` | state byte, id | empty |
 //! | `counts` | state byte | `u64`: jobs in that state |

@@ -36,18 +36,15 @@ impl Store {
         }
     }
 
-    /// Every job that has not ended, in id order. Reads the live index and those jobs only,
-    /// never the finished ones, so its cost does not grow with the store's history.
+    /// Every job that has not ended, in id order. Reads the live index alone (it holds a copy
+    /// of each live job's record), never the finished jobs, so its cost does not grow with the
+    /// store's history.
     pub fn live_jobs(&self) -> Result<Vec<Job>, StoreError> {
         let mut jobs = Vec::new();
-        for entry in self.trees().live.iter().keys() {
-            let key = entry.map_err(|e| from_sled(&self.dir, "read the live index", e))?;
+        for entry in self.trees().live.iter() {
+            let (key, bytes) = entry.map_err(|e| from_sled(&self.dir, "read the live index", e))?;
             let id = self.index_id(layout::decode_u64(&key).map(JobId), "live")?;
-            if let Some(job) = self.get(id)?
-                && !job.state.is_terminal()
-            {
-                jobs.push(job);
-            }
+            jobs.push(decode_job(&self.dir, id, &bytes)?);
         }
         Ok(jobs)
     }

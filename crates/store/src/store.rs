@@ -90,7 +90,7 @@ impl Store {
 }
 
 /// How long dropping a store waits for sled to let go of its lock.
-const RELEASE_WAIT: Duration = Duration::from_secs(10);
+const RELEASE_WAIT: Duration = Duration::from_secs(3);
 
 impl Drop for Store {
     /// Flushes (best effort: a caller that must know calls [`Store::flush`] first), closes the

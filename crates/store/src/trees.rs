@@ -115,10 +115,16 @@ impl Tx<'_> {
         }
     }
 
-    /// Writes a job record.
+    /// Writes a job record to `jobs` and, while the job has not ended, the same record to
+    /// `live`, so that the live jobs can be read from `live` alone. Call it after moving the
+    /// job's index entries ([`Tx::leave_state`] removes the `live` copy).
     pub(crate) fn put_job(&self, job: &Job) -> TxResult<()> {
         let bytes = abort_on(encode_job(self.dir, job))?;
-        self.jobs.insert(&id_key(job.id)[..], bytes)?;
+        let key = id_key(job.id);
+        if !job.state.is_terminal() {
+            self.live.insert(&key[..], bytes.clone())?;
+        }
+        self.jobs.insert(&key[..], bytes)?;
         Ok(())
     }
 
@@ -129,8 +135,8 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Adds the index entries of a job in its current state: `by_state`, `counts`, and `live`
-    /// (not terminal) or `ended` (terminal).
+    /// Adds the index entries of a job in its current state: `by_state`, `counts`, and `ended`
+    /// when it has ended (its `live` copy is written by [`Tx::put_job`]).
     pub(crate) fn enter_state(&self, job: &Job) -> TxResult<()> {
         let name = job.state.name();
         self.by_state
@@ -139,13 +145,12 @@ impl Tx<'_> {
         if name.is_terminal() {
             self.ended
                 .insert(&ended_key(job.updated_at, job.id)[..], &[][..])?;
-        } else {
-            self.live.insert(&id_key(job.id)[..], &[][..])?;
         }
         Ok(())
     }
 
-    /// Removes the index entries [`Tx::enter_state`] added for the job as it is.
+    /// Removes the index entries of the job as it is: those [`Tx::enter_state`] added, and its
+    /// `live` copy.
     pub(crate) fn leave_state(&self, job: &Job) -> TxResult<()> {
         let name = job.state.name();
         self.by_state.remove(&by_state_key(name, job.id)[..])?;
