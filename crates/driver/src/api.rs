@@ -88,7 +88,8 @@ impl Api {
                 self.auth.invalidate().await;
                 continue;
             }
-            if status.is_redirection() && redirects < MAX_REDIRECTS {
+            // Only downloads are redirected upstream; a redirected create is an answer to report.
+            if status.is_redirection() && method == Method::GET && redirects < MAX_REDIRECTS {
                 let target = response
                     .headers()
                     .get(LOCATION)

@@ -278,8 +278,17 @@ fn place(part: &Path, dir: &Path, name: &str, bytes: u64, sha256: &str) -> io::R
                 "the file name {candidate:?} leaves the output folder"
             )));
         }
-        match fs::hard_link(part, &path) {
-            Ok(()) => return finish(part, dir, path),
+        let linked = match fs::hard_link(part, &path) {
+            // A file system without hard links: rename, having checked the name is free.
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists && !path.exists() => {
+                tracing::debug!(error = %e, "no hard links here; renaming instead");
+                fs::rename(part, &path).map(|()| true)
+            }
+            other => other.map(|()| false),
+        };
+        match linked {
+            Ok(true) => return sync_dir(dir, path),
+            Ok(false) => return finish(part, dir, path),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 let same = fs::metadata(&path).is_ok_and(|m| m.len() == bytes)
                     && sha256_of(&path)? == sha256;
@@ -297,6 +306,10 @@ fn place(part: &Path, dir: &Path, name: &str, bytes: u64, sha256: &str) -> io::R
 
 fn finish(part: &Path, dir: &Path, path: PathBuf) -> io::Result<PathBuf> {
     fs::remove_file(part)?;
+    sync_dir(dir, path)
+}
+
+fn sync_dir(dir: &Path, path: PathBuf) -> io::Result<PathBuf> {
     File::open(dir)?.sync_all()?;
     Ok(path)
 }
