@@ -123,7 +123,8 @@ pub enum StoreError {
     },
     /// The key already names a job with another spec.
     #[error(
-        "the job key {key:?} already names job {existing} ({existing_spec}), which differs from the new request ({new_spec}); use another key, or leave the key out to derive one from the request"
+        "the job key {shown:?} already names job {existing} ({existing_spec}), which differs from the new request ({new_spec}); use another key, or leave the key out to derive one from the request",
+        shown = .key.as_str()
     )]
     KeyConflict {
         /// The key.

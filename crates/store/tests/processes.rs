@@ -11,7 +11,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use reportflow_core::{Job, JobId, JobKey, StateName};
 use reportflow_store::{Store, StoreError};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -132,14 +132,14 @@ fn check_store(dir: &Path, log: &Path) -> Vec<Job> {
     for job in &jobs {
         check_job(&store, job);
     }
-    let live: BTreeSet<JobId> = store.live_jobs().unwrap().iter().map(|j| j.id).collect();
-    let not_ended: BTreeSet<JobId> = jobs
+    let not_ended: Vec<Job> = jobs
         .iter()
         .filter(|j| !j.state.is_terminal())
-        .map(|j| j.id)
+        .cloned()
         .collect();
     assert_eq!(
-        live, not_ended,
+        store.live_jobs().unwrap(),
+        not_ended,
         "the live index is not the set of live jobs"
     );
     let counts = store.counts().unwrap();
