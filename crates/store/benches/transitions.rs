@@ -1,0 +1,84 @@
+//! Transitions per second: one job's whole life stored step by step, flushing at the design's
+//! durability points (the engine's setting), at every step, and never (a reference).
+//!
+//! `cargo bench -p reportflow-store --bench transitions`; the figures are kept in
+//! `docs/benchmarks.md`.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{account_spec, key, policy};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use reportflow_core::{Input, Millis};
+use reportflow_store::{Durability, Store};
+use std::hint::black_box;
+use std::time::Duration;
+
+/// A job's whole life as the engine drives it: submit, create (2 steps), five not-ready polls,
+/// ready, downloaded. Returns how many steps were stored (the submit included).
+fn lifecycle(store: &Store, n: u64) -> u64 {
+    let job = store
+        .insert(
+            account_spec(n as u32),
+            key(&format!("job-{n}")),
+            policy(),
+            Millis(n),
+        )
+        .expect("insert")
+        .job;
+    let mut inputs = vec![
+        Input::CreateSending,
+        Input::CreateAccepted {
+            location: format!("https://upstream.invalid/reports/2/instances/{n}"),
+        },
+    ];
+    for _ in 0..5 {
+        inputs.push(Input::StatusSeen {
+            raw: "Processing".to_string(),
+        });
+    }
+    inputs.push(Input::StatusSeen {
+        raw: "Ready".to_string(),
+    });
+    inputs.push(Input::FileStored {
+        file: common::file(n),
+    });
+    let mut version = job.version;
+    let steps = inputs.len() as u64 + 1;
+    for (i, input) in inputs.into_iter().enumerate() {
+        let next = store
+            .apply(job.id, version, input, Millis(n + i as u64 + 1))
+            .expect("apply");
+        version = next.version;
+    }
+    steps
+}
+
+/// The steps of one lifecycle.
+const LIFECYCLE_STEPS: u64 = 10;
+
+fn transitions(c: &mut Criterion) {
+    let mut group = c.benchmark_group("transitions");
+    group.throughput(Throughput::Elements(LIFECYCLE_STEPS));
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(10));
+    for (name, durability) in [
+        ("flush_at_design_points", Durability::DesignPoints),
+        ("flush_every_step", Durability::EveryChange),
+        ("no_flush", Durability::Manual),
+    ] {
+        let tmp = tempfile::tempdir().expect("a temporary directory");
+        let store = Store::open_with(&tmp.path().join("store"), durability).expect("open");
+        let mut n = 0;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                n += 1;
+                assert_eq!(black_box(lifecycle(&store, n)), LIFECYCLE_STEPS);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, transitions);
+criterion_main!(benches);
