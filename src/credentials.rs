@@ -138,10 +138,17 @@ fn read_config(path: &Path) -> Result<ConfigFile, CliError> {
             .span()
             .map(|s| crate::batch::line_of(&text, s.start))
             .unwrap_or(1);
+        // serde quotes a value of the wrong type (`invalid type: integer `1234`, ...`): that
+        // value may be the secret, so it is never repeated.
+        let message = e.message().trim();
+        let message = if message.starts_with("invalid type") || message.starts_with("invalid value") {
+            "this value is not a quoted string; write every value in double quotes"
+        } else {
+            message
+        };
         CliError::Usage(format!(
-            "{}:{line}: {} (the config file takes username, password, client_id, client_secret, token_url)",
+            "{}:{line}: {message} (the config file takes username, password, client_id, client_secret, token_url)",
             path.display(),
-            e.message().trim()
         ))
     })
 }

@@ -4,7 +4,6 @@
 //! runtime, runs the command and turns its result into the exit code documented in `--help`:
 //! 0 success, 1 runtime error, 2 usage or input error, 3 some job ended unsuccessfully.
 
-mod batch;
 mod cli;
 mod commands;
 mod context;
@@ -17,6 +16,7 @@ mod progress;
 mod signals;
 
 use clap::Parser;
+use reportflow::batch;
 use std::process::ExitCode;
 use std::time::Duration;
 

@@ -1,0 +1,14 @@
+//! `reportflow_wire::parse_instance` on arbitrary bytes: never panics, and an error always has a
+//! message.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    match reportflow_wire::parse_instance(data) {
+        Ok(parsed) => {
+            let _ = format!("{parsed:?}");
+        }
+        Err(error) => assert!(!error.to_string().is_empty()),
+    }
+});

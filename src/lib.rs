@@ -1,0 +1,5 @@
+//! The part of the `reportflow` command line that other code needs to reach: the batch file
+//! parser, for the fuzz targets in `fuzz/` and the tests. Everything else of the CLI lives in
+//! the binary (`main.rs`).
+
+pub mod batch;
