@@ -12,7 +12,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use reportflow_core::{Input, Millis};
 use reportflow_store::{Durability, Store};
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A job's whole life as the engine drives it: submit, create (2 steps), five not-ready polls,
 /// ready, downloaded. Returns how many steps were stored (the submit included).
@@ -57,23 +57,54 @@ fn lifecycle(store: &Store, n: u64) -> u64 {
 /// The steps of one lifecycle.
 const LIFECYCLE_STEPS: u64 = 10;
 
+const MODES: [(&str, Durability); 3] = [
+    ("flush_at_design_points", Durability::DesignPoints),
+    ("flush_every_step", Durability::EveryChange),
+    ("no_flush", Durability::Manual),
+];
+
+/// Lifecycles on the three stores in turns (so that a busy machine slows all alike); prints
+/// each mode's median steps per second.
+fn in_turns(stores: &[Store], first: u64) {
+    const ROUNDS: u64 = 300;
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); stores.len()];
+    for round in 0..ROUNDS {
+        for (i, store) in stores.iter().enumerate() {
+            let started = Instant::now();
+            lifecycle(store, first + round);
+            times[i].push(started.elapsed());
+        }
+    }
+    for ((name, _), times) in MODES.iter().zip(&mut times) {
+        times.sort();
+        let median = times[times.len() / 2];
+        eprintln!(
+            "in turns, {ROUNDS} lifecycles: {name}: median {median:.2?} per lifecycle, {:.0} steps/s",
+            LIFECYCLE_STEPS as f64 / median.as_secs_f64()
+        );
+    }
+}
+
 fn transitions(c: &mut Criterion) {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let stores: Vec<Store> = MODES
+        .iter()
+        .map(|(name, durability)| {
+            Store::open_with(&tmp.path().join(name), *durability).expect("open")
+        })
+        .collect();
+    in_turns(&stores, 1);
+
     let mut group = c.benchmark_group("transitions");
     group.throughput(Throughput::Elements(LIFECYCLE_STEPS));
     group.sample_size(20);
     group.measurement_time(Duration::from_secs(10));
-    for (name, durability) in [
-        ("flush_at_design_points", Durability::DesignPoints),
-        ("flush_every_step", Durability::EveryChange),
-        ("no_flush", Durability::Manual),
-    ] {
-        let tmp = tempfile::tempdir().expect("a temporary directory");
-        let store = Store::open_with(&tmp.path().join("store"), durability).expect("open");
-        let mut n = 0;
-        group.bench_function(name, |b| {
+    for ((name, _), store) in MODES.iter().zip(&stores) {
+        let mut n = 1_000_000;
+        group.bench_function(*name, |b| {
             b.iter(|| {
                 n += 1;
-                assert_eq!(black_box(lifecycle(&store, n)), LIFECYCLE_STEPS);
+                assert_eq!(black_box(lifecycle(store, n)), LIFECYCLE_STEPS);
             })
         });
     }
