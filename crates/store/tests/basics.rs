@@ -314,3 +314,39 @@ fn jobs_and_ids_survive_a_reopen() {
         .unwrap();
     assert_eq!(third.job.id, JobId(3));
 }
+
+#[test]
+fn a_store_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Store>();
+    let (_tmp, store) = open();
+    let store = std::sync::Arc::new(store);
+    let threads: Vec<_> = (0..4u32)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for n in 0..10u32 {
+                    let name = format!("t{t}-{n}");
+                    let job = store
+                        .insert(spec(n), key(&name), policy(), Millis(1))
+                        .unwrap()
+                        .job;
+                    store
+                        .apply(job.id, 0, Input::CreateSending, Millis(2))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let ids: BTreeSet<JobId> = store
+        .list(None, None, 100)
+        .unwrap()
+        .iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(ids, (1..=40).map(JobId).collect());
+    assert_eq!(store.counts().unwrap()[&StateName::Requested], 40);
+}
