@@ -611,3 +611,68 @@ fn the_store_is_owner_only_and_report_files_are_not_world_writable() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn a_trickling_xml_body_is_cut_off_by_the_response_timeout() {
+    // A status body that never ends, one byte every 100 ms: never idle long enough for the
+    // idle timeout, never big enough for the cap.
+    let upstream = reports_upstream(
+        |_, _| Answer::xml(500, "unused"),
+        |_, _| {
+            Some(Answer::Endless {
+                head: b"<ReportInstanceResponse><Instance><Id>1</Id>".to_vec(),
+                chunk: b" ".to_vec(),
+                pause: Duration::from_millis(100),
+                limit: u64::MAX,
+            })
+        },
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = reportflow_driver::EngineConfig::new(
+        dir.path().join("store"),
+        dir.path().join("out"),
+        &upstream.base_url(),
+    );
+    config.credentials = Some(reportflow_driver::Credentials::Basic {
+        username: "demo".into(),
+        password: "demo-secret".into(),
+    });
+    config.response_timeout = Duration::from_secs(1);
+    config.idle_body_timeout = Duration::from_millis(500);
+    config.retry.min_delay = Duration::from_millis(10);
+    config.retry.max_delay = Duration::from_millis(50);
+    config.retry.max_times = 2;
+    let engine = reportflow_driver::Engine::open(config).expect("engine");
+    let mut params = std::collections::BTreeMap::new();
+    params.insert(
+        "AccountId".to_string(),
+        std::collections::BTreeSet::from([ACCOUNT.to_string()]),
+    );
+    let spec = reportflow_core::JobSpec::Account(reportflow_core::AccountReportSpec {
+        account: ACCOUNT.into(),
+        report_id: 4,
+        format: reportflow_core::OutputFormat::Csv,
+        params,
+        expires_at: None,
+    });
+    engine.submit(spec, None).expect("submit");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let started = Instant::now();
+    let summary = runtime
+        .block_on(async {
+            tokio::time::timeout(Duration::from_secs(30), engine.run_until_idle()).await
+        })
+        .expect("the run ends: a trickling body does not hold a job forever")
+        .expect("run");
+    let elapsed = started.elapsed();
+    assert_eq!(summary.count(reportflow_core::StateName::Failed), 1);
+    let job = engine.jobs(None).expect("jobs").remove(0);
+    let reportflow_core::JobState::Failed { failure } = &job.state else {
+        panic!("{:?}", job.state)
+    };
+    assert!(
+        failure.message.contains("did not end within 1 s"),
+        "{failure}"
+    );
+    println!("a trickling body failed the job after {elapsed:?}: {failure}");
+}

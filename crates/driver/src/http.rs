@@ -127,23 +127,34 @@ impl Http {
         }
     }
 
-    /// A whole XML body, refused past the cap.
+    /// A whole XML body, refused past the cap, and cut off when it has not ended within the
+    /// response timeout (a body trickling in never pauses long enough for the idle timeout).
     pub(crate) async fn read_xml(
         &self,
         mut body: Incoming,
         what: &str,
     ) -> Result<Bytes, CallError> {
-        let mut all = BytesMut::new();
-        while let Some(chunk) = self.next_chunk(&mut body).await? {
-            if all.len() + chunk.len() > self.xml_cap {
-                return Err(bad_answer(format!(
-                    "the {what} answer is larger than the {} KiB cap for XML bodies; the upstream sent something unexpected (raise the cap only if this is a real answer)",
-                    self.xml_cap / 1024
-                )));
+        let read = async {
+            let mut all = BytesMut::new();
+            while let Some(chunk) = self.next_chunk(&mut body).await? {
+                if all.len() + chunk.len() > self.xml_cap {
+                    return Err(bad_answer(format!(
+                        "the {what} answer is larger than the {} KiB cap for XML bodies; the upstream sent something unexpected (raise the cap only if this is a real answer)",
+                        self.xml_cap / 1024
+                    )));
+                }
+                all.extend_from_slice(&chunk);
             }
-            all.extend_from_slice(&chunk);
-        }
-        Ok(all.freeze())
+            Ok(all.freeze())
+        };
+        tokio::time::timeout(self.response_timeout, read)
+            .await
+            .unwrap_or_else(|_| {
+                Err(CallError::Ambiguous(format!(
+                    "the {what} answer did not end within {} s",
+                    self.response_timeout.as_secs()
+                )))
+            })
     }
 }
 
