@@ -38,6 +38,48 @@ impl Store {
         policy: PollPolicy,
         now: Millis,
     ) -> Result<Inserted, StoreError> {
+        let inserted = self.insert_unflushed(spec, key, policy, now)?;
+        // Also for an existing job: it may have been stored by a call still flushing.
+        self.flush_at_point(true)?;
+        Ok(inserted)
+    }
+
+    /// [`Store::insert`] for many jobs, in order, each in its own transaction, made durable
+    /// together by one flush at the end: the batch is durable when this returns `Ok` (unless
+    /// the store was opened with [`crate::Durability::Manual`]), at the cost of one flush
+    /// instead of one per job. Stops at the first error (a [`StoreError::KeyConflict`], say),
+    /// after flushing the jobs stored before it: those stay stored.
+    pub fn insert_many(
+        &self,
+        jobs: impl IntoIterator<Item = (JobSpec, JobKey)>,
+        policy: &PollPolicy,
+        now: Millis,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        let mut inserted = Vec::new();
+        let mut failed = None;
+        for (spec, key) in jobs {
+            match self.insert_unflushed(spec, key, policy.clone(), now) {
+                Ok(one) => inserted.push(one),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        self.flush_at_point(true)?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(inserted),
+        }
+    }
+
+    fn insert_unflushed(
+        &self,
+        spec: JobSpec,
+        key: JobKey,
+        policy: PollPolicy,
+        now: Millis,
+    ) -> Result<Inserted, StoreError> {
         let outcome = self.trees().transact(&self.dir, "store a new job", |tx| {
             if let Some(bytes) = tx.keys.get(key.as_str().as_bytes())? {
                 let id = abort_on(self.id_in(&bytes, &key))?;
@@ -83,8 +125,6 @@ impl Store {
                 });
             }
         };
-        // Also for an existing job: it may have been stored by a call still flushing.
-        self.flush_at_point(true)?;
         Ok(Inserted { job, created })
     }
 

@@ -12,6 +12,7 @@
 
 mod apply;
 mod error;
+mod group;
 mod insert;
 mod layout;
 mod open;
@@ -22,6 +23,7 @@ mod store;
 mod trees;
 
 pub use error::StoreError;
+pub use group::GroupCommit;
 pub use insert::Inserted;
 pub use purge::{PURGE_REPORT_MAX_IDS, PurgeReport};
 pub use records::TransitionRecord;

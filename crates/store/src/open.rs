@@ -57,6 +57,7 @@ impl Store {
             trees: Some(trees),
             data_file,
             durability,
+            group: crate::group::GroupCommit::default(),
         };
         store.check_schema(initialized)?;
         if !initialized {
