@@ -106,6 +106,58 @@ impl Engine {
         })
     }
 
+    /// [`Engine::submit`] for many jobs at once: every spec is validated before anything is
+    /// stored (one invalid spec stores nothing), then the jobs are recorded and made durable
+    /// together by one flush. Returns one [`Submitted`] per job, in order. A key that already
+    /// names a job with another spec stops the batch there; the jobs before it stay stored.
+    pub fn submit_many(
+        &self,
+        jobs: impl IntoIterator<Item = (JobSpec, Option<JobKey>)>,
+    ) -> Result<Vec<Submitted>, DriverError> {
+        let today = clock::today();
+        let mut checked = Vec::new();
+        let mut warnings = Vec::new();
+        for (spec, key) in jobs {
+            warnings.push(spec.validate(today)?);
+            let key = key.unwrap_or_else(|| JobKey::derived(&spec));
+            checked.push((spec, key));
+        }
+        let keys: Vec<JobKey> = checked.iter().map(|(_, key)| key.clone()).collect();
+        let inserted = match self
+            .ctx
+            .store
+            .insert_many(checked, &self.config.poll, clock::now())
+        {
+            Ok(inserted) => inserted,
+            Err(e) => {
+                // The jobs stored before the failing one stay: a running engine must hear of
+                // them (waking a live job it already knows does nothing).
+                for key in &keys {
+                    if let Ok(Some(job)) = self.ctx.store.get_by_key(key)
+                        && !job.state.is_terminal()
+                    {
+                        self.wake(job.id);
+                    }
+                }
+                return Err(e.into());
+            }
+        };
+        Ok(inserted
+            .into_iter()
+            .zip(warnings)
+            .map(|(inserted, warnings)| {
+                if inserted.created {
+                    self.wake(inserted.job.id);
+                }
+                Submitted {
+                    job: inserted.job,
+                    created: inserted.created,
+                    warnings,
+                }
+            })
+            .collect())
+    }
+
     fn wake(&self, id: JobId) {
         if let Ok(guard) = self.running.lock()
             && let Some(tx) = guard.as_ref()
