@@ -335,10 +335,11 @@ fn finish(
         f.account_creations, f.account_jobs, f.account_creates_cut_by_kills
     );
     println!(
-        "  billing reports: {} creations for {} jobs; {} kill(s) fell between a POST and its stored Location; duplicates {}",
+        "  billing reports: {} creations for {} jobs; {} of the kills fell between a POST and its stored Location, cutting off {} creates; duplicates {}",
         f.billing_creations,
         f.billing_jobs,
         f.kills_between_post_and_location,
+        f.billing_creates_cut_by_kills,
         f.duplicate_creations()
     );
     println!(

@@ -241,7 +241,9 @@ pub struct EndFigures {
     /// Create requests of account reports whose answer a kill cut off (then reconciled).
     pub account_creates_cut_by_kills: u64,
     /// Billing creates whose answer a kill cut off: a kill fell between the POST and its
-    /// stored Location.
+    /// stored Location (one kill may cut off several jobs' creates).
+    pub billing_creates_cut_by_kills: u64,
+    /// Kills that fell between some billing report's POST and its stored Location.
     pub kills_between_post_and_location: u64,
     /// Billing creates whose answer was lost while the process lived (a fault).
     pub billing_answers_lost: u64,
@@ -278,17 +280,27 @@ pub fn end_checks(
         ..EndFigures::default()
     };
     let mut recorded_files = std::collections::BTreeSet::new();
+    let mut kills_in_billing_windows = std::collections::BTreeSet::new();
     for (job, history) in last.jobs.values() {
         check_chain(job, history).unwrap_or_else(|e| panic!("{e}"));
         // Windows between a create-sending and the next record: a create may have been out
         // and its answer was not (yet) recorded.
         let mut windows_with_kill = 0;
         let mut lost_without_kill = 0;
+        let mut kills_in_windows = Vec::new();
         for pair in history.windows(2) {
             if pair[0].input == "create-sending" {
                 let window = pair[0].at.0..=pair[1].at.0;
-                if kill_times.iter().any(|k| window.contains(k)) {
+                // The first kill in the window stopped the process that sent the POST; later
+                // ones stopped runs that had not come back to this job yet.
+                let first_kill = kill_times
+                    .iter()
+                    .copied()
+                    .filter(|k| window.contains(k))
+                    .min();
+                if let Some(kill) = first_kill {
                     windows_with_kill += 1;
+                    kills_in_windows.push(kill);
                 } else if pair[1].input == "create-sending" {
                     lost_without_kill += 1;
                 }
@@ -315,7 +327,8 @@ pub fn end_checks(
                     .unwrap_or_default()
                     + stats.billing_no_data.get(&key).copied().unwrap_or_default();
                 figures.billing_creations += created;
-                figures.kills_between_post_and_location += windows_with_kill;
+                figures.billing_creates_cut_by_kills += windows_with_kill;
+                kills_in_billing_windows.extend(kills_in_windows);
                 figures.billing_answers_lost += lost_without_kill;
                 let allowed = 1
                     + windows_with_kill
@@ -363,6 +376,7 @@ pub fn end_checks(
             ),
         }
     }
+    figures.kills_between_post_and_location = kills_in_billing_windows.len() as u64;
     figures.account_creations = stats.total_instance_creations();
     for (key, creations) in &stats.instance_creations {
         assert_eq!(*creations, 1, "account report {key:?} created once");
