@@ -249,13 +249,16 @@ impl Runner {
         keep_going: bool,
     ) -> Result<RunSummary, DriverError> {
         let before = self.ctx.api.counters.snapshot();
-        let live = self.ctx.store.live_jobs()?;
-        self.summary.live_at_start = live.len();
-        let _ = self.ctx.events.send(Event::RunStarted { live: live.len() });
-        for job in &live {
-            self.schedule(job)?;
+        // One job at a time: a waiting job costs its timer entry, not its whole record. (A
+        // live job always has an effect, so planning it sends no event before RunStarted.)
+        let mut live = 0;
+        let ctx = Arc::clone(&self.ctx);
+        for job in ctx.store.live_iter() {
+            self.schedule(&job?)?;
+            live += 1;
         }
-        drop(live);
+        self.summary.live_at_start = live;
+        let _ = self.ctx.events.send(Event::RunStarted { live });
         loop {
             if *shutdown.borrow() {
                 self.stop().await;

@@ -22,6 +22,13 @@ const MARKER_HEADER: &str = "reportflow-store";
 const MARKER_READY: &str = "database ready\n";
 /// sled's data file inside the directory (sled 0.34: `<dir>/db`).
 const SLED_DATA_FILE: &str = "db";
+/// The size of sled's page cache, as sled counts it (its pages take about three times that in
+/// memory). sled's default, 1 GiB, lets the cache grow with the store: an engine waiting on
+/// 100,000 live jobs held 3 KiB per job, most of it pages of jobs it was not touching. The
+/// pages in use (the live index, the jobs being stepped) stay cached by recency; the others are
+/// read back from the file (usually from the kernel's page cache) when needed. See
+/// `docs/benchmarks.md` (scale) and `docs/store.md` (memory).
+const CACHE_CAPACITY: u64 = 8 * 1024 * 1024;
 
 impl Store {
     /// Opens the store in `dir` with [`Durability::DesignPoints`], creating the directory
@@ -37,14 +44,18 @@ impl Store {
     /// [`Store::open`] with a chosen [`Durability`].
     pub fn open_with(dir: &Path, durability: Durability) -> Result<Store, StoreError> {
         let initialized = prepare_dir(dir)?;
-        let db = sled::Config::new().path(dir).open().map_err(|e| match e {
-            // At open, sled says "unsupported" when it cannot make sense of its files.
-            sled::Error::Unsupported(detail) => StoreError::Corrupt {
-                dir: dir.to_path_buf(),
-                detail: format!("sled cannot read its files: {detail}"),
-            },
-            e => from_sled(dir, "open the database", e),
-        })?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(CACHE_CAPACITY)
+            .open()
+            .map_err(|e| match e {
+                // At open, sled says "unsupported" when it cannot make sense of its files.
+                sled::Error::Unsupported(detail) => StoreError::Corrupt {
+                    dir: dir.to_path_buf(),
+                    detail: format!("sled cannot read its files: {detail}"),
+                },
+                e => from_sled(dir, "open the database", e),
+            })?;
         let trees = Trees::open(db, dir)?;
         // Writable where syncing needs it (Windows); Unix syncs through any descriptor.
         let data_file = fs::OpenOptions::new()

@@ -38,15 +38,19 @@ impl Store {
 
     /// Every job that has not ended, in id order. Reads the live index alone (it holds a copy
     /// of each live job's record), never the finished jobs, so its cost does not grow with the
-    /// store's history.
+    /// store's history. [`Store::live_iter`] reads the same jobs one at a time.
     pub fn live_jobs(&self) -> Result<Vec<Job>, StoreError> {
-        let mut jobs = Vec::new();
-        for entry in self.trees().live.iter() {
+        self.live_iter().collect()
+    }
+
+    /// [`Store::live_jobs`] one job at a time, in id order, without holding them all in
+    /// memory (an engine starting on 100,000 live jobs needs each only long enough to plan it).
+    pub fn live_iter(&self) -> impl Iterator<Item = Result<Job, StoreError>> + '_ {
+        self.trees().live.iter().map(|entry| {
             let (key, bytes) = entry.map_err(|e| from_sled(&self.dir, "read the live index", e))?;
             let id = self.index_id(layout::decode_u64(&key).map(JobId), "live")?;
-            jobs.push(decode_job(&self.dir, id, &bytes)?);
-        }
-        Ok(jobs)
+            decode_job(&self.dir, id, &bytes)
+        })
     }
 
     /// Up to `limit` jobs with ids above `after`, in ascending id order; only those in `state`
