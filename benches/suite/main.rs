@@ -56,6 +56,7 @@ fn main() {
         .filter(|s| names.is_empty() || names.contains(s))
         .collect();
     let started = Instant::now();
+    let load_at_start = report::load_average();
     let mut figures: Vec<Figure> = Vec::new();
     for scenario in &chosen {
         eprintln!("== {scenario}");
@@ -72,7 +73,7 @@ fn main() {
         figures.extend(found);
     }
     setup::cleanup();
-    report::finish(&figures, &chosen, started.elapsed());
+    report::finish(&figures, &chosen, started.elapsed(), &load_at_start);
 }
 
 /// A scenario's part that must run in its own process (for its memory figures).

@@ -96,6 +96,16 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The load average now (1, 5 and 15 minutes), as `/proc/loadavg` says.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn machine() -> serde_json::Value {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -118,12 +128,12 @@ fn machine() -> serde_json::Value {
         "cpu_model": model,
         "memory_gib": (memory_kib as f64 / (1024.0 * 1024.0)).round(),
         "kernel": kernel.trim(),
-        "load_average_at_end": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
+        "load_average_at_end": load_average(),
     })
 }
 
 /// Prints the table (stdout) and writes the JSON.
-pub fn finish(figures: &[Figure], scenarios: &[&str], took: Duration) {
+pub fn finish(figures: &[Figure], scenarios: &[&str], took: Duration, load_at_start: &str) {
     println!();
     println!("| scenario | figure | value | baseline | ratio | target | met |");
     println!("|---|---|---|---|---|---|---|");
@@ -154,10 +164,12 @@ pub fn finish(figures: &[Figure], scenarios: &[&str], took: Duration) {
     let machine = machine();
     println!();
     println!(
-        "suite ran in {:.0} s (without compiling) on {} cpus, {}",
+        "suite ran in {:.0} s (without compiling) on {} cpus, {}; load average {} at the start, {} at the end",
         took.as_secs_f64(),
         machine["cpus"],
-        machine["cpu_model"].as_str().unwrap_or("")
+        machine["cpu_model"].as_str().unwrap_or(""),
+        load_at_start,
+        machine["load_average_at_end"].as_str().unwrap_or(""),
     );
     let path = target_dir().join("bench-results.json");
     let document = json!({
@@ -165,6 +177,7 @@ pub fn finish(figures: &[Figure], scenarios: &[&str], took: Duration) {
         "scenarios": scenarios,
         "seconds": took.as_secs_f64(),
         "machine": machine,
+        "load_average_at_start": load_at_start,
         "figures": figures,
     });
     let text = serde_json::to_string_pretty(&document).expect("the results serialize");
