@@ -2,7 +2,7 @@
 
 use crate::layout::{self, META_NEXT_ID, id_key};
 use crate::records::StoredTransition;
-use crate::trees::abort_on;
+use crate::trees::{Tx, TxResult, abort_on};
 use crate::{Store, StoreError};
 use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, PollPolicy, StateName};
 
@@ -19,10 +19,10 @@ pub struct Inserted {
 /// The summary recorded for a submit (history seq 0).
 pub(crate) const SUBMIT: &str = "submit";
 
-enum Outcome {
-    Created(Job),
-    Exists(Job),
-}
+/// Jobs stored per sled transaction by [`Store::insert_many`]. A transaction holds its writes
+/// in memory and sled runs one at a time, so a batch is kept small enough not to hold up the
+/// engine's other writes for long (about 10 ms).
+pub(crate) const INSERT_BATCH: usize = 128;
 
 impl Store {
     /// Stores a new job in `Requested`, or returns the job `key` already names when its spec is
@@ -44,11 +44,12 @@ impl Store {
         Ok(inserted)
     }
 
-    /// [`Store::insert`] for many jobs, in order, each in its own transaction, made durable
-    /// together by one flush at the end: the batch is durable when this returns `Ok` (unless
-    /// the store was opened with [`crate::Durability::Manual`]), at the cost of one flush
-    /// instead of one per job. Stops at the first error (a [`StoreError::KeyConflict`], say),
-    /// after flushing the jobs stored before it: those stay stored.
+    /// [`Store::insert`] for many jobs, in order, made durable together by one flush at the
+    /// end: the batch is durable when this returns `Ok` (unless the store was opened with
+    /// [`crate::Durability::Manual`]), at the cost of one flush instead of one per job. The jobs
+    /// are stored up to 128 per sled transaction, each job whole or not at all. Stops
+    /// at the first error (a [`StoreError::KeyConflict`], say), after flushing the jobs stored
+    /// before it: those stay stored.
     pub fn insert_many(
         &self,
         jobs: impl IntoIterator<Item = (JobSpec, JobKey)>,
@@ -57,9 +58,21 @@ impl Store {
     ) -> Result<Vec<Inserted>, StoreError> {
         let mut inserted = Vec::new();
         let mut failed = None;
-        for (spec, key) in jobs {
-            match self.insert_unflushed(spec, key, policy.clone(), now) {
-                Ok(one) => inserted.push(one),
+        let mut jobs = jobs.into_iter();
+        let mut chunk = Vec::with_capacity(INSERT_BATCH);
+        loop {
+            chunk.clear();
+            chunk.extend(jobs.by_ref().take(INSERT_BATCH));
+            if chunk.is_empty() {
+                break;
+            }
+            match self.insert_chunk(&chunk, policy, now) {
+                Ok((stored, None)) => inserted.extend(stored),
+                Ok((stored, Some(e))) => {
+                    inserted.extend(stored);
+                    failed = Some(e);
+                    break;
+                }
                 Err(e) => {
                     failed = Some(e);
                     break;
@@ -80,13 +93,25 @@ impl Store {
         policy: PollPolicy,
         now: Millis,
     ) -> Result<Inserted, StoreError> {
-        let outcome = self.trees().transact(&self.dir, "store a new job", |tx| {
-            if let Some(bytes) = tx.keys.get(key.as_str().as_bytes())? {
-                let id = abort_on(self.id_in(&bytes, &key))?;
-                let job = abort_on(tx.job(id)?.ok_or_else(|| self.dangling_key(&key, id)))?;
-                return Ok(Outcome::Exists(job));
-            }
-            let id = match tx.meta.get(META_NEXT_ID)? {
+        let (mut stored, failed) = self.insert_chunk(&[(spec, key)], &policy, now)?;
+        match (failed, stored.pop()) {
+            (Some(e), _) => Err(e),
+            (None, Some(one)) => Ok(one),
+            (None, None) => unreachable!("a chunk of one job stores it or says why not"),
+        }
+    }
+
+    /// Stores `chunk` in order in one transaction: the jobs it stored (or found under their
+    /// keys), and the error that stopped it at a job, if any (the jobs before it are stored,
+    /// the rest are not). `Err` is a failure of the whole transaction, which then stored nothing.
+    fn insert_chunk(
+        &self,
+        chunk: &[(JobSpec, JobKey)],
+        policy: &PollPolicy,
+        now: Millis,
+    ) -> Result<(Vec<Inserted>, Option<StoreError>), StoreError> {
+        self.trees().transact(&self.dir, "store a new job", |tx| {
+            let mut next_id = match tx.meta.get(META_NEXT_ID)? {
                 Some(bytes) => {
                     abort_on(
                         layout::decode_u64(&bytes).ok_or_else(|| StoreError::Corrupt {
@@ -97,35 +122,74 @@ impl Store {
                 }
                 None => 1,
             };
-            tx.meta
-                .insert(META_NEXT_ID, &id.saturating_add(1).to_be_bytes()[..])?;
-            let job = Job::new(JobId(id), key.clone(), spec.clone(), policy.clone(), now);
-            tx.enter_state(&job)?;
-            tx.put_job(&job)?;
-            tx.keys
-                .insert(key.as_str().as_bytes(), &id_key(job.id)[..])?;
-            let submit = StoredTransition {
-                from: None,
-                to: StateName::Requested,
-                input: SUBMIT.to_string(),
-                at: now,
+            let first_id = next_id;
+            let mut stored = Vec::with_capacity(chunk.len());
+            let mut failed = None;
+            for (spec, key) in chunk {
+                match self.insert_in(tx, spec, key, policy, now, &mut next_id)? {
+                    Ok(one) => stored.push(one),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            if next_id != first_id {
+                tx.meta.insert(META_NEXT_ID, &next_id.to_be_bytes()[..])?;
+            }
+            Ok((stored, failed))
+        })
+    }
+
+    /// One job of `insert_chunk`, inside its transaction: the job `key` names (when
+    /// the spec is the same), or a new one with id `next_id` (then bumped). The inner `Err` is
+    /// this job's refusal, with nothing of it written.
+    fn insert_in(
+        &self,
+        tx: &Tx<'_>,
+        spec: &JobSpec,
+        key: &JobKey,
+        policy: &PollPolicy,
+        now: Millis,
+        next_id: &mut u64,
+    ) -> TxResult<Result<Inserted, StoreError>> {
+        if let Some(bytes) = tx.keys.get(key.as_str().as_bytes())? {
+            let id = match self.id_in(&bytes, key) {
+                Ok(id) => id,
+                Err(e) => return Ok(Err(e)),
             };
-            tx.put_transition(job.id, 0, &submit)?;
-            Ok(Outcome::Created(job))
-        })?;
-        let (job, created) = match outcome {
-            Outcome::Created(job) => (job, true),
-            Outcome::Exists(job) if job.spec == spec => (job, false),
-            Outcome::Exists(job) => {
-                return Err(StoreError::KeyConflict {
-                    key,
+            let job = match tx.job(id)? {
+                Some(job) => job,
+                None => return Ok(Err(self.dangling_key(key, id))),
+            };
+            if job.spec != *spec {
+                return Ok(Err(StoreError::KeyConflict {
+                    key: key.clone(),
                     existing: job.id,
                     existing_spec: describe(&job.spec),
-                    new_spec: describe(&spec),
-                });
+                    new_spec: describe(spec),
+                }));
             }
+            return Ok(Ok(Inserted {
+                job,
+                created: false,
+            }));
+        }
+        let id = *next_id;
+        *next_id = id.saturating_add(1);
+        let job = Job::new(JobId(id), key.clone(), spec.clone(), policy.clone(), now);
+        tx.enter_state(&job)?;
+        tx.put_job(&job)?;
+        tx.keys
+            .insert(key.as_str().as_bytes(), &id_key(job.id)[..])?;
+        let submit = StoredTransition {
+            from: None,
+            to: StateName::Requested,
+            input: SUBMIT.to_string(),
+            at: now,
         };
-        Ok(Inserted { job, created })
+        tx.put_transition(job.id, 0, &submit)?;
+        Ok(Ok(Inserted { job, created: true }))
     }
 
     /// The id in a `keys` value.

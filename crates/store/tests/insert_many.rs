@@ -66,3 +66,51 @@ fn an_empty_batch_stores_nothing() {
     );
     assert!(store.list(None, None, 10).unwrap().is_empty());
 }
+
+/// A batch larger than one transaction (128 jobs): ids stay consecutive across transactions,
+/// a key repeated inside the batch names the job stored earlier in it, the counters and
+/// indexes agree, and a conflict in a later transaction keeps every job before it.
+#[test]
+fn a_large_batch_spans_transactions_with_the_semantics_of_insert() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let dir = tmp.path().join("store");
+    let store = Store::open(&dir).expect("a new store opens");
+    let mut batch: Vec<_> = (0..300)
+        .map(|n| (spec(n), key(&format!("job-{n}"))))
+        .collect();
+    // Job 5 again, in a later transaction than its first submit, and in the same one.
+    batch.insert(200, (spec(5), key("job-5")));
+    batch.insert(7, (spec(5), key("job-5")));
+    let inserted = store.insert_many(batch, &policy(), Millis(5)).unwrap();
+    assert_eq!(inserted.len(), 302);
+    let created: Vec<u64> = inserted
+        .iter()
+        .filter(|i| i.created)
+        .map(|i| i.job.id.0)
+        .collect();
+    assert_eq!(created, (1..=300).collect::<Vec<_>>());
+    assert!(!inserted[7].created && inserted[7].job.id == JobId(6));
+    assert!(!inserted[201].created && inserted[201].job.id == JobId(6));
+    assert_eq!(store.live_jobs().unwrap().len(), 300);
+    assert_eq!(
+        store.counts().unwrap()[&reportflow_core::StateName::Requested],
+        300
+    );
+
+    let mut more: Vec<_> = (300..600)
+        .map(|n| (spec(n), key(&format!("job-{n}"))))
+        .collect();
+    more[250] = (spec(9999), key("job-3"));
+    let err = store.insert_many(more, &policy(), Millis(6)).unwrap_err();
+    assert!(matches!(err, StoreError::KeyConflict { .. }), "{err}");
+    drop(store);
+    let store = Store::open(&dir).expect("the store opens again");
+    assert_eq!(store.live_jobs().unwrap().len(), 550);
+    assert!(store.get_by_key(&key("job-549")).unwrap().is_some());
+    assert!(store.get_by_key(&key("job-551")).unwrap().is_none());
+    assert_eq!(store.get(JobId(550)).unwrap().unwrap().key, key("job-549"));
+    let next = store
+        .insert(spec(7777), key("after"), policy(), Millis(7))
+        .unwrap();
+    assert_eq!(next.job.id, JobId(551));
+}
