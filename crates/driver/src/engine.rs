@@ -8,6 +8,7 @@ use crate::events::Event;
 use crate::runner::{RunSummary, Runner};
 use crate::step::Ctx;
 use crate::url::checked;
+use crate::writer::Writer;
 use reportflow_core::{Input, Job, JobId, JobKey, JobSpec, SpecWarning, StateName};
 use reportflow_store::{PurgeReport, Store, TransitionRecord};
 use std::collections::BTreeMap;
@@ -54,11 +55,13 @@ impl Engine {
             ));
         }
         config.poll.validate()?;
-        let store = Store::open(&config.store_dir)?;
+        let store = Arc::new(Store::open(&config.store_dir)?);
+        let writer = Writer::start(Arc::clone(&store))?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let api = Api::new(&config, base_uri, events.clone());
         let ctx = Ctx {
             store,
+            writer,
             api,
             out_dir: config.out_dir.clone(),
             events,

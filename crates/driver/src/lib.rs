@@ -25,6 +25,7 @@ mod runner;
 mod sample;
 mod step;
 mod url;
+mod writer;
 
 pub use config::{Credentials, DEFAULT_TOKEN_URL, EngineConfig, RetryConfig};
 pub use engine::{Engine, Submitted};

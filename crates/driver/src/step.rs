@@ -7,6 +7,7 @@ use crate::download::{download, remove_part};
 use crate::error::DriverError;
 use crate::events::Event;
 use crate::reconcile;
+use crate::writer::Writer;
 use reportflow_core::{Effect, Input, Job, JobSpec};
 use reportflow_store::Store;
 use std::path::PathBuf;
@@ -16,7 +17,9 @@ use tokio::sync::broadcast;
 /// What the engine works with.
 pub(crate) struct Ctx {
     /// The job store.
-    pub store: Store,
+    pub store: Arc<Store>,
+    /// Records the steps of running jobs in batches (see [`Writer`]).
+    pub writer: Writer,
     /// The upstream.
     pub api: Api,
     /// Where files go (absolute).
@@ -37,6 +40,12 @@ impl Ctx {
     /// Records `input` for `job` in the store and tells the listeners.
     pub(crate) fn record(&self, job: &Job, input: Input) -> Result<Job, DriverError> {
         let next = self.store.apply(job.id, job.version, input, clock::now())?;
+        self.announce(job, &next);
+        Ok(next)
+    }
+
+    /// Logs and tells the listeners when a step changed the job's state.
+    fn announce(&self, job: &Job, next: &Job) {
         let (from, to) = (job.state.name(), next.state.name());
         if from != to {
             tracing::info!(job = %job.id, key = %job.key, %from, %to, "job changed");
@@ -47,17 +56,15 @@ impl Ctx {
                 to,
             });
         }
-        Ok(next)
     }
 }
 
-/// Records `input` for `job` on the blocking pool: a durable write waits for the disk without
-/// holding up the runtime, and concurrent jobs' flushes overlap.
+/// Records `input` for `job` through the store writer: the runtime never waits for the disk,
+/// and the steps of concurrent jobs share transactions and flushes.
 async fn save(ctx: &Arc<Ctx>, job: &Job, input: Input) -> Result<Job, DriverError> {
-    let (ctx, job) = (Arc::clone(ctx), job.clone());
-    tokio::task::spawn_blocking(move || ctx.record(&job, input))
-        .await
-        .map_err(|e| DriverError::Config(format!("a store write was interrupted: {e}")))?
+    let next = ctx.writer.apply(job.id, job.version, input).await?;
+    ctx.announce(job, &next);
+    Ok(next)
 }
 
 async fn moved(ctx: &Arc<Ctx>, job: &Job, input: Input) -> Result<Stepped, DriverError> {

@@ -1,9 +1,22 @@
-//! Recording a transition: the core decides, one sled transaction stores it.
+//! Recording transitions: the core decides, one sled transaction stores them.
 
 use crate::records::StoredTransition;
-use crate::trees::abort_on;
+use crate::trees::{Tx, TxResult};
 use crate::{Store, StoreError};
 use reportflow_core::{Input, Job, JobId, Millis};
+use sled::transaction::ConflictableTransactionError;
+
+/// One transition to record with [`Store::apply_many`]: `input` for job `id`, which the caller
+/// last saw at `expected_version`.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// The job.
+    pub id: JobId,
+    /// The version the caller read; another version in the store is a conflict.
+    pub expected_version: u64,
+    /// What happened.
+    pub input: Input,
+}
 
 impl Store {
     /// Applies `input` to job `id` through the core's [`Job::apply`] in one sled transaction
@@ -26,34 +39,98 @@ impl Store {
         input: Input,
         now: Millis,
     ) -> Result<Job, StoreError> {
-        let summary = input.summary();
-        let (before, after) = self
+        let step = Step {
+            id,
+            expected_version,
+            input,
+        };
+        let mut applied = self.apply_many(std::slice::from_ref(&step), now)?;
+        if applied.flush_needed {
+            self.flush()?;
+        }
+        applied
+            .results
+            .pop()
+            .unwrap_or(Err(StoreError::NotFound { id }))
+    }
+
+    /// [`Store::apply`] for many steps in one sled transaction, in order (a later step of the
+    /// same job sees the earlier one), *without* flushing: when [`Applied::flush_needed`] is
+    /// set, call [`Store::flush`] before acting on any of the results (the store's durability
+    /// asks for it: a step at a durability point, or any step under `EveryChange`). One flush
+    /// then covers the batch, and a flush running meanwhile covers other batches too.
+    ///
+    /// Each step has its own result; a refused step (conflict, rejected input, unknown job, a
+    /// damaged record) writes nothing and does not hold up the others. `Err` is a storage
+    /// failure of the whole batch, which then wrote nothing.
+    pub fn apply_many(&self, steps: &[Step], now: Millis) -> Result<Applied, StoreError> {
+        let outcomes = self
             .trees()
             .transact(&self.dir, "record a transition", |tx| {
-                let job = abort_on(tx.job(id)?.ok_or(StoreError::NotFound { id }))?;
-                if job.version != expected_version {
-                    return abort_on(Err(StoreError::Conflict {
-                        id,
-                        expected: expected_version,
-                        found: job.version,
-                    }));
-                }
-                let next = abort_on(job.apply(input.clone(), now).map_err(StoreError::Rejected))?;
-                if job.state.name() != next.state.name() {
-                    tx.leave_state(&job)?;
-                    tx.enter_state(&next)?;
-                }
-                tx.put_job(&next)?;
-                let step = StoredTransition {
-                    from: Some(job.state.name()),
-                    to: next.state.name(),
-                    input: summary.clone(),
-                    at: now,
-                };
-                tx.put_transition(id, next.version, &step)?;
-                Ok((job.state, next))
+                steps
+                    .iter()
+                    .map(|step| record(tx, step, now))
+                    .collect::<TxResult<Vec<_>>>()
             })?;
-        self.flush_at_point(Job::must_flush(&before, &after.state))?;
-        Ok(after)
+        let point = outcomes
+            .iter()
+            .any(|o| matches!(o, Ok((before, after)) if Job::must_flush(before, &after.state)));
+        Ok(Applied {
+            flush_needed: self.wants_flush(point),
+            results: outcomes
+                .into_iter()
+                .map(|o| o.map(|(_, after)| after))
+                .collect(),
+        })
     }
+}
+
+/// What [`Store::apply_many`] stored.
+#[derive(Debug)]
+#[must_use = "a step at a durability point is not durable until the store is flushed"]
+pub struct Applied {
+    /// Each step's result, in order: the new job, or why nothing was written for it.
+    pub results: Vec<Result<Job, StoreError>>,
+    /// The batch must be flushed ([`Store::flush`]) before anyone acts on its results.
+    pub flush_needed: bool,
+}
+
+/// Records one step inside the transaction. The inner `Err` is the step's own refusal (nothing
+/// of it written); the outer one aborts or retries the whole transaction.
+fn record(
+    tx: &Tx<'_>,
+    step: &Step,
+    now: Millis,
+) -> TxResult<Result<(reportflow_core::JobState, Job), StoreError>> {
+    let id = step.id;
+    let job = match tx.job(id) {
+        Ok(Some(job)) => job,
+        Ok(None) => return Ok(Err(StoreError::NotFound { id })),
+        Err(ConflictableTransactionError::Abort(refused)) => return Ok(Err(refused)),
+        Err(other) => return Err(other),
+    };
+    if job.version != step.expected_version {
+        return Ok(Err(StoreError::Conflict {
+            id,
+            expected: step.expected_version,
+            found: job.version,
+        }));
+    }
+    let next = match job.apply(step.input.clone(), now) {
+        Ok(next) => next,
+        Err(refused) => return Ok(Err(StoreError::Rejected(refused))),
+    };
+    if job.state.name() != next.state.name() {
+        tx.leave_state(&job)?;
+        tx.enter_state(&next)?;
+    }
+    tx.put_job(&next)?;
+    let transition = StoredTransition {
+        from: Some(job.state.name()),
+        to: next.state.name(),
+        input: step.input.summary(),
+        at: now,
+    };
+    tx.put_transition(id, next.version, &transition)?;
+    Ok(Ok((job.state, next)))
 }

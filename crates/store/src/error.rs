@@ -206,3 +206,116 @@ pub(crate) fn from_io(dir: PathBuf, action: &'static str, source: io::Error) -> 
         source,
     }
 }
+
+/// A copy of the error for each caller a failed batch answers (see [`crate::Store::apply_many`]);
+/// an I/O error is copied by its OS code, or by its kind and text.
+impl Clone for StoreError {
+    fn clone(&self) -> Self {
+        use StoreError::*;
+        let io = |e: &io::Error| match e.raw_os_error() {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => io::Error::new(e.kind(), e.to_string()),
+        };
+        match self {
+            CreateDir { dir, source } => CreateDir {
+                dir: dir.clone(),
+                source: io(source),
+            },
+            NotADirectory { dir } => NotADirectory { dir: dir.clone() },
+            NotWritable { dir, source } => NotWritable {
+                dir: dir.clone(),
+                source: io(source),
+            },
+            Locked { dir } => Locked { dir: dir.clone() },
+            NotAStore { dir } => NotAStore { dir: dir.clone() },
+            NewerSchema {
+                dir,
+                found,
+                supported,
+            } => NewerSchema {
+                dir: dir.clone(),
+                found: *found,
+                supported: *supported,
+            },
+            NewerRecord {
+                dir,
+                what,
+                found,
+                supported,
+            } => NewerRecord {
+                dir: dir.clone(),
+                what: what.clone(),
+                found: *found,
+                supported: *supported,
+            },
+            Corrupt { dir, detail } => Corrupt {
+                dir: dir.clone(),
+                detail: detail.clone(),
+            },
+            Io {
+                dir,
+                action,
+                source,
+            } => Io {
+                dir: dir.clone(),
+                action,
+                source: io(source),
+            },
+            Database { dir, detail } => Database {
+                dir: dir.clone(),
+                detail: detail.clone(),
+            },
+            KeyConflict {
+                key,
+                existing,
+                existing_spec,
+                new_spec,
+            } => KeyConflict {
+                key: key.clone(),
+                existing: *existing,
+                existing_spec: existing_spec.clone(),
+                new_spec: new_spec.clone(),
+            },
+            NotFound { id } => NotFound { id: *id },
+            Conflict {
+                id,
+                expected,
+                found,
+            } => Conflict {
+                id: *id,
+                expected: *expected,
+                found: *found,
+            },
+            Rejected(e) => Rejected(e.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+    use std::io;
+    use std::path::PathBuf;
+
+    /// A copied I/O error keeps its OS code, kind and message.
+    #[test]
+    fn copies_keep_what_the_system_said() {
+        let dir = PathBuf::from("/s");
+        let full = StoreError::Io {
+            dir: dir.clone(),
+            action: "flush",
+            source: io::Error::from_raw_os_error(28),
+        };
+        let copy = full.clone();
+        assert_eq!(copy.to_string(), full.to_string());
+        let StoreError::Io { source, .. } = copy else {
+            panic!("the copy is another variant: {copy:?}");
+        };
+        assert_eq!(source.raw_os_error(), Some(28));
+        let odd = StoreError::NotWritable {
+            dir,
+            source: io::Error::other("read-only mount"),
+        };
+        assert_eq!(odd.clone().to_string(), odd.to_string());
+    }
+}

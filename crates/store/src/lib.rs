@@ -22,6 +22,7 @@ mod records;
 mod store;
 mod trees;
 
+pub use apply::{Applied, Step};
 pub use error::StoreError;
 pub use group::GroupCommit;
 pub use insert::Inserted;

@@ -88,12 +88,21 @@ impl Store {
 
     /// Flushes when this handle's durability asks for it at a durability point.
     pub(crate) fn flush_at_point(&self, point: bool) -> Result<(), StoreError> {
-        let wanted = match self.durability {
+        if self.wants_flush(point) {
+            self.flush()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether this handle's durability asks for a flush after a write (`point`: the write is
+    /// at one of the design's durability points).
+    pub(crate) fn wants_flush(&self, point: bool) -> bool {
+        match self.durability {
             Durability::DesignPoints => point,
             Durability::EveryChange => true,
             Durability::Manual => false,
-        };
-        if wanted { self.flush() } else { Ok(()) }
+        }
     }
 }
 
