@@ -68,7 +68,8 @@ impl Store {
 
     /// Makes every write acknowledged so far durable: sled writes its buffers out (`pwrite`,
     /// then `sync_file_range` on Linux, which neither commits file metadata nor flushes the
-    /// drive's cache), then the data file is `fsync`ed, which does both. When this returns
+    /// drive's cache), then the data file is `fdatasync`ed, which does both for its data and the
+    /// size that reaches it (its timestamps are not worth a second write). When this returns
     /// `Ok`, everything written before survives a power loss.
     ///
     /// Concurrent calls share the work (group commit): a call waits for a flush that started
@@ -81,7 +82,7 @@ impl Store {
                 .flush()
                 .map_err(|e| from_sled(&self.dir, "write the database out", e))?;
             self.data_file
-                .sync_all()
+                .sync_data()
                 .map_err(|e| from_io(self.dir.clone(), "sync the database file", e))
         })
     }
