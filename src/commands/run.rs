@@ -80,14 +80,19 @@ async fn round(
     stop: &mut Stop,
 ) -> Result<Option<Round>, CliError> {
     let engine = Engine::open(config.clone())?;
-    let live = engine.store().live_jobs().map_err(DriverError::from)?;
-    let Some(first) = live.first() else {
+    // The jobs the summary table shows: the first live ones (not every live job: the run reads
+    // those a page at a time, and its first request should not wait for them).
+    let shown = engine
+        .store()
+        .live_page(None, MAX_SUMMARY_ROWS)
+        .map_err(DriverError::from)?;
+    let Some(first) = shown.first() else {
         return Ok(None);
     };
     preflight::reachable(&config.base_url, config.connect_timeout).await?;
     preflight::authorized(&engine, first.spec.account()).await?;
     let summary = drive(&engine, mode, stop).await?;
-    let ids = live.iter().map(|j| j.id).collect();
+    let ids = shown.iter().map(|j| j.id).collect();
     Ok(Some(Round {
         engine,
         ids,
@@ -200,8 +205,9 @@ pub fn finished_event(summary: &RunSummary, out: &Path, outcome: Outcome) -> ser
     })
 }
 
-/// Prints what the run did to the jobs `ids` (a table, then a line), or the final JSON event,
-/// and says how the run ended.
+/// Prints what the run did to the jobs `ids` (a table of the first of them, then a line), or the
+/// final JSON event, and says how the run ended. `summary.live_at_start` counts the jobs the run
+/// had when `ids` holds only the first of them.
 pub fn report(
     ctx: &Context,
     engine: &Engine,
@@ -220,10 +226,11 @@ pub fn report(
         .filter_map(|id| engine.job(&id.to_string()).ok())
         .collect();
     let mut text = jobs_table(&jobs);
-    if ids.len() > MAX_SUMMARY_ROWS {
+    let total = ids.len().max(summary.live_at_start);
+    if total > MAX_SUMMARY_ROWS {
         text.push_str(&format!(
             "... and {} more (`reportflow status` shows every job)\n",
-            ids.len() - MAX_SUMMARY_ROWS
+            total - MAX_SUMMARY_ROWS
         ));
     }
     text.push_str(&format!("\nrun: {}", ended_line(summary)));

@@ -47,6 +47,18 @@ impl RunSummary {
 
 type Outcome = (JobId, String, Result<Stepped, DriverError>);
 
+/// Live jobs read and planned per turn of the loop at the start of a run.
+const LIVE_PAGE: usize = 256;
+
+/// How far the run has read the live jobs that were there when it started.
+#[derive(Clone, Copy)]
+enum Loading {
+    /// Jobs with ids above this one (all, for `None`) are still to be planned.
+    Next(Option<JobId>),
+    /// Every one was planned.
+    Done,
+}
+
 /// The loop's state.
 pub(crate) struct Runner {
     ctx: Arc<Ctx>,
@@ -107,6 +119,25 @@ impl Runner {
     fn plan(&mut self, id: JobId, at: Millis) {
         self.planned.insert(id, at);
         self.heap.push(Reverse((at, id)));
+    }
+
+    /// Plans the next page of the live jobs found at the start of the run. A job the run already
+    /// knows (woken by a submit, or stepped since) is left as the run has it.
+    fn load_page(&mut self, loading: &mut Loading) -> Result<(), DriverError> {
+        let Loading::Next(after) = *loading else {
+            return Ok(());
+        };
+        let page = self.ctx.store.live_page(after, LIVE_PAGE)?;
+        *loading = match page.last() {
+            Some(last) if page.len() == LIVE_PAGE => Loading::Next(Some(last.id)),
+            _ => Loading::Done,
+        };
+        for job in &page {
+            if !self.planned.contains_key(&job.id) && !self.in_flight.contains_key(&job.id) {
+                self.schedule(job)?;
+            }
+        }
+        Ok(())
     }
 
     /// Starts every due job the bounds allow.
@@ -249,27 +280,37 @@ impl Runner {
         keep_going: bool,
     ) -> Result<RunSummary, DriverError> {
         let before = self.ctx.api.counters.snapshot();
-        // One job at a time: a waiting job costs its timer entry, not its whole record. (A
-        // live job always has an effect, so planning it sends no event before RunStarted.)
-        let mut live = 0;
-        let ctx = Arc::clone(&self.ctx);
-        for job in ctx.store.live_iter() {
-            self.schedule(&job?)?;
-            live += 1;
-        }
+        // The live jobs are planned a page at a time, and the first steps start as soon as the
+        // first page is planned: the first request does not wait for every live job to be read.
+        // A waiting job costs its timer entry, not its whole record.
+        let live: u64 = self
+            .ctx
+            .store
+            .counts()?
+            .iter()
+            .filter(|(state, _)| !state.is_terminal())
+            .map(|(_, n)| n)
+            .sum();
+        let live = usize::try_from(live).unwrap_or(usize::MAX);
         self.summary.live_at_start = live;
         let _ = self.ctx.events.send(Event::RunStarted { live });
+        let mut loading = Loading::Next(None);
         loop {
             if *shutdown.borrow() {
                 self.stop().await;
                 self.summary.interrupted = true;
                 return Ok(self.done(before));
             }
+            if let Err(e) = self.load_page(&mut loading) {
+                self.stop().await;
+                return Err(e);
+            }
             if let Err(e) = self.dispatch() {
                 self.stop().await;
                 return Err(e);
             }
-            if self.idle() && !keep_going {
+            let loaded = matches!(loading, Loading::Done);
+            if loaded && self.idle() && !keep_going {
                 return Ok(self.done(before));
             }
             let wait = match self.heap.peek() {
@@ -300,6 +341,8 @@ impl Runner {
                         self.schedule(&job)?;
                     }
                 }
+                // More live jobs to plan: take the next page on the next turn, without waiting.
+                () = std::future::ready(()), if !loaded => {}
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.changed() => {}
             }

@@ -53,6 +53,26 @@ impl Store {
         })
     }
 
+    /// Up to `limit` live jobs with ids above `after`, in id order, read from the live index
+    /// alone (as [`Store::live_jobs`]). Pass the last id of a page as `after` to get the next
+    /// page: an engine plans its live jobs a page at a time and starts the first ones before it
+    /// has read the rest.
+    pub fn live_page(&self, after: Option<JobId>, limit: usize) -> Result<Vec<Job>, StoreError> {
+        let first = match after {
+            None => 0,
+            Some(JobId(u64::MAX)) => return Ok(Vec::new()),
+            Some(JobId(id)) => id + 1,
+        };
+        let read = |e| from_sled(&self.dir, "read the live index", e);
+        let mut jobs = Vec::new();
+        for entry in self.trees().live.range(id_key(JobId(first))..).take(limit) {
+            let (key, bytes) = entry.map_err(read)?;
+            let id = self.index_id(layout::decode_u64(&key).map(JobId), "live")?;
+            jobs.push(decode_job(&self.dir, id, &bytes)?);
+        }
+        Ok(jobs)
+    }
+
     /// Up to `limit` jobs with ids above `after`, in ascending id order; only those in `state`
     /// when one is given (read through the state index, not by scanning every job). Pass the
     /// last id of a page as `after` to get the next page.
