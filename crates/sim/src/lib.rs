@@ -38,6 +38,7 @@ mod xml;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -295,6 +296,18 @@ impl SimHandle {
             .billing
             .values_mut()
             .for_each(|b| b.forced_expired = true);
+    }
+
+    /// When the account report instance at `location` was created and when it becomes (or
+    /// became) ready, on this process's monotonic clock. `None` for an unknown location or a
+    /// billing report.
+    pub fn instance_timing(&self, location: &str) -> Option<(Instant, Instant)> {
+        let Target::Instance(id) = self.locate(location)? else {
+            return None;
+        };
+        let store = lock(&self.app.store);
+        let instance = store.instances.get(&id)?;
+        Some((instance.created_at, instance.ready_at))
     }
 
     /// The file name, size and sha256 the file at `location` has (or will have), computed now

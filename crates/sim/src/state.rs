@@ -30,6 +30,8 @@ pub(crate) struct Instance {
     pub requested_by: String,
     pub requested_at: jiff::Timestamp,
     pub expires_at: Date,
+    /// When the create was answered.
+    pub created_at: Instant,
     pub ready_at: Instant,
     pub ready_lifetime: Option<Duration>,
     pub forced_expired: bool,

@@ -324,6 +324,7 @@ pub(super) fn create(
             requested_by: principal.to_owned(),
             requested_at: jiff::Timestamp::now(),
             expires_at: request.expires_at,
+            created_at: ctx.now,
             ready_at: later(ctx.now, processing),
             ready_lifetime: config.ready_lifetime,
             forced_expired: false,
