@@ -22,7 +22,7 @@ use crate::setup::{
 use reportflow_core::{Input, JobKey, Millis, StateName};
 use reportflow_driver::Engine;
 use reportflow_sim::{Endpoint, SimConfig, SimHandle};
-use reportflow_store::{Durability, Store};
+use reportflow_store::{Durability, Step, Store};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -32,7 +32,11 @@ const FINISHED: u64 = 1_000_000;
 const LIVE: u64 = 10_000;
 const ROUNDS: usize = 5;
 /// Bump when the template's content changes, so an old one is rebuilt.
-const TEMPLATE: &str = "recovery-template-v1";
+const TEMPLATE: &str = "recovery-template-v2";
+/// Finished jobs submitted per `insert_many` call while building the template.
+const BUILD_BATCH: u64 = 1_000;
+/// Cancels per `apply_many` call (one transaction each) while building the template.
+const CANCEL_CHUNK: usize = 128;
 
 pub fn run() -> Vec<Figure> {
     let template = template();
@@ -109,22 +113,38 @@ fn template() -> Template {
     let started = Instant::now();
     let store = Store::open_with(&store_dir, Durability::Manual).expect("open");
     let policy = immediate_poll();
-    for n in 0..FINISHED {
-        let key = JobKey::user(&format!("finished-{n}")).expect("a key");
-        let job = store
-            .insert(spec(n), key, policy.clone(), Millis(n))
-            .expect("insert")
-            .job;
-        store
-            .apply(job.id, job.version, Input::Cancel, Millis(n + 1))
-            .expect("cancel");
-        if n % 100_000 == 99_999 {
+    // Through the store's batch calls: `insert_many` stores up to 128 jobs per transaction and
+    // `apply_many` cancels a chunk of them in one.
+    let mut start = 0;
+    while start < FINISHED {
+        let end = (start + BUILD_BATCH).min(FINISHED);
+        let jobs = (start..end).map(|n| {
+            let key = JobKey::user(&format!("finished-{n}")).expect("a key");
+            (spec(n), key)
+        });
+        let inserted = store
+            .insert_many(jobs, &policy, Millis(start))
+            .expect("insert");
+        assert!(inserted.iter().all(|i| i.created));
+        let cancels: Vec<Step> = inserted
+            .iter()
+            .map(|i| Step {
+                id: i.job.id,
+                expected_version: i.job.version,
+                input: Input::Cancel,
+            })
+            .collect();
+        for chunk in cancels.chunks(CANCEL_CHUNK) {
+            let applied = store.apply_many(chunk, Millis(start + 1)).expect("cancel");
+            assert!(applied.results.iter().all(Result::is_ok), "a cancel failed");
+        }
+        if start / 100_000 != end / 100_000 {
             eprintln!(
-                "   {} finished jobs, {:.0} s",
-                n + 1,
+                "   {end} finished jobs, {:.0} s",
                 started.elapsed().as_secs_f64()
             );
         }
+        start = end;
     }
     store.flush().expect("flush");
     drop(store);
@@ -132,17 +152,14 @@ fn template() -> Template {
     let opening = Instant::now();
     let store = Store::open_with(&store_dir, Durability::Manual).expect("reopen");
     let first_open_ms = opening.elapsed().as_secs_f64() * 1e3;
-    for n in 0..LIVE {
+    let live = (0..LIVE).map(|n| {
         let key = JobKey::user(&format!("live-{n}")).expect("a key");
-        store
-            .insert(
-                spec(FINISHED + n),
-                key,
-                policy.clone(),
-                Millis(FINISHED + n),
-            )
-            .expect("insert");
-    }
+        (spec(FINISHED + n), key)
+    });
+    let inserted = store
+        .insert_many(live, &policy, Millis(FINISHED))
+        .expect("insert");
+    assert_eq!(inserted.len() as u64, LIVE);
     store.flush().expect("flush");
     let counts = store.counts().expect("counts");
     assert_eq!(counts[&StateName::Requested], LIVE);
