@@ -1,25 +1,24 @@
 //! Downloads: streamed to a temporary file in the output folder, checked, synced, then linked
-//! under the final name. A partial file never appears under a final name.
+//! under the final name. A partial file never appears under a final name. The body goes through
+//! a pipeline (see [`Sink`]): received in large blocks, hashed on one thread, written (directly
+//! to the disk where possible) on another.
 
 use crate::api::Api;
 use crate::call::CallError;
 use crate::error::DriverError;
 use crate::events::Event;
 use crate::gate::Endpoint;
-use bytes::Bytes;
 use http::HeaderMap;
 use http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH};
 use reportflow_core::{Job, JobId, JobKind, JobSpec, StoredFile};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use tokio::sync::broadcast;
 
-/// Chunks buffered between the network and the disk: bounds a download's memory.
-const CHANNEL_CHUNKS: usize = 16;
 /// Progress is reported every this many bytes.
 const PROGRESS_STEP: u64 = 1024 * 1024;
 /// The most name suffixes tried on collisions.
@@ -132,9 +131,7 @@ async fn fetch_once(
             }));
     }
     let part = part_path(out_dir, job.id);
-    let (tx, rx) = mpsc::sync_channel::<Bytes>(CHANNEL_CHUNKS);
-    let writer_path = part.clone();
-    let writer = tokio::task::spawn_blocking(move || write_part(&writer_path, rx));
+    let mut sink = Sink::start(part.clone(), total);
     let mut body = response.into_body();
     let mut received = 0u64;
     let mut reported = 0u64;
@@ -147,7 +144,7 @@ async fn fetch_once(
                 if head.len() < 4 {
                     head.extend(chunk.iter().take(4 - head.len()));
                 }
-                if tx.send(chunk).is_err() {
+                if !sink.push(&chunk).await {
                     break Ok(());
                 }
                 if received - reported >= PROGRESS_STEP {
@@ -163,16 +160,9 @@ async fn fetch_once(
             Err(e) => break Err(e),
         }
     };
-    drop(tx);
-    let (bytes, sha256) = writer
+    let (bytes, sha256) = sink
+        .finish(streamed.is_ok())
         .await
-        .map_err(|e| {
-            CallError::Local(DriverError::io(
-                "write",
-                &part,
-                io::Error::other(e.to_string()),
-            ))
-        })?
         .map_err(|e| CallError::Local(DriverError::io("write", &part, e)))?;
     streamed?;
     let _ = events.send(Event::Progress {
@@ -210,33 +200,303 @@ async fn fetch_once(
     })
 }
 
-/// Writes chunks to `path` (truncating it), hashing as it goes; syncs it at the end.
-fn write_part(path: &Path, chunks: mpsc::Receiver<Bytes>) -> io::Result<(u64, String)> {
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o644)
-        .open(path)?;
-    let mut out = BufWriter::with_capacity(256 * 1024, file);
-    let mut hasher = Sha256::new();
-    let mut bytes = 0u64;
-    let mut writeback = Writeback::default();
-    for chunk in chunks {
-        hasher.update(&chunk);
-        out.write_all(&chunk)?;
-        bytes += chunk.len() as u64;
-        writeback.advance(out.get_ref(), bytes - out.buffer().len() as u64)?;
-    }
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok((bytes, sha256))
+/// Bytes per block handed from the network to the hasher and the writer: one `write` each.
+const BLOCK: usize = 1024 * 1024;
+/// The smallest block (for files announced smaller than [`BLOCK`]).
+const MIN_BLOCK: usize = 64 * 1024;
+/// Blocks a download uses at most: its memory is bounded by `BLOCKS * BLOCK`.
+const BLOCKS: usize = 8;
+/// The alignment of blocks in memory, in the file and in length for direct writes.
+const ALIGN: usize = 4096;
+
+/// A block of the file: bytes starting at an [`ALIGN`]ed address (for direct writes).
+struct Block {
+    /// Padding up to the aligned start, then the bytes; never reallocated.
+    buf: Vec<u8>,
+    /// Where the bytes start.
+    start: usize,
 }
+
+impl Block {
+    /// An empty block with room for `size` bytes.
+    fn new(size: usize) -> Block {
+        let mut buf: Vec<u8> = Vec::with_capacity(size + ALIGN);
+        // (Should the offset be unknown, the block is merely unaligned: written through the
+        // page cache.)
+        let start = buf.as_ptr().align_offset(ALIGN).min(ALIGN);
+        buf.resize(start, 0);
+        Block { buf, start }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    fn len(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    fn clear(&mut self) {
+        self.buf.truncate(self.start);
+    }
+}
+
+/// What goes down the pipeline: a block of the file, or the news that it is complete.
+enum Piece {
+    Block(Block),
+    End,
+}
+
+/// Where a download's body goes: a pipeline of three stages, so that receiving, hashing and
+/// writing overlap. The receiving task copies the body's frames into large blocks (letting
+/// the HTTP client reuse its read buffer at once, instead of allocating a new one for every
+/// frame held downstream); a blocking thread hashes each full block and passes it on; another
+/// writes it (see [`Output`]) and returns it for reuse. At most [`BLOCKS`] blocks exist, so
+/// memory stays bounded, and the receiving task waits for a free block without blocking its
+/// runtime thread.
+struct Sink {
+    /// To the hasher; `None` once the pipeline has been ended.
+    to_hasher: Option<mpsc::Sender<Piece>>,
+    /// Blocks the writer is done with.
+    free: tokio::sync::mpsc::UnboundedReceiver<Block>,
+    /// The block being filled.
+    current: Option<Block>,
+    /// The size of a block.
+    block: usize,
+    /// Blocks allocated so far.
+    allocated: usize,
+    hasher: tokio::task::JoinHandle<Option<String>>,
+    writer: tokio::task::JoinHandle<io::Result<(u64, bool)>>,
+}
+
+impl Sink {
+    /// Starts the hasher and the writer of `path` (truncated) for a body of `total` bytes
+    /// when known.
+    fn start(path: PathBuf, total: Option<u64>) -> Sink {
+        let block = total.map_or(BLOCK, |t| {
+            usize::try_from(t).map_or(BLOCK, |t| t.clamp(MIN_BLOCK, BLOCK))
+        });
+        let (to_hasher, hasher_rx) = mpsc::channel::<Piece>();
+        let (to_writer, writer_rx) = mpsc::channel::<Piece>();
+        let (freed, free) = tokio::sync::mpsc::unbounded_channel();
+        let hasher = tokio::task::spawn_blocking(move || hash_blocks(hasher_rx, to_writer));
+        let writer = tokio::task::spawn_blocking(move || write_blocks(&path, writer_rx, freed));
+        Sink {
+            to_hasher: Some(to_hasher),
+            free,
+            current: None,
+            block,
+            allocated: 0,
+            hasher,
+            writer,
+        }
+    }
+
+    /// Adds a frame of the body; false when the pipeline has stopped (a write failed).
+    async fn push(&mut self, mut data: &[u8]) -> bool {
+        while !data.is_empty() {
+            let current = match &mut self.current {
+                Some(block) => block,
+                None => match self.take_block().await {
+                    Some(block) => self.current.insert(block),
+                    None => return false,
+                },
+            };
+            let n = (self.block - current.len()).min(data.len());
+            current.buf.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if current.len() >= self.block && !self.send_current() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// An empty block: a new one while fewer than [`BLOCKS`] exist, else the next one the
+    /// writer frees; `None` when the writer has stopped.
+    async fn take_block(&mut self) -> Option<Block> {
+        if let Ok(block) = self.free.try_recv() {
+            return Some(block);
+        }
+        if self.allocated < BLOCKS {
+            self.allocated += 1;
+            return Some(Block::new(self.block));
+        }
+        self.free.recv().await
+    }
+
+    /// Hands the current block on; false when the pipeline has stopped.
+    fn send_current(&mut self) -> bool {
+        match (self.current.take(), &self.to_hasher) {
+            (Some(block), Some(tx)) => tx.send(Piece::Block(block)).is_ok(),
+            _ => false,
+        }
+    }
+
+    /// Ends the pipeline and waits for it: when the body is `complete`, the file is synced and
+    /// its size and sha256 are returned; otherwise the file is left as it is (a write error
+    /// still comes first).
+    async fn finish(mut self, complete: bool) -> io::Result<(u64, String)> {
+        if complete && self.current.as_ref().is_some_and(|b| b.len() > 0) {
+            self.send_current();
+        }
+        if let Some(tx) = self.to_hasher.take()
+            && complete
+        {
+            let _ = tx.send(Piece::End);
+        }
+        let joined = |e: tokio::task::JoinError| io::Error::other(e.to_string());
+        let (bytes, synced) = self.writer.await.map_err(joined)??;
+        let sha256 = self.hasher.await.map_err(joined)?;
+        match sha256 {
+            Some(sha256) if synced => Ok((bytes, sha256)),
+            _ if complete => Err(io::Error::other("the download pipeline stopped early")),
+            _ => Ok((bytes, String::new())),
+        }
+    }
+}
+
+/// The hasher's thread: hashes each block and passes it to the writer; the digest (hex) once
+/// the end has come, `None` when the pipeline stopped before.
+fn hash_blocks(blocks: mpsc::Receiver<Piece>, to_writer: mpsc::Sender<Piece>) -> Option<String> {
+    let mut hasher = Sha256::new();
+    for piece in blocks {
+        match piece {
+            Piece::Block(block) => {
+                hasher.update(block.bytes());
+                to_writer.send(Piece::Block(block)).ok()?;
+            }
+            Piece::End => {
+                to_writer.send(Piece::End).ok()?;
+                return Some(
+                    hasher
+                        .finalize()
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect(),
+                );
+            }
+        }
+    }
+    None
+}
+
+/// The writer's thread: writes the blocks to `path` (truncating it) and frees them; at the end,
+/// syncs the file. Returns the bytes written and whether the end came (and the file is synced).
+fn write_blocks(
+    path: &Path,
+    blocks: mpsc::Receiver<Piece>,
+    freed: tokio::sync::mpsc::UnboundedSender<Block>,
+) -> io::Result<(u64, bool)> {
+    let mut out = Output::open(path)?;
+    for piece in blocks {
+        match piece {
+            Piece::Block(mut block) => {
+                out.write(block.bytes())?;
+                block.clear();
+                // The receiving side may have finished already; then the block just goes.
+                let _ = freed.send(block);
+            }
+            Piece::End => {
+                out.file.sync_all()?;
+                return Ok((out.written, true));
+            }
+        }
+    }
+    Ok((out.written, false))
+}
+
+/// The temporary file being written. Where the system allows it (Linux, a file system with
+/// `O_DIRECT`), aligned blocks are written directly to the disk, bypassing the page cache:
+/// no copy into the cache, no write-back work later, and no dirty pages piling up. The first
+/// write that cannot be direct (the file's unaligned tail, or a refusal) turns it off for the
+/// rest of the file, which then goes through the page cache, written back while it streams
+/// (see [`Writeback`]). Either way the final `fsync` is what makes the file durable.
+struct Output {
+    file: File,
+    written: u64,
+    direct: bool,
+    writeback: Writeback,
+}
+
+impl Output {
+    fn open(path: &Path) -> io::Result<Output> {
+        let open = |flags: i32| {
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o644)
+                .custom_flags(flags)
+                .open(path)
+        };
+        let output = |file, direct| Output {
+            file,
+            written: 0,
+            direct,
+            writeback: Writeback::default(),
+        };
+        #[cfg(target_os = "linux")]
+        match open(libc::O_DIRECT) {
+            Ok(file) => return Ok(output(file, true)),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(output(open(0)?, false))
+    }
+
+    fn write(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        let aligned =
+            bytes.len().is_multiple_of(ALIGN) && bytes.as_ptr().addr().is_multiple_of(ALIGN);
+        if self.direct && !aligned {
+            self.through_cache()?;
+        }
+        while !bytes.is_empty() {
+            match self.file.write(bytes) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    bytes = &bytes[n..];
+                    self.written += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Refused as a direct write (an alignment the device does not accept, or a
+                // short write before): write the rest through the page cache.
+                Err(e) if self.direct && e.raw_os_error() == Some(EINVAL) => {
+                    self.through_cache()?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if !self.direct {
+            self.writeback.advance(&self.file, self.written)?;
+        }
+        Ok(())
+    }
+
+    /// Turns direct writes off.
+    fn through_cache(&mut self) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let fd = self.file.as_raw_fd();
+            // SAFETY: fcntl on a descriptor we own, with integer arguments only.
+            let done = unsafe {
+                let flags = libc::fcntl(fd, libc::F_GETFL);
+                flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_DIRECT) == 0
+            };
+            if !done {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        self.direct = false;
+        Ok(())
+    }
+}
+
+#[cfg(target_os = "linux")]
+const EINVAL: i32 = libc::EINVAL;
+#[cfg(not(target_os = "linux"))]
+const EINVAL: i32 = 22;
 
 /// Bytes written between two write-back starts (see [`Writeback`]).
 const WRITEBACK_WINDOW: u64 = 8 * 1024 * 1024;
@@ -247,7 +507,8 @@ const WRITEBACK_WINDOW: u64 = 8 * 1024 * 1024;
 /// download costs about the slower of the network and the disk rather than their sum, and it
 /// never holds more than two windows of dirty pages. The `fsync` before the rename stays what
 /// makes the file durable; this only starts the work earlier. Elsewhere than on Linux (or where
-/// the call is not supported) it does nothing.
+/// the call is not supported) it does nothing. (Only for what goes through the page cache; see
+/// [`Output`].)
 #[derive(Default)]
 struct Writeback {
     /// Write-back has been started for `..started`.
