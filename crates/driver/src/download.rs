@@ -661,6 +661,35 @@ mod tests {
     }
 
     #[test]
+    fn blocks_are_written_in_order_direct_or_through_the_cache() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(".p.part");
+        let (tx, rx) = mpsc::channel();
+        let (freed, mut free) = tokio::sync::mpsc::unbounded_channel();
+        let mut expected = Vec::new();
+        // Aligned blocks (direct where possible), an unaligned one (the rest goes through the
+        // page cache), then aligned ones again.
+        for (i, len) in [BLOCK, BLOCK, 5_000, BLOCK, 3].into_iter().enumerate() {
+            let mut block = Block::new(len);
+            let bytes: Vec<u8> = (0..len).map(|n| (n % 251) as u8 ^ i as u8).collect();
+            block.buf.extend_from_slice(&bytes);
+            expected.extend_from_slice(&bytes);
+            tx.send(Piece::Block(block)).expect("send");
+        }
+        tx.send(Piece::End).expect("send");
+        let (bytes, synced) = write_blocks(&path, rx, freed).expect("written");
+        assert!(synced);
+        assert_eq!(bytes, expected.len() as u64);
+        assert!(fs::read(&path).expect("read") == expected, "the same bytes");
+        let mut returned = 0;
+        while let Ok(block) = free.try_recv() {
+            assert_eq!(block.len(), 0, "freed blocks are empty");
+            returned += 1;
+        }
+        assert_eq!(returned, 5);
+    }
+
+    #[test]
     fn placing_never_overwrites_and_recognises_its_own_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
