@@ -2,7 +2,8 @@
 //! store holding 1,000,000 finished jobs and 10,000 live ones (submitted, not yet created).
 //!
 //! The store is built once (without flushing, then flushed) into
-//! `target/tmp/bench-suite/recovery-template` and reused; each round copies it and runs the
+//! `target/tmp/bench-suite/recovery-template` and reused; each round copies it (and writes the
+//! copy out with `sync` before the clock starts, so that it is a store at rest) and runs the
 //! real `reportflow run` against the simulator (in this process), which counts the requests:
 //! the first one is the run's pre-flight check of the credentials (the report list), then come
 //! the jobs' creates. A second contender is the engine API alone (`Engine::open` and
@@ -14,7 +15,7 @@
 //! the worst case), then the 10,000 live jobs are submitted in a second session, as a nightly
 //! batch would be.
 
-use crate::measure::{ChildRun, tell};
+use crate::measure::{ChildRun, settle_disk, tell};
 use crate::report::Figure;
 use crate::setup::{
     self, PASSWORD, USERNAME, engine_config, immediate_poll, scratch, spec, work_dir,
@@ -175,7 +176,10 @@ fn template() -> Template {
     }
 }
 
-/// A copy of the template store in a scratch directory.
+/// A copy of the template store in a scratch directory, written out to disk: a store at rest,
+/// as a finished or killed run leaves it (sled's background flush leaves at most 500 ms of
+/// writes in the page cache). Without the `sync`, sled's recovery `fsync` would write the
+/// whole fresh copy (about 900 MB) inside the timed window.
 fn copy_of(template: &Path) -> PathBuf {
     let dir = scratch();
     let copy = dir.join("store");
@@ -186,6 +190,7 @@ fn copy_of(template: &Path) -> PathBuf {
         .status()
         .expect("run cp");
     assert!(status.success(), "copying the template store failed");
+    settle_disk();
     copy
 }
 
