@@ -1,5 +1,6 @@
 //! The response body: produced chunk by chunk on demand (constant memory), optionally cut short
-//! or stalled, and hashing file contents as they go out.
+//! or stalled, and recording each file served to its end (its digest is computed when the
+//! stats are read, so that serving costs no hashing).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,10 +10,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
-use sha2::{Digest, Sha256};
 
-use crate::files::{CHUNK, Source, hex};
-use crate::stats::{FileDigest, StatsCollector};
+use crate::files::{CHUNK, Source};
+use crate::stats::StatsCollector;
 
 /// The error a cut-short body ends with (hyper then closes the connection).
 #[derive(Debug, thiserror::Error)]
@@ -28,12 +28,11 @@ enum Cut {
     Stall(u64),
 }
 
-/// Counts served file bytes and records the file's digest when its last byte goes out.
+/// Counts served file bytes and records the file when its last byte goes out.
 pub(crate) struct Tracking {
     stats: Arc<StatsCollector>,
     location: String,
     file_name: String,
-    hasher: Sha256,
 }
 
 impl Tracking {
@@ -42,7 +41,6 @@ impl Tracking {
             stats,
             location,
             file_name,
-            hasher: Sha256::new(),
         }
     }
 }
@@ -145,19 +143,15 @@ impl Body for SimBody {
         let len = usize::try_from((limit - this.emitted).min(CHUNK as u64)).unwrap_or(CHUNK);
         let chunk = this.source.chunk(this.emitted, len);
         this.emitted += chunk.len() as u64;
-        if let Some(t) = this.tracking.as_mut() {
-            t.hasher.update(&chunk);
+        if let Some(t) = this.tracking.as_ref() {
             t.stats.bytes_served(chunk.len() as u64);
         }
         if this.emitted >= this.total
             && let Some(t) = this.tracking.take()
         {
-            let digest = FileDigest {
-                file_name: t.file_name,
-                size: this.total,
-                sha256: hex(&t.hasher.finalize()),
-            };
-            t.stats.file_digest(t.location, digest);
+            // The bytes served are the source's first `total`: their digest can wait.
+            t.stats
+                .file_served(t.location, t.file_name, this.total, this.source.clone());
         }
         Poll::Ready(Some(Ok(Frame::data(chunk))))
     }

@@ -59,6 +59,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// Where a body's bytes come from.
+#[derive(Clone)]
 pub(crate) enum Source {
     /// Bytes held in memory (XML, billing zips).
     Bytes(Bytes),

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::faults::{Endpoint, Fault, FaultEvent};
+use crate::files::Source;
 use crate::lock;
 
 /// How many injected faults [`SimStats::fault_log`] keeps (the first ones).
@@ -116,10 +117,17 @@ impl SimStats {
     }
 }
 
+/// A file served to its end whose digest is not computed yet: file name, size and where its
+/// bytes came from (generated: a seed, not the bytes).
+type Served = (String, u64, Source);
+
 /// Shared counters behind the snapshot.
 #[derive(Default)]
 pub(crate) struct StatsCollector {
     inner: Mutex<SimStats>,
+    /// Files served since the last snapshot, digested by the next one (held while digesting,
+    /// so that a snapshot sees every file served before it).
+    served: Mutex<BTreeMap<String, Served>>,
     bytes: AtomicU64,
     open: AtomicU64,
     max_open: AtomicU64,
@@ -128,6 +136,17 @@ pub(crate) struct StatsCollector {
 
 impl StatsCollector {
     pub(crate) fn snapshot(&self) -> SimStats {
+        {
+            let mut served = lock(&self.served);
+            for (location, (file_name, size, source)) in std::mem::take(&mut *served) {
+                let digest = FileDigest {
+                    file_name,
+                    size,
+                    sha256: source.sha256(size),
+                };
+                lock(&self.inner).file_sha256.insert(location, digest);
+            }
+        }
         let mut stats = lock(&self.inner).clone();
         stats.bytes_served = self.bytes.load(Ordering::Relaxed);
         stats.connections = self.connections.load(Ordering::Relaxed);
@@ -136,7 +155,10 @@ impl StatsCollector {
     }
 
     pub(crate) fn reset(&self) {
+        let mut served = lock(&self.served);
+        served.clear();
         *lock(&self.inner) = SimStats::default();
+        drop(served);
         self.bytes.store(0, Ordering::Relaxed);
         self.connections.store(0, Ordering::Relaxed);
         self.max_open
@@ -176,8 +198,26 @@ impl StatsCollector {
         self.bytes.fetch_add(n, Ordering::Relaxed);
     }
 
-    pub(crate) fn file_digest(&self, location: String, digest: FileDigest) {
-        lock(&self.inner).file_sha256.insert(location, digest);
+    /// Records a file served to its end. A generated file's digest is computed by the next
+    /// snapshot (serving it costs no hashing); a file held in memory is digested now, so that
+    /// its bytes are not kept.
+    pub(crate) fn file_served(
+        &self,
+        location: String,
+        file_name: String,
+        size: u64,
+        source: Source,
+    ) {
+        if let Source::Bytes(_) = source {
+            let digest = FileDigest {
+                file_name,
+                size,
+                sha256: source.sha256(size),
+            };
+            lock(&self.inner).file_sha256.insert(location, digest);
+        } else {
+            lock(&self.served).insert(location, (file_name, size, source));
+        }
     }
 
     /// Counts an accepted connection; the guard uncounts it when dropped.
