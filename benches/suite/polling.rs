@@ -122,50 +122,37 @@ fn engine_figures() -> Vec<Figure> {
             mean(&measured.polls),
             mean(&predicted.polls),
         );
-        figures.push(
-            Figure::plain(
-                "polling",
-                &format!(
-                    "engine at 1/{SCALE} time, {name}: mean detection delay / processing time"
-                ),
-                "x",
-                &[mean(&measured.relative)],
-            )
-            .against("replay of the same jobs", &[mean(&predicted.relative)]),
-        );
-        figures.push(
-            Figure::plain(
-                "polling",
-                &format!("engine at 1/{SCALE} time, {name}: mean status requests per job"),
-                "polls",
-                &[mean(&measured.polls)],
-            )
-            .against("replay of the same jobs", &[mean(&predicted.polls)]),
-        );
+        figures.extend(pair(name, &measured, "replay of the same jobs", &predicted));
         runs.push(measured);
     }
-    let (default, fixed) = (&runs[0], &runs[1]);
-    figures.push(
-        Figure::plain(
-            "polling",
-            &format!(
-                "engine at 1/{SCALE} time, default schedule: mean detection delay / processing time"
-            ),
-            "x",
-            &[mean(&default.relative)],
-        )
-        .against("engine, fixed 5 s poll", &[mean(&fixed.relative)]),
-    );
-    figures.push(
-        Figure::plain(
-            "polling",
-            &format!("engine at 1/{SCALE} time, default schedule: mean status requests per job"),
-            "polls",
-            &[mean(&default.polls)],
-        )
-        .against("engine, fixed 5 s poll", &[mean(&fixed.polls)]),
-    );
+    figures.extend(pair(
+        "default schedule",
+        &runs[0],
+        "engine, fixed 5 s poll",
+        &runs[1],
+    ));
     figures
+}
+
+/// The engine's mean relative delay and polls per job under `name`, against `baseline`.
+fn pair(name: &str, measured: &Outcome, baseline: &str, against: &Outcome) -> [Figure; 2] {
+    let label = |what: &str| format!("engine at 1/{SCALE} time, {name}: mean {what}");
+    [
+        Figure::plain(
+            "polling",
+            &label("detection delay / processing time"),
+            "x",
+            &[mean(&measured.relative)],
+        )
+        .against(baseline, &[mean(&against.relative)]),
+        Figure::plain(
+            "polling",
+            &label("status requests per job"),
+            "polls",
+            &[mean(&measured.polls)],
+        )
+        .against(baseline, &[mean(&against.polls)]),
+    ]
 }
 
 /// Runs `ENGINE_JOBS` jobs whose reports take 1/`SCALE` of 1 s to 600 s (uniformly, as the
