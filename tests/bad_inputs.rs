@@ -304,7 +304,7 @@ const CATALOGUE: &[Row] = &[
         "batch file not UTF-8",
         BatchBytes(b"account = \"9900000\"\n\xff\xfe\n"),
         Usage,
-        "stream did not contain valid UTF-8",
+        "stream did not contain valid UTF-8; save it as UTF-8 text",
     ),
     row(
         "batch syntax error",

@@ -99,8 +99,13 @@ fn submit_one(ctx: &Context, spec: JobSpec, key: Option<&str>) -> Result<Outcome
 /// `submit batch`: every entry is checked (also against the store's keys) before any is stored.
 pub fn batch(ctx: &Context, args: &SubmitBatch) -> Result<Outcome, CliError> {
     let text = std::fs::read_to_string(&args.file).map_err(|e| {
+        let fix = if e.kind() == std::io::ErrorKind::InvalidData {
+            "save it as UTF-8 text"
+        } else {
+            "check the path"
+        };
         CliError::Usage(format!(
-            "cannot read the batch file {}: {e}; check the path",
+            "cannot read the batch file {}: {e}; {fix}",
             args.file.display()
         ))
     })?;
