@@ -126,3 +126,43 @@ fn a_batch_asks_for_a_flush_only_at_a_durability_point() {
     assert!(applied.results.iter().all(Result::is_ok));
     store.flush().expect("the flush");
 }
+
+/// A batch of the writer's largest size, bigger than one of sled's 512 KiB log segments, is
+/// stored whole and survives a reopen.
+#[test]
+fn a_batch_larger_than_a_log_segment_is_stored_whole() {
+    const STEPS: u64 = 1024;
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let dir = tmp.path().join("store");
+    let store = Store::open(&dir).expect("a new store opens");
+    let batch = (0..STEPS as u32).map(|n| (spec(n), key(&format!("big-{n}"))));
+    store
+        .insert_many(batch, &policy(), Millis(1))
+        .expect("the jobs are stored");
+    let long = "x".repeat(600);
+    let steps: Vec<Step> = (1..=STEPS)
+        .map(|n| Step {
+            id: JobId(n),
+            expected_version: 0,
+            input: Input::PermanentError {
+                failure: reportflow_core::Failure {
+                    message: format!("{long} {n}"),
+                    ..failure()
+                },
+            },
+        })
+        .collect();
+    let applied = store.apply_many(&steps, Millis(2)).expect("the batch");
+    assert!(applied.results.iter().all(Result::is_ok));
+    assert!(applied.flush_needed, "every job ended");
+    store.flush().expect("the flush");
+    drop(store);
+    let store = Store::open(&dir).expect("the store opens again");
+    let counts = store.counts().expect("counts");
+    assert_eq!(counts[&reportflow_core::StateName::Failed], STEPS);
+    for n in [1, STEPS / 2, STEPS] {
+        let job = store.get(JobId(n)).unwrap().expect("the job");
+        assert_eq!(job.version, 1);
+        assert_eq!(store.history(JobId(n)).unwrap().len(), 2);
+    }
+}
