@@ -368,13 +368,7 @@ fn hash_blocks(blocks: mpsc::Receiver<Piece>, to_writer: mpsc::Sender<Piece>) ->
             }
             Piece::End => {
                 to_writer.send(Piece::End).ok()?;
-                return Some(
-                    hasher
-                        .finalize()
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect(),
-                );
+                return Some(hex(&hasher.finalize()));
             }
         }
     }
@@ -591,11 +585,12 @@ fn sha256_of(path: &Path) -> io::Result<String> {
         }
         hasher.update(&buffer[..n]);
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Lower-case hex of a digest.
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Links the synced temporary file under `name` (or `name-1`, `name-2`, ... when taken; never
@@ -694,12 +689,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
         fs::write(d.join("r.csv"), b"someone else's").expect("write");
-        let sha = |c: &[u8]| {
-            Sha256::digest(c)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        };
+        let sha = |c: &[u8]| hex(&Sha256::digest(c));
         let placed = place(&part_with(d, b"mine"), d, "r.csv", 4, &sha(b"mine")).expect("place");
         assert_eq!(placed, d.join("r-1.csv"));
         assert_eq!(fs::read(d.join("r.csv")).expect("read"), b"someone else's");

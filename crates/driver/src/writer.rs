@@ -41,21 +41,13 @@ impl Writer {
         let (queue, requests) = mpsc::channel();
         let (to_flush, recorded) = mpsc::channel();
         let flusher_store = Arc::clone(&store);
-        let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
-            std::thread::Builder::new()
-                .name(name.to_string())
-                .spawn(work)
-                .map_err(|e| DriverError::io("start a store thread for", store.dir(), e))
-        };
-        let flusher = spawn(
-            "reportflow-store-flusher",
-            Box::new(move || flush_batches(&flusher_store, &recorded)),
-        )?;
+        let flusher = spawn(&store, "reportflow-store-flusher", move || {
+            flush_batches(&flusher_store, &recorded)
+        })?;
         let writer_store = Arc::clone(&store);
-        let writer = spawn(
-            "reportflow-store-writer",
-            Box::new(move || record_batches(&writer_store, &requests, &to_flush)),
-        )?;
+        let writer = spawn(&store, "reportflow-store-writer", move || {
+            record_batches(&writer_store, &requests, &to_flush)
+        })?;
         Ok(Writer {
             queue: Some(queue),
             threads: vec![writer, flusher],
@@ -114,11 +106,12 @@ fn record_batches(
         match store.apply_many(&steps, clock::now()) {
             Ok(applied) => {
                 let recorded: Recorded = replies.into_iter().zip(applied.results).collect();
-                if !applied.flush_needed {
+                if applied.flush_needed {
+                    // Should the flusher be gone, the replies are dropped: their jobs hear
+                    // `ShutDown`, never that an unflushed step is durable.
+                    let _ = to_flush.send(recorded);
+                } else {
                     answer(recorded);
-                } else if let Err(mpsc::SendError(recorded)) = to_flush.send(recorded) {
-                    // The flusher is gone (it cannot be while this thread runs); flush here.
-                    flush_and_answer(store, vec![recorded]);
                 }
             }
             Err(failed) => {
@@ -138,17 +131,13 @@ fn flush_batches(store: &Store, recorded: &mpsc::Receiver<Recorded>) {
         while let Ok(more) = recorded.try_recv() {
             batches.push(more);
         }
-        flush_and_answer(store, batches);
-    }
-}
-
-fn flush_and_answer(store: &Store, batches: Vec<Recorded>) {
-    match store.flush() {
-        Ok(()) => batches.into_iter().for_each(answer),
-        Err(failed) => {
-            // The steps are stored but perhaps not durable: nobody may act on them.
-            for (reply, _) in batches.into_iter().flatten() {
-                let _ = reply.send(Err(failed.clone()));
+        match store.flush() {
+            Ok(()) => batches.into_iter().for_each(answer),
+            Err(failed) => {
+                // The steps are stored but perhaps not durable: nobody may act on them.
+                for (reply, _) in batches.into_iter().flatten() {
+                    let _ = reply.send(Err(failed.clone()));
+                }
             }
         }
     }
@@ -158,4 +147,16 @@ fn answer(recorded: Recorded) {
     for (reply, result) in recorded {
         let _ = reply.send(result);
     }
+}
+
+/// Starts a named thread of `store`'s writer.
+fn spawn(
+    store: &Store,
+    name: &str,
+    work: impl FnOnce() + Send + 'static,
+) -> Result<JoinHandle<()>, DriverError> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(work)
+        .map_err(|e| DriverError::io("start a store thread for", store.dir(), e))
 }

@@ -44,14 +44,16 @@ impl Store {
             expected_version,
             input,
         };
-        let mut applied = self.apply_many(std::slice::from_ref(&step), now)?;
+        let mut applied = self.apply_many(&[step], now)?;
         if applied.flush_needed {
             self.flush()?;
         }
-        applied
-            .results
-            .pop()
-            .unwrap_or(Err(StoreError::NotFound { id }))
+        applied.results.pop().unwrap_or_else(|| {
+            Err(StoreError::Database {
+                dir: self.dir.clone(),
+                detail: format!("a step of job {id} was neither recorded nor refused"),
+            })
+        })
     }
 
     /// [`Store::apply`] for many steps in one sled transaction, in order (a later step of the

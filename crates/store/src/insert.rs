@@ -38,10 +38,13 @@ impl Store {
         policy: PollPolicy,
         now: Millis,
     ) -> Result<Inserted, StoreError> {
-        let inserted = self.insert_unflushed(spec, key, policy, now)?;
-        // Also for an existing job: it may have been stored by a call still flushing.
-        self.flush_at_point(true)?;
-        Ok(inserted)
+        // `insert_many` flushes also for an existing job: it may have been stored by a call
+        // still flushing.
+        let mut inserted = self.insert_many([(spec, key)], &policy, now)?;
+        inserted.pop().ok_or_else(|| StoreError::Database {
+            dir: self.dir.clone(),
+            detail: "a job was neither stored nor refused".to_string(),
+        })
     }
 
     /// [`Store::insert`] for many jobs, in order, made durable together by one flush at the
@@ -83,21 +86,6 @@ impl Store {
         match failed {
             Some(e) => Err(e),
             None => Ok(inserted),
-        }
-    }
-
-    fn insert_unflushed(
-        &self,
-        spec: JobSpec,
-        key: JobKey,
-        policy: PollPolicy,
-        now: Millis,
-    ) -> Result<Inserted, StoreError> {
-        let (mut stored, failed) = self.insert_chunk(&[(spec, key)], &policy, now)?;
-        match (failed, stored.pop()) {
-            (Some(e), _) => Err(e),
-            (None, Some(one)) => Ok(one),
-            (None, None) => unreachable!("a chunk of one job stores it or says why not"),
         }
     }
 

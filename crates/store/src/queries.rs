@@ -38,19 +38,9 @@ impl Store {
 
     /// Every job that has not ended, in id order. Reads the live index alone (it holds a copy
     /// of each live job's record), never the finished jobs, so its cost does not grow with the
-    /// store's history. [`Store::live_iter`] reads the same jobs one at a time.
+    /// store's history. [`Store::live_page`] reads the same jobs a page at a time.
     pub fn live_jobs(&self) -> Result<Vec<Job>, StoreError> {
-        self.live_iter().collect()
-    }
-
-    /// [`Store::live_jobs`] one job at a time, in id order, without holding them all in
-    /// memory (an engine starting on 100,000 live jobs needs each only long enough to plan it).
-    pub fn live_iter(&self) -> impl Iterator<Item = Result<Job, StoreError>> + '_ {
-        self.trees().live.iter().map(|entry| {
-            let (key, bytes) = entry.map_err(|e| from_sled(&self.dir, "read the live index", e))?;
-            let id = self.index_id(layout::decode_u64(&key).map(JobId), "live")?;
-            decode_job(&self.dir, id, &bytes)
-        })
+        self.live_page(None, usize::MAX)
     }
 
     /// Up to `limit` live jobs with ids above `after`, in id order, read from the live index
@@ -58,19 +48,20 @@ impl Store {
     /// page: an engine plans its live jobs a page at a time and starts the first ones before it
     /// has read the rest.
     pub fn live_page(&self, after: Option<JobId>, limit: usize) -> Result<Vec<Job>, StoreError> {
-        let first = match after {
-            None => 0,
-            Some(JobId(u64::MAX)) => return Ok(Vec::new()),
-            Some(JobId(id)) => id + 1,
+        let Some(first) = first_after(after) else {
+            return Ok(Vec::new());
         };
         let read = |e| from_sled(&self.dir, "read the live index", e);
-        let mut jobs = Vec::new();
-        for entry in self.trees().live.range(id_key(JobId(first))..).take(limit) {
-            let (key, bytes) = entry.map_err(read)?;
-            let id = self.index_id(layout::decode_u64(&key).map(JobId), "live")?;
-            jobs.push(decode_job(&self.dir, id, &bytes)?);
-        }
-        Ok(jobs)
+        self.trees()
+            .live
+            .range(id_key(JobId(first))..)
+            .take(limit)
+            .map(|entry| {
+                let (key, bytes) = entry.map_err(read)?;
+                let id = self.index_id(layout::decode_u64(&key).map(JobId), "live")?;
+                decode_job(&self.dir, id, &bytes)
+            })
+            .collect()
     }
 
     /// Up to `limit` jobs with ids above `after`, in ascending id order; only those in `state`
@@ -82,10 +73,8 @@ impl Store {
         after: Option<JobId>,
         limit: usize,
     ) -> Result<Vec<Job>, StoreError> {
-        let first = match after {
-            None => 0,
-            Some(JobId(u64::MAX)) => return Ok(Vec::new()),
-            Some(JobId(id)) => id + 1,
+        let Some(first) = first_after(after) else {
+            return Ok(Vec::new());
         };
         let mut jobs = Vec::new();
         if limit == 0 {
@@ -174,5 +163,13 @@ impl Store {
             dir: self.dir.clone(),
             detail: format!("a key of the {index} tree is damaged"),
         })
+    }
+}
+
+/// The first id of a page that follows the id `after` (`None` when no id can follow it).
+fn first_after(after: Option<JobId>) -> Option<u64> {
+    match after {
+        None => Some(0),
+        Some(JobId(id)) => id.checked_add(1),
     }
 }

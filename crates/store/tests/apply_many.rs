@@ -44,8 +44,10 @@ fn contents(store: &Store) -> String {
         seen += &format!("{:?}\n", store.history(id).map_err(|e| e.to_string()));
     }
     let live: Vec<_> = store
-        .live_iter()
-        .map(|j| j.expect("a live job").id)
+        .live_jobs()
+        .expect("the live jobs")
+        .iter()
+        .map(|j| j.id)
         .collect();
     seen + &format!("{live:?}")
 }
