@@ -4,6 +4,9 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use reportflow_core::{Date, OutputFormat, StateName, parse_date};
 use std::path::PathBuf;
 
+/// The store directory used when neither `--store` nor `REPORTFLOW_STORE` is set.
+pub const DEFAULT_STORE: &str = "./reportflow-store";
+
 /// Bandwidth's API base, used when neither `--base-url` nor `REPORTFLOW_BASE_URL` is set.
 pub const DEFAULT_BASE_URL: &str = "https://dashboard.bandwidth.com/api";
 
@@ -71,7 +74,7 @@ pub struct Global {
         global = true,
         help_heading = GLOBAL,
         env = "REPORTFLOW_STORE",
-        default_value = "./reportflow-store",
+        default_value = DEFAULT_STORE,
         value_name = "DIR"
     )]
     pub store: PathBuf,
@@ -301,7 +304,8 @@ pub struct SimArgs {
     /// Seed of every random choice (faults, sizes, contents).
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
-    /// Probability of each fault kind per request, 0 to 0.07 (stalled bodies excluded).
+    /// Probability of each fault kind per request, 0 to 0.07 (stalled bodies and unreadable
+    /// whole bodies excluded).
     #[arg(long, value_name = "R", default_value_t = 0.0, value_parser = parse_fault_rate)]
     pub fault_rate: f64,
     /// How long a report takes to be ready, in milliseconds.

@@ -1,8 +1,9 @@
 //! What every command shares: the global options turned into engines, accounts and dates.
 
-use crate::cli::Global;
+use crate::cli::{DEFAULT_STORE, Global};
 use crate::credentials::{self, Sources};
 use crate::error::CliError;
+use crate::shell;
 use reportflow_core::Date;
 use reportflow_driver::{Credentials, Engine, EngineConfig};
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,21 @@ impl Context {
         if !self.global.quiet {
             eprintln!("warning: {message}");
         }
+    }
+
+    /// A command to paste into a shell: `reportflow ARGS`, with `--store DIR` first when the
+    /// store came from `--store` (neither the default nor `REPORTFLOW_STORE`, which the same
+    /// shell still has), every word quoted for a POSIX shell when it needs it.
+    pub fn command(&self, args: &[&str]) -> String {
+        let store = self.global.store.to_string_lossy();
+        let from_env = std::env::var_os("REPORTFLOW_STORE")
+            .is_some_and(|env| Path::new(&env) == self.global.store);
+        let mut words: Vec<&str> = Vec::with_capacity(args.len() + 2);
+        if self.global.store != Path::new(DEFAULT_STORE) && !from_env {
+            words.extend(["--store", store.as_ref()]);
+        }
+        words.extend_from_slice(args);
+        shell::command(words)
     }
 
     /// The account from `--account` or `BANDWIDTH_ACCOUNT_ID`, or a usage error saying so.

@@ -13,6 +13,7 @@ mod logging;
 mod output;
 mod preflight;
 mod progress;
+mod shell;
 mod signals;
 
 use clap::Parser;

@@ -279,11 +279,12 @@ impl Sink for Lines {
             Event::Progress { id, bytes, total } => {
                 tracing::debug!("{}: {}", self.names.of(*id), downloaded(*bytes, *total));
             }
+            // The engine logs every retry itself (at warn, with the request); this adds the key.
             Event::Retrying {
                 id,
                 reason,
                 delay_ms,
-            } => tracing::info!(
+            } => tracing::debug!(
                 "{}: {reason}; retrying in {delay_ms} ms",
                 self.names.of(*id)
             ),

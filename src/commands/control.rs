@@ -57,7 +57,7 @@ fn apply(
         ));
     }
     if matches!(input, Input::Retry) {
-        text.push_str("`reportflow run` continues them\n");
+        text.push_str(&format!("`{}` continues them\n", ctx.command(&["run"])));
     }
     print(&text);
     Ok(Outcome::Success)

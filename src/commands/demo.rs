@@ -8,6 +8,7 @@ use crate::context::{Context, absolute, today};
 use crate::error::{CliError, Outcome};
 use crate::output::{JobView, jobs_table, print, print_json_line};
 use crate::progress::Mode;
+use crate::shell;
 use crate::signals::Stop;
 use jiff::ToSpan;
 use reportflow_core::{
@@ -71,13 +72,13 @@ pub async fn demo(ctx: &Context, args: &DemoArgs) -> Result<Outcome, CliError> {
     } else {
         print(&format!(
             "{}\ndemo: {}; {verified} files verified against the simulator\n{}\ntook {:.1} s\n\
-             files in {}\ninspect the jobs: reportflow --store {} status\n",
+             files in {}\ninspect the jobs: {}\n",
             jobs_table(&jobs),
             ended_line(&summary),
             stats_line(&sim.stats()),
             started.elapsed().as_secs_f64(),
             run_dir.display(),
-            store.display(),
+            shell::command(["--store", &store.to_string_lossy(), "status"]),
         ));
     }
     sim.shutdown();

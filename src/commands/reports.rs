@@ -71,8 +71,10 @@ struct ParameterView {
     name: String,
     #[serde(rename = "type")]
     kind: Option<String>,
-    required: bool,
-    multi_select: bool,
+    /// `null` when the upstream did not say.
+    required: Option<bool>,
+    /// `null` when the upstream did not say.
+    multi_select: Option<bool>,
     description: Option<String>,
     help: Option<String>,
     value_filter: Option<String>,
@@ -83,6 +85,21 @@ struct ParameterView {
 struct ValueView {
     internal_name: Option<String>,
     display_name: Option<String>,
+}
+
+impl ValueView {
+    /// The value to send, with the name the upstream shows for it when that differs:
+    /// `inservice (In Service)`; `None` when the upstream gave neither.
+    fn cell(&self) -> Option<String> {
+        match (&self.internal_name, &self.display_name) {
+            (Some(internal), Some(display)) if display != internal => {
+                Some(format!("{internal} ({display})"))
+            }
+            (Some(internal), _) => Some(internal.clone()),
+            (None, Some(display)) => Some(format!("({display})")),
+            (None, None) => None,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -111,7 +128,7 @@ async fn show(
             }
             other => catalogue_error(other),
         })?;
-    let view = detail_view(&detail, account);
+    let view = detail_view(ctx, &detail, account);
     if ctx.global.json {
         print_json(&view)?;
         return Ok(Outcome::Success);
@@ -121,20 +138,25 @@ async fn show(
         text.push_str(&format!("{d}\n"));
     }
     text.push('\n');
-    let mut table = Table::new(&["NAME", "TYPE", "REQUIRED", "MULTI", "VALUES", "HELP"]);
+    let mut table = Table::new(&[
+        "NAME",
+        "TYPE",
+        "REQUIRED",
+        "MULTI",
+        "VALUES",
+        "DESCRIPTION",
+        "HELP",
+    ]);
     for p in &view.parameters {
-        let values: Vec<String> = p
-            .values
-            .iter()
-            .filter_map(|v| v.internal_name.clone())
-            .collect();
+        let values: Vec<String> = p.values.iter().filter_map(ValueView::cell).collect();
         table.row(vec![
             p.name.clone(),
             p.kind.clone().unwrap_or_default(),
-            yes_no(p.required),
-            yes_no(p.multi_select),
-            values.join(","),
-            p.help.clone().or(p.description.clone()).unwrap_or_default(),
+            stated(p.required),
+            stated(p.multi_select),
+            values.join(", "),
+            p.description.clone().unwrap_or_default(),
+            p.help.clone().unwrap_or_default(),
         ]);
     }
     text.push_str(&table.render());
@@ -146,17 +168,36 @@ async fn show(
     Ok(Outcome::Success)
 }
 
-fn yes_no(b: bool) -> String {
-    if b { "yes" } else { "no" }.to_string()
+/// `yes` or `no` as the upstream stated it, `not stated` when it did not.
+fn stated(flag: Option<bool>) -> String {
+    match flag {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "not stated",
+    }
+    .to_string()
 }
 
-fn detail_view(detail: &ReportDetail, account: &str) -> DetailView {
-    let mut example = format!("reportflow submit report {}", detail.summary.id);
-    for (name, values) in sample_parameters(detail, account, today()) {
-        for value in values {
-            example.push_str(&format!(" --param {name}={value}"));
-        }
+/// The sample command for `detail`: its required parameters with plausible values, quoted for
+/// a POSIX shell (parameter names may have spaces, as in the spec's own example).
+fn example(ctx: &Context, detail: &ReportDetail, account: &str) -> String {
+    let params: Vec<String> = sample_parameters(detail, account, today())
+        .into_iter()
+        .flat_map(|(name, values)| {
+            values
+                .into_iter()
+                .map(move |value| format!("{name}={value}"))
+        })
+        .collect();
+    let mut args = vec!["submit", "report", detail.summary.id.as_str()];
+    for param in &params {
+        args.push("--param");
+        args.push(param);
     }
+    ctx.command(&args)
+}
+
+fn detail_view(ctx: &Context, detail: &ReportDetail, account: &str) -> DetailView {
     DetailView {
         id: detail.summary.id.clone(),
         name: detail.summary.name.clone(),
@@ -167,8 +208,8 @@ fn detail_view(detail: &ReportDetail, account: &str) -> DetailView {
             .map(|p| ParameterView {
                 name: p.name.clone(),
                 kind: p.kind.clone(),
-                required: p.required.unwrap_or(false),
-                multi_select: p.multi_select_allowed.unwrap_or(false),
+                required: p.required,
+                multi_select: p.multi_select_allowed,
                 description: p.description.clone(),
                 help: p.help_information.clone(),
                 value_filter: p.value_filter.clone(),
@@ -182,7 +223,7 @@ fn detail_view(detail: &ReportDetail, account: &str) -> DetailView {
                     .collect(),
             })
             .collect(),
-        example,
+        example: example(ctx, detail, account),
     }
 }
 

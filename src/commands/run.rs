@@ -49,8 +49,9 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
             print_json_line(&finished_event(&summary, &out, Outcome::Success));
         } else {
             print(&format!(
-                "nothing to do: every job in {} has ended (`reportflow status` shows them)\n",
-                store.display()
+                "nothing to do: every job in {} has ended (`{}` shows them)\n",
+                store.display(),
+                ctx.command(&["status"])
             ));
         }
         return Ok(Outcome::Success);
@@ -229,8 +230,9 @@ pub fn report(
     let total = ids.len().max(summary.live_at_start);
     if total > MAX_SUMMARY_ROWS {
         text.push_str(&format!(
-            "... and {} more (`reportflow status` shows every job)\n",
-            total - MAX_SUMMARY_ROWS
+            "... and {} more (`{}` shows every job)\n",
+            total - MAX_SUMMARY_ROWS,
+            ctx.command(&["status"])
         ));
     }
     text.push_str(&format!("\nrun: {}", ended_line(summary)));
@@ -246,9 +248,14 @@ pub fn report(
             .map(|s| s.as_str())
             .collect();
         ctx.warn(&format!(
-            "some jobs ended {}: `reportflow status --state {}` shows why; `reportflow retry JOB` tries one again",
+            "some jobs ended {}: `{}` shows why; `{}` tries one again",
             bad.join(" or "),
-            bad.first().copied().unwrap_or("failed")
+            ctx.command(&[
+                "status",
+                "--state",
+                bad.first().copied().unwrap_or("failed")
+            ]),
+            ctx.command(&["retry", "JOB"])
         ));
     }
     Ok(outcome)

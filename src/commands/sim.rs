@@ -4,6 +4,7 @@ use crate::cli::SimArgs;
 use crate::context::Context;
 use crate::error::{CliError, Outcome};
 use crate::output::{print, print_json_line};
+use crate::shell;
 use crate::signals;
 use reportflow_sim::{Fault, FaultPlan, Sim, SimConfig, SimStats};
 use serde_json::json;
@@ -12,16 +13,27 @@ use std::time::Duration;
 /// The account the examples use (the simulator takes any account of digits).
 pub const SIM_ACCOUNT: &str = "9900000";
 
-/// Every fault kind but stalled bodies (which cost a client its whole idle timeout) with
-/// probability `rate` per request, with short latencies and rate-limit waits.
+/// Every fault kind with probability `rate` per request, with short latencies and rate-limit
+/// waits; but stalled bodies (which cost a client its whole idle timeout) and whole answers
+/// that cannot be read (which fail a job when they come twice in a row, as a real upstream's
+/// would: random ones would make the demo fail by chance).
 pub fn fault_plan(rate: f64) -> FaultPlan {
     let mut plan = Fault::ALL
         .iter()
-        .filter(|f| !matches!(f, Fault::Pass | Fault::StalledBody))
+        .filter(|f| !matches!(f, Fault::Pass | Fault::StalledBody | Fault::MalformedXml))
         .fold(FaultPlan::none(), |plan, f| plan.everywhere(*f, rate));
     plan.latency = Duration::from_millis(300);
     plan.rate_limit_reset_after = Duration::from_secs(1);
     plan
+}
+
+/// `NAME=value` words for an `export` line, each quoted for a POSIX shell when it needs it.
+fn assignments(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(name, value)| shell::quote(&format!("{name}={value}")).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Faults injected and requests served, in one line.
@@ -77,16 +89,21 @@ pub async fn sim(ctx: &Context, args: &SimArgs) -> Result<Outcome, CliError> {
             "refused (--oauth2-only): use OAuth2".to_string()
         };
         let login = if config.basic_auth {
-            format!(
-                "BANDWIDTH_USERNAME={} BANDWIDTH_PASSWORD={}",
-                config.username, config.password
-            )
+            assignments(&[
+                ("BANDWIDTH_USERNAME", &config.username),
+                ("BANDWIDTH_PASSWORD", &config.password),
+            ])
         } else {
-            format!(
-                "BANDWIDTH_CLIENT_ID={} BANDWIDTH_CLIENT_SECRET={} BANDWIDTH_TOKEN_URL={token}",
-                config.client_id, config.client_secret
-            )
+            assignments(&[
+                ("BANDWIDTH_CLIENT_ID", &config.client_id),
+                ("BANDWIDTH_CLIENT_SECRET", &config.client_secret),
+                ("BANDWIDTH_TOKEN_URL", &token),
+            ])
         };
+        let location = assignments(&[
+            ("REPORTFLOW_BASE_URL", &base),
+            ("BANDWIDTH_ACCOUNT_ID", SIM_ACCOUNT),
+        ]);
         print(&format!(
             "simulator listening on {base}\n\
              \n  token URL  {token}\
@@ -95,7 +112,7 @@ pub async fn sim(ctx: &Context, args: &SimArgs) -> Result<Outcome, CliError> {
              \n  account    any digits, e.g. {SIM_ACCOUNT}\
              \n  faults     {} per kind and request; reports ready after {} ms\n\
              \ntry it in another terminal:\
-             \n  export REPORTFLOW_BASE_URL={base} BANDWIDTH_ACCOUNT_ID={SIM_ACCOUNT}\
+             \n  export {location}\
              \n  export {login}\
              \n  reportflow reports list\
              \n  reportflow submit billing BDR --from 2026-01-01 --to 2026-01-31\

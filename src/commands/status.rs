@@ -36,8 +36,9 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome, CliError> {
             .map(|s| format!(" in state {s}"))
             .unwrap_or_default();
         print(&format!(
-            "no jobs{filter} in {}; submit one with `reportflow submit`\n",
-            ctx.global.store.display()
+            "no jobs{filter} in {}; submit one with `{}`\n",
+            ctx.global.store.display(),
+            ctx.command(&["submit"])
         ));
         return Ok(Outcome::Success);
     }

@@ -81,16 +81,18 @@ fn submit_one(ctx: &Context, spec: JobSpec, key: Option<&str>) -> Result<Outcome
     let job = &submitted.job;
     if submitted.created {
         print(&format!(
-            "submitted job {} (key {}); `reportflow run` downloads it\n",
-            job.id, job.key
+            "submitted job {} (key {}); `{}` downloads it\n",
+            job.id,
+            job.key,
+            ctx.command(&["run"])
         ));
     } else {
         print(&format!(
-            "job {} (key {}) was already submitted; it is {} (`reportflow status {}` shows it)\n",
+            "job {} (key {}) was already submitted; it is {} (`{}` shows it)\n",
             job.id,
             job.key,
             job.state.name(),
-            job.id
+            ctx.command(&["status", &job.id.to_string()])
         ));
     }
     Ok(Outcome::Success)
@@ -150,9 +152,10 @@ pub fn batch(ctx: &Context, args: &SubmitBatch) -> Result<Outcome, CliError> {
         .map(|o| format!(" into {}", o.display()))
         .unwrap_or_default();
     print(&format!(
-        "submitted {} job(s) ({new} new) from {}; `reportflow run` downloads them{into}\n",
+        "submitted {} job(s) ({new} new) from {}; `{}` downloads them{into}\n",
         views.len(),
-        args.file.display()
+        args.file.display(),
+        ctx.command(&["run"])
     ));
     Ok(Outcome::Success)
 }

@@ -247,6 +247,8 @@ pub struct EndFigures {
     pub kills_between_post_and_location: u64,
     /// Billing creates whose answer was lost while the process lived (a fault).
     pub billing_answers_lost: u64,
+    /// Jobs that ended `failed` with a reason the scenario allows (see [`end_checks_allowing`]).
+    pub failed: u64,
 }
 
 impl EndFigures {
@@ -272,6 +274,21 @@ pub fn end_checks(
     out: &Path,
     kill_times: &[u64],
     lost_answers_may_create: bool,
+) -> EndFigures {
+    end_checks_allowing(sim, last, out, kill_times, lost_answers_may_create, &|_| {
+        false
+    })
+}
+
+/// [`end_checks`], where a job may also end `failed` for a reason `may_fail` accepts (such a
+/// job's account report was created at most once, and it left no file).
+pub fn end_checks_allowing(
+    sim: &reportflow_sim::SimHandle,
+    last: &Snapshot,
+    out: &Path,
+    kill_times: &[u64],
+    lost_answers_may_create: bool,
+    may_fail: &dyn Fn(&reportflow_core::Failure) -> bool,
 ) -> EndFigures {
     use reportflow_core::JobSpec;
     let stats = sim.stats();
@@ -369,6 +386,7 @@ pub fn end_checks(
                 figures.no_data += 1;
                 assert!(no_data_range, "job {} ended nodata: {job:?}", job.id);
             }
+            JobState::Failed { failure } if may_fail(failure) => figures.failed += 1,
             other => panic!(
                 "job {} ended {}: {other:?}\n{history:#?}",
                 job.id,
@@ -381,7 +399,13 @@ pub fn end_checks(
     for (key, creations) in &stats.instance_creations {
         assert_eq!(*creations, 1, "account report {key:?} created once");
     }
-    assert_eq!(figures.account_creations, figures.account_jobs);
+    // Every account job's report was created (once); a job allowed to fail may have failed
+    // before its create got through.
+    assert!(
+        figures.account_creations <= figures.account_jobs
+            && figures.account_creations + figures.failed >= figures.account_jobs,
+        "{figures:?}"
+    );
     let on_disk: std::collections::BTreeSet<PathBuf> = final_files(out).into_iter().collect();
     assert_eq!(
         on_disk, recorded_files,

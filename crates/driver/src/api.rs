@@ -3,7 +3,7 @@
 use crate::auth::Authorizer;
 use crate::call::{CallError, bad_answer, by_code, classify, refused, with_retries};
 use crate::config::EngineConfig;
-use crate::events::Event;
+use crate::events::{Event, announce_retry};
 use crate::gate::{Endpoint, RateGate};
 use crate::http::{Http, Payload, redact};
 use crate::metrics::Counters;
@@ -109,24 +109,20 @@ impl Api {
         }
     }
 
-    fn notify(&self, id: JobId) -> impl FnMut(&str, Duration) + '_ {
+    fn notify<'a>(&'a self, id: JobId, request: &'a str) -> impl FnMut(&str, Duration) + 'a {
         move |reason, delay| {
             self.counters.retry();
-            tracing::debug!(job = %id, %reason, delay_ms = delay.as_millis() as u64, "retrying");
-            let _ = self.events.send(Event::Retrying {
-                id,
-                reason: reason.to_string(),
-                delay_ms: delay.as_millis() as u64,
-            });
+            announce_retry(&self.events, id, request, reason, delay);
         }
     }
 
-    /// Runs `op` with retries for `endpoint`. Catalogue requests are interactive (a person is
-    /// waiting), so they get two retries, not a batch job's patience.
+    /// Runs `op` with retries for `endpoint`; `request` names it in the log line of each retry
+    /// (e.g. `the report detail (GET https://...)`).
     pub(crate) async fn retrying<T, F, Fut>(
         &self,
         id: JobId,
         endpoint: Endpoint,
+        request: &str,
         op: F,
     ) -> Result<T, CallError>
     where
@@ -137,7 +133,7 @@ impl Api {
             &self.config.retry,
             &self.gate,
             endpoint,
-            self.notify(id),
+            self.notify(id, request),
             op,
         )
         .await
@@ -157,7 +153,8 @@ impl Api {
             content_type: "application/xml; charset=utf-8",
             bytes: Bytes::from(body),
         };
-        self.retrying(id, Endpoint::Create, || async {
+        let request = format!("the {what} (POST {})", shown(url));
+        self.retrying(id, Endpoint::Create, &request, || async {
             let response = match self.exchange(Method::POST, url, Some(&payload)).await {
                 Err(CallError::Ambiguous(m)) => return Err(CallError::Unconfirmed(m)),
                 other => other?,
@@ -264,7 +261,9 @@ impl Api {
         what: &'static str,
         parse: impl Fn(&[u8]) -> Result<T, WireError>,
     ) -> Result<T, CallError> {
-        self.retrying(id, endpoint, || async {
+        let endpoint_text = format!("GET {}", shown(url));
+        let request = format!("the {what} ({endpoint_text})");
+        self.retrying(id, endpoint, &request, || async {
             let response = self.exchange(Method::GET, url, None).await?;
             let status = response.status();
             let headers = response.headers().clone();
@@ -276,6 +275,9 @@ impl Api {
                 Ok(value) => Ok(value),
                 Err(WireError::Upstream(u)) => Err(by_code(&u)
                     .unwrap_or_else(|| CallError::Permanent(refused(status, Some(&u), what)))),
+                Err(WireError::Malformed { what, detail }) => Err(CallError::Malformed(
+                    unreadable(&format!("the {what} XML"), &detail, &endpoint_text, &body),
+                )),
                 Err(other) => Err(CallError::Malformed(other.to_string())),
             }
         })
@@ -393,5 +395,71 @@ impl Api {
             parse_report_detail,
         )
         .await
+    }
+}
+
+/// A URL as messages show it: without its query string and without any user info.
+pub(crate) fn shown(url: &str) -> String {
+    url.parse::<Uri>()
+        .map(|uri| redact(&uri))
+        .unwrap_or_else(|_| "an unparsable URL".to_string())
+}
+
+/// How many bytes of an unreadable body a message shows.
+const SHOWN_BODY_BYTES: usize = 160;
+
+/// The message for an answer that arrived whole and cannot be read: what could not be read,
+/// from which endpoint, why, and how the body starts (never more than a short prefix; the
+/// upstream's XML carries no credentials).
+pub(crate) fn unreadable(document: &str, detail: &str, endpoint: &str, body: &[u8]) -> String {
+    let start = String::from_utf8_lossy(&body[..body.len().min(SHOWN_BODY_BYTES)]);
+    let more = if body.len() > SHOWN_BODY_BYTES {
+        "..."
+    } else {
+        ""
+    };
+    format!(
+        "could not read {document} that {endpoint} answered: {detail}; the body ({} bytes) starts {start:?}{more}. \
+         It arrived whole, so asking again will not help: check the base URL, and report the body to Bandwidth if it persists",
+        body.len()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{shown, unreadable};
+
+    #[test]
+    fn urls_in_messages_lose_their_query_and_user_info() {
+        assert_eq!(
+            shown("https://user:secret@example.com:8443/api/x?X-Sig=abc"),
+            "https://example.com:8443/api/x"
+        );
+        assert_eq!(
+            shown("http://127.0.0.1:9/api/accounts/1/reports/2"),
+            "http://127.0.0.1:9/api/accounts/1/reports/2"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_answer_names_the_endpoint_the_error_and_how_the_body_starts() {
+        let long = format!("<X>{}</X>", "y".repeat(400));
+        let message = unreadable(
+            "the report detail XML",
+            "bad",
+            "GET http://h/r",
+            long.as_bytes(),
+        );
+        assert!(
+            message.starts_with("could not read the report detail XML that GET http://h/r answered: bad; the body (407 bytes) starts \"<X>yyy"),
+            "{message}"
+        );
+        assert!(
+            message.contains("yyy\"..."),
+            "cut after the first bytes: {message}"
+        );
+        assert!(message.len() < 450, "{message}");
+        let short = unreadable("a", "b", "c", b"\x00\n");
+        assert!(short.contains(r#"starts "\0\n"."#), "{short}");
     }
 }

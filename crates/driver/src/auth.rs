@@ -2,7 +2,7 @@
 
 use crate::call::{CallError, bad_answer, classify};
 use crate::config::Credentials;
-use crate::http::{Http, Payload};
+use crate::http::{Http, Payload, redact};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
@@ -121,9 +121,12 @@ async fn fetch_token(
             },
         );
     }
+    // The body is not shown: a token answer carries a secret.
     let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|e| {
         CallError::Malformed(format!(
-            "the OAuth2 token answer is not the documented JSON: {e}"
+            "could not read the OAuth2 token answer that POST {} answered ({} bytes): it is not the documented JSON ({e}); check BANDWIDTH_TOKEN_URL",
+            redact(&uri),
+            body.len()
         ))
     })?;
     let mut header = HeaderValue::from_str(&format!("Bearer {}", answer.access_token))

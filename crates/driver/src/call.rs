@@ -6,20 +6,18 @@ use crate::gate::{Endpoint, RateGate};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use http::{HeaderMap, StatusCode};
 use reportflow_core::{Failure, FailureKind};
-use reportflow_wire::UpstreamError;
+use reportflow_wire::{AnswerKind, UpstreamError, classify_answer};
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Upstream codes meaning "try again": reporting service error, remote service unavailable.
-const TRANSIENT_CODES: &[u32] = &[19031, 15606];
-/// Upstream codes meaning "not built yet".
-const NOT_READY_CODES: &[u32] = &[19048, 15602, 15614, 15615];
-/// Upstream codes meaning "the output is gone".
-const GONE_CODES: &[u32] = &[19019, 19049, 15603, 15613];
 /// The most consecutive 429 answers one call waits through.
 const MAX_RATE_LIMITED: usize = 100;
 /// The longest wait a 429 may impose.
 const MAX_RATE_WAIT: Duration = Duration::from_secs(3600);
+/// How often one call asks again after an answer that arrived whole and could not be read
+/// ([`CallError::Malformed`]): once, in case something on the way mangled it; the same
+/// unreadable answer twice is the upstream's answer.
+const MAX_MALFORMED_RETRIES: usize = 1;
 
 /// How an upstream call failed.
 #[derive(Debug)]
@@ -34,8 +32,11 @@ pub(crate) enum CallError {
     Unconfirmed(String),
     /// The upstream answered with a transient error (5xx, 19031, 15606).
     Transient(String),
-    /// The upstream answered 200 with a body that is not the documented shape (retried: a
-    /// proxy or a glitch may have mangled it; recorded as a bad answer when retries run out).
+    /// The answer arrived whole (its length matched, the connection ended cleanly) and cannot
+    /// be read: not the documented shape. Not transient: asked again at most once
+    /// (`MAX_MALFORMED_RETRIES`), then the call fails with the message, which names the parse
+    /// error, the endpoint and the first bytes of the body. A body cut short or stalled is
+    /// [`CallError::Ambiguous`] instead, and retried as a transient fault.
     Malformed(String),
     /// The upstream answered 429; wait this long before the next request to the endpoint.
     RateLimited(Duration),
@@ -126,21 +127,18 @@ pub(crate) fn bad_answer(message: String) -> CallError {
 
 /// Classifies an answer by the code of its error envelope, if it carries one we know.
 pub(crate) fn by_code(upstream: &UpstreamError) -> Option<CallError> {
-    let code = upstream.code?;
     let text = upstream.to_string();
-    if TRANSIENT_CODES.contains(&code) {
-        Some(CallError::Transient(text))
-    } else if NOT_READY_CODES.contains(&code) {
-        Some(CallError::NotReady(text))
-    } else if GONE_CODES.contains(&code) {
-        Some(CallError::Gone(text))
-    } else {
-        None
+    match upstream.kind()? {
+        AnswerKind::Transient => Some(CallError::Transient(text)),
+        AnswerKind::NotReady => Some(CallError::NotReady(text)),
+        AnswerKind::Gone => Some(CallError::Gone(text)),
+        _ => None,
     }
 }
 
-/// Classifies a non-success answer. `location_based` is true for requests to a report's own
-/// location (status, file), where 404 means the output is gone rather than a bad request.
+/// Classifies a non-success answer (what it means is the wire crate's `classify_answer`).
+/// `location_based` is true for requests to a report's own location (status, file), where 404
+/// means the output is gone rather than a bad request.
 pub(crate) fn classify(
     status: StatusCode,
     headers: &HeaderMap,
@@ -149,28 +147,31 @@ pub(crate) fn classify(
     what: &str,
 ) -> CallError {
     let upstream = reportflow_wire::parse_error_envelope(body);
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        return CallError::RateLimited(rate_limit_wait(headers, SystemTime::now()));
-    }
-    if let Some(known) = upstream.as_ref().and_then(by_code) {
-        return known;
-    }
-    if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
-        return CallError::Transient(format!("{what}: HTTP {status}"));
-    }
-    if status == StatusCode::ACCEPTED {
-        return CallError::NotReady(format!("{what}: HTTP 202, not ready yet"));
-    }
-    if status == StatusCode::NOT_FOUND && location_based {
-        return CallError::Gone(match &upstream {
+    let said = |fallback: String| match upstream.as_ref().filter(|u| u.kind().is_some()) {
+        Some(u) => u.to_string(),
+        None => fallback,
+    };
+    match classify_answer(status.as_u16(), upstream.as_ref(), location_based) {
+        AnswerKind::RateLimited => {
+            CallError::RateLimited(rate_limit_wait(headers, SystemTime::now()))
+        }
+        AnswerKind::Transient => CallError::Transient(said(format!("{what}: HTTP {status}"))),
+        AnswerKind::NotReady => CallError::NotReady(said(format!(
+            "{what}: HTTP {}, not ready yet",
+            status.as_u16()
+        ))),
+        AnswerKind::Gone => CallError::Gone(match &upstream {
             Some(u) => u.to_string(),
-            None => format!("{what}: HTTP 404, the report no longer exists upstream"),
-        });
+            None => format!(
+                "{what}: HTTP {}, the report no longer exists upstream",
+                status.as_u16()
+            ),
+        }),
+        AnswerKind::Unauthorized => {
+            CallError::Unauthorized(refused(status, upstream.as_ref(), what))
+        }
+        AnswerKind::Refused => CallError::Permanent(refused(status, upstream.as_ref(), what)),
     }
-    if status == StatusCode::UNAUTHORIZED {
-        return CallError::Unauthorized(refused(status, upstream.as_ref(), what));
-    }
-    CallError::Permanent(refused(status, upstream.as_ref(), what))
 }
 
 /// How long a 429 asks to wait: `Retry-After` seconds, else `X-RateLimit-Reset` as an epoch in
@@ -202,8 +203,9 @@ pub(crate) fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Duration 
 }
 
 /// Runs `op` until it succeeds, fails for good, or the retries run out: exponential backoff with
-/// jitter (backon) between transient failures, and every 429 holds the endpoint for all jobs
-/// until its reset. `on_retry` hears of each wait.
+/// jitter (backon) between transient failures, an unreadable whole answer asked again at most
+/// once, and every 429 holds the endpoint for all jobs until its reset. `on_retry` hears of
+/// each wait (and logs it).
 pub(crate) async fn with_retries<T, F, Fut>(
     retry: &RetryConfig,
     gate: &RateGate,
@@ -222,6 +224,7 @@ where
         .with_jitter()
         .build();
     let mut rate_limited = 0;
+    let mut malformed = 0;
     loop {
         gate.wait(endpoint).await;
         let error = match op().await {
@@ -229,6 +232,12 @@ where
             Err(e) if !e.retryable() => return Err(e),
             Err(e) => e,
         };
+        if let CallError::Malformed(_) = &error {
+            malformed += 1;
+            if malformed > MAX_MALFORMED_RETRIES {
+                return Err(error);
+            }
+        }
         if let CallError::RateLimited(wait) = &error {
             rate_limited += 1;
             if rate_limited > MAX_RATE_LIMITED {
@@ -268,6 +277,42 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(name, HeaderValue::from_str(value).expect("header"));
         h
+    }
+
+    /// How often `with_retries` tried an operation that always fails with `error()`, and what
+    /// it heard of the retries.
+    async fn attempts(error: fn() -> CallError) -> (usize, Vec<String>) {
+        let retry = RetryConfig {
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+            max_times: 5,
+        };
+        let gate = RateGate::default();
+        let mut heard = Vec::new();
+        let mut tries = 0;
+        let outcome: Result<(), CallError> = with_retries(
+            &retry,
+            &gate,
+            Endpoint::Status,
+            |reason, _| heard.push(reason.to_string()),
+            || {
+                tries += 1;
+                std::future::ready(Err(error()))
+            },
+        )
+        .await;
+        assert!(outcome.is_err());
+        (tries, heard)
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_whole_answer_is_asked_again_once_a_cut_one_until_retries_run_out() {
+        let (tries, heard) = attempts(|| CallError::Malformed("unreadable".into())).await;
+        assert_eq!((tries, heard), (2, vec!["unreadable".to_string()]));
+        let (tries, heard) = attempts(|| CallError::Ambiguous("cut".into())).await;
+        assert_eq!((tries, heard.len()), (6, 5));
+        let (tries, _) = attempts(|| CallError::Gone("gone".into())).await;
+        assert_eq!(tries, 1);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! a pipeline (see [`Sink`]): received in large blocks, hashed on one thread, written (directly
 //! to the disk where possible) on another.
 
-use crate::api::Api;
+use crate::api::{Api, shown, unreadable};
 use crate::call::CallError;
 use crate::error::DriverError;
 use crate::events::Event;
@@ -54,8 +54,9 @@ pub(crate) async fn download(
     out_dir: &Path,
     events: &broadcast::Sender<Event>,
 ) -> Result<StoredFile, CallError> {
+    let request = format!("the report file ({})", file_endpoint(location));
     let fetched = api
-        .retrying(job.id, Endpoint::File, || {
+        .retrying(job.id, Endpoint::File, &request, || {
             fetch_once(api, job, location, out_dir, events)
         })
         .await?;
@@ -81,6 +82,11 @@ pub(crate) async fn download(
         bytes: fetched.bytes,
         sha256: fetched.sha256,
     })
+}
+
+/// `GET {location}/file` as messages show it.
+fn file_endpoint(location: &str) -> String {
+    format!("GET {}/file", shown(location.trim_end_matches('/')))
 }
 
 fn fallback_name(job: &Job) -> String {
@@ -125,9 +131,12 @@ async fn fetch_once(
             .as_ref()
             .and_then(crate::call::by_code)
             .unwrap_or_else(|| {
-                CallError::Malformed(
-                    "the file answer had no Content-Disposition; it is not a report file".into(),
-                )
+                CallError::Malformed(unreadable(
+                    "the report file",
+                    "the answer has no Content-Disposition, so it is not a report file",
+                    &file_endpoint(location),
+                    &body,
+                ))
             }));
     }
     let part = part_path(out_dir, job.id);
@@ -177,7 +186,7 @@ async fn fetch_once(
             "the file ended after {bytes} of {total} bytes"
         )));
     }
-    if job.kind() == JobKind::Billing && !head.starts_with(b"PK") {
+    if job.kind() == JobKind::Billing && !reportflow_wire::is_zip_archive(&head) {
         let mut start = Vec::new();
         File::open(&part)
             .and_then(|f| f.take(64 * 1024).read_to_end(&mut start))
@@ -188,9 +197,22 @@ async fn fetch_once(
         {
             return Err(known);
         }
-        return Err(CallError::Malformed(format!(
-            "the billing report file is not a zip archive (it starts with {:?}); the upstream sent something else",
-            String::from_utf8_lossy(&head)
+        let detail = match reportflow_wire::parse_billing_retrieval(&start) {
+            Ok(status) => format!(
+                "it is a status document ({}{}), not the zip archive",
+                status.status,
+                status
+                    .description
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            ),
+            Err(_) => "it is not a zip archive".to_string(),
+        };
+        return Err(CallError::Malformed(unreadable(
+            "the billing report file",
+            &detail,
+            &file_endpoint(location),
+            &start,
         )));
     }
     Ok(Fetched {

@@ -158,10 +158,14 @@ impl Http {
     }
 }
 
-/// A URL for messages: without its query string (which may carry a signed token).
+/// A URL for messages: without its query string (which may carry a signed token) and without
+/// any `user:password@` in its authority.
 pub(crate) fn redact(uri: &Uri) -> String {
     match (uri.scheme_str(), uri.authority()) {
-        (Some(s), Some(a)) => format!("{s}://{a}{}", uri.path()),
+        (Some(s), Some(a)) => {
+            let host = a.as_str().rsplit('@').next().unwrap_or_default();
+            format!("{s}://{host}{}", uri.path())
+        }
         _ => uri.path().to_string(),
     }
 }

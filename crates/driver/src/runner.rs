@@ -228,11 +228,13 @@ impl Runner {
         }
         let factor = 1u32 << streak.min(16);
         let delay = (self.config.retry.min_delay * factor).min(self.config.retry.max_delay);
-        let _ = self.ctx.events.send(Event::Retrying {
-            id: job.id,
-            reason: format!("create not confirmed: {reason}"),
-            delay_ms: delay.as_millis() as u64,
-        });
+        crate::events::announce_retry(
+            &self.ctx.events,
+            job.id,
+            "the create (reconciled or sent again)",
+            &format!("the create was not confirmed: {reason}"),
+            delay,
+        );
         self.plan(job.id, clock::now().plus_ms(delay.as_millis() as u64));
         Ok(())
     }

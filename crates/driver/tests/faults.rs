@@ -1,5 +1,6 @@
 //! Every fault the simulator can inject, on creates, statuses and files, for both families:
 //! each job still ends `Downloaded` with the served sha256, account reports are created once.
+//! A whole answer that cannot be read is asked again once: twice in a row fails the job.
 
 mod common;
 
@@ -8,7 +9,8 @@ use reportflow_core::{Date, StateName};
 use reportflow_sim::{Endpoint, Fault, Sim, SimConfig};
 use std::time::Duration;
 
-async fn survive(fault: Fault, endpoints: &[Endpoint]) {
+/// Each of `endpoints` gets `fault` on its next `times` requests; both jobs still download.
+async fn survive(fault: Fault, times: usize, endpoints: &[Endpoint]) {
     let config = SimConfig {
         faults: reportflow_sim::FaultPlan {
             latency: Duration::from_millis(200),
@@ -19,7 +21,7 @@ async fn survive(fault: Fault, endpoints: &[Endpoint]) {
     };
     let sim = Sim::start(config).await.expect("sim starts");
     for endpoint in endpoints {
-        sim.script(*endpoint, vec![fault, fault]);
+        sim.script(*endpoint, vec![fault; times]);
     }
     let setup = Setup::new(&sim);
     let engine = setup.engine();
@@ -61,13 +63,69 @@ async fn survive(fault: Fault, endpoints: &[Endpoint]) {
     sim.shutdown();
 }
 
+const ENDPOINTS: [Endpoint; 4] = [
+    Endpoint::Create,
+    Endpoint::Status,
+    Endpoint::File,
+    Endpoint::Listing,
+];
+
 macro_rules! fault_tests {
     ($($name:ident => $fault:expr),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $name() {
-            survive($fault, &[Endpoint::Create, Endpoint::Status, Endpoint::File, Endpoint::Listing]).await;
+            survive($fault, 2, &ENDPOINTS).await;
         }
     )*};
+}
+
+/// A whole answer that cannot be read is asked again once, so one of them on each endpoint
+/// costs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_xml_once() {
+    survive(Fault::MalformedXml, 1, &ENDPOINTS).await;
+}
+
+/// The same unreadable whole answer twice is the upstream's answer: the job fails after two
+/// requests with the parse error, the endpoint and the first bytes of the body. A cut body is
+/// still retried (see `body_cut_short`, which gets two in a row).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_xml_twice_fails_the_job_with_the_parse_error() {
+    let sim = Sim::start(quick_sim()).await.expect("sim starts");
+    sim.script(Endpoint::Status, vec![Fault::MalformedXml; 2]);
+    let setup = Setup::new(&sim);
+    let engine = setup.engine();
+    engine.submit(inventory(3), None).expect("submit");
+    let summary = engine.run_until_idle().await.expect("run");
+    assert_eq!(summary.count(StateName::Failed), 1, "{summary:?}");
+    let job = engine.jobs(None).expect("jobs").remove(0);
+    let reportflow_core::JobState::Failed { failure } = job.state else {
+        panic!("{:?}", job.state)
+    };
+    assert_eq!(failure.kind, reportflow_core::FailureKind::BadAnswer);
+    let message = failure.message.as_str();
+    assert!(
+        message.starts_with(
+            "could not read the report instance status XML that GET http://127.0.0.1:"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("/api/accounts/9900000/reports/4/instances/"),
+        "{message}"
+    );
+    assert!(message.contains("starts \"<?xml version="), "{message}");
+    assert!(
+        message.contains("<ReportInstanceResponse><Status>Rea<dy"),
+        "{message}"
+    );
+    assert!(!message.contains("demo-secret"), "{message}");
+    assert_eq!(
+        sim.stats().requests_to(Endpoint::Status),
+        2,
+        "asked once more, not more"
+    );
+    sim.shutdown();
 }
 
 fault_tests! {
@@ -80,7 +138,6 @@ fault_tests! {
     connection_reset => Fault::ConnectionReset,
     body_cut_short => Fault::CutShortBody,
     stalled_body => Fault::StalledBody,
-    malformed_xml => Fault::MalformedXml,
     error_envelope_in_a_200 => Fault::ErrorIn200,
     added_latency => Fault::Latency,
     applied_response_lost => Fault::AppliedResponseLost,

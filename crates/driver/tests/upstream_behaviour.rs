@@ -3,9 +3,9 @@
 mod common;
 
 use common::*;
-use reportflow_core::{JobState, StateName};
+use reportflow_core::{Date, FailureKind, JobSpec, JobState, StateName};
 use reportflow_driver::Credentials;
-use reportflow_sim::{Endpoint, Fault, RateLimit, Sim, SimConfig, SizeRange};
+use reportflow_sim::{Endpoint, Fault, FixedAnswer, RateLimit, Sim, SimConfig, SizeRange};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -206,5 +206,103 @@ async fn ten_thousand_jobs_with_zero_processing_time_all_complete() {
     assert_eq!(sim.stats().total_instance_creations(), u64::from(jobs));
     let files = std::fs::read_dir(setup.out_dir()).expect("out dir").count();
     assert_eq!(files, jobs as usize, "one file per job");
+    sim.shutdown();
+}
+
+/// A real body from Bandwidth's SDK tests or API spec (crates/wire/tests/fixtures/bandwidth/).
+fn bandwidth_body(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../wire/tests/fixtures/bandwidth")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// php-bandwidth-iris's billing flow, answered with its own bodies: a `Location` whose id is no
+/// UUID is followed as given, `COMPLETED` leads to the file, and the SDK's placeholder file
+/// (`zipcontent`) or the spec's XML `200` of `/file` fail the job, after one more try, with
+/// what the answer was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_billing_flow_follows_its_location_and_refuses_a_file_that_is_no_zip() {
+    let sim = Sim::start(quick_sim()).await.expect("sim starts");
+    let id = "a12b456c8-abcd-1a3b-a1b2-0a2b4c6d8e0f2";
+    let mut answers = Vec::new();
+    for (account, file) in [
+        ("9900001", "php-billing-file.bin"),
+        ("9900002", "docs-billing-file-200-xml.xml"),
+    ] {
+        let location = format!("/accounts/{account}/billingreports/{id}");
+        answers.push(FixedAnswer {
+            method: "POST".into(),
+            path: format!("/accounts/{account}/billingReports"),
+            status: 201,
+            headers: vec![("Location".into(), format!("{}{location}", sim.base_url()))],
+            body: bandwidth_body("php-billing-creation-201.xml"),
+        });
+        answers.push(FixedAnswer::get(
+            &location,
+            bandwidth_body("php-billing-retrieval-completed.xml"),
+        ));
+        answers.push(FixedAnswer {
+            headers: vec![("Content-Type".into(), "application/zip".into())],
+            ..FixedAnswer::get(format!("{location}/file"), bandwidth_body(file))
+        });
+    }
+    sim.configure(|c| c.fixed_answers = answers)
+        .expect("configure");
+    let setup = Setup::new(&sim);
+    let engine = setup.engine();
+    for account in ["9900001", "9900002"] {
+        let JobSpec::Billing(mut spec) = billing(
+            "BDR",
+            Date::constant(2017, 11, 1),
+            Date::constant(2017, 11, 2),
+        ) else {
+            unreachable!("a billing spec")
+        };
+        spec.account = account.into();
+        engine.submit(JobSpec::Billing(spec), None).expect("submit");
+    }
+    let summary = engine.run_until_idle().await.expect("run");
+    assert_eq!(summary.count(StateName::Failed), 2, "{summary:?}");
+    let jobs = engine.jobs(None).expect("jobs");
+    let messages: Vec<String> = jobs
+        .iter()
+        .map(|job| match &job.state {
+            JobState::Failed { failure } => {
+                assert_eq!(failure.kind, FailureKind::BadAnswer, "{failure}");
+                failure.message.clone()
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert!(
+        messages[0].contains(&format!("/billingreports/{id}/file answered: it is not a zip archive; the body (10 bytes) starts \"zipcontent\"")),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        messages[1].contains(
+            "it is a status document (COMPLETED: The report archive is constructed), not the zip archive"
+        ),
+        "{}",
+        messages[1]
+    );
+    let history = engine.history(jobs[0].id).expect("history");
+    assert!(
+        format!("{history:?}").contains(id),
+        "the job kept the Location as given: {history:?}"
+    );
+    assert_eq!(
+        sim.stats().requests_to(Endpoint::File),
+        4,
+        "each file asked for twice"
+    );
+    assert!(
+        std::fs::read_dir(setup.out_dir())
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 0,
+        "no file left"
+    );
     sim.shutdown();
 }

@@ -80,6 +80,37 @@ pub enum ErrorShape {
     Varied,
 }
 
+/// An answer the simulator gives, as it is, to one method and path instead of its own: to serve
+/// a real upstream body byte for byte (e.g. one from Bandwidth's SDK tests), or a shape the
+/// simulator would not render itself. Faults, rate limits and authentication still apply first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FixedAnswer {
+    /// The method, e.g. `GET` (matched in any case).
+    pub method: String,
+    /// The path under the base URL, e.g. `/accounts/9900000/reports/123` (no query string).
+    pub path: String,
+    /// The status, e.g. `200`.
+    pub status: u16,
+    /// Headers besides `Content-Length` (always the body's); `Content-Type` defaults to
+    /// `application/xml; charset=utf-8` when not given.
+    pub headers: Vec<(String, String)>,
+    /// The body, byte for byte.
+    pub body: Vec<u8>,
+}
+
+impl FixedAnswer {
+    /// A `200` to `GET path` with `body` as XML.
+    pub fn get(path: impl Into<String>, body: impl Into<Vec<u8>>) -> Self {
+        FixedAnswer {
+            method: "GET".into(),
+            path: path.into(),
+            status: 200,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+}
+
 /// Configuration of a simulated upstream. Build it with `SimConfig { field: .., ..Default::default() }`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimConfig {
@@ -150,6 +181,9 @@ pub struct SimConfig {
     pub error_shape: ErrorShape,
     /// Whether XML bodies start with `<?xml ...?>`. Default `true`.
     pub xml_declaration: bool,
+    /// Answers given as they are to one method and path (the first that matches), instead of
+    /// the simulator's own. Default none.
+    pub fixed_answers: Vec<FixedAnswer>,
 }
 
 impl Default for SimConfig {
@@ -187,6 +221,7 @@ impl Default for SimConfig {
             faults: FaultPlan::default(),
             error_shape: ErrorShape::AnyResponse,
             xml_declaration: true,
+            fixed_answers: Vec::new(),
         }
     }
 }
@@ -252,6 +287,19 @@ impl SimConfig {
             return Err(format!(
                 "rate limit on {e}: capacity {} and refill {} must be positive (refill may be 0)",
                 l.capacity, l.refill_per_second
+            ));
+        }
+        if let Some(a) = self.fixed_answers.iter().find(|a| {
+            http::StatusCode::from_u16(a.status).is_err()
+                || !a.path.starts_with('/')
+                || a.headers.iter().any(|(n, v)| {
+                    http::HeaderName::from_bytes(n.as_bytes()).is_err()
+                        || http::HeaderValue::from_str(v).is_err()
+                })
+        }) {
+            return Err(format!(
+                "fixed answer to {} {}: the status must be 100..=999, the path start with / and every header be valid",
+                a.method, a.path
             ));
         }
         if let Some(r) = self.no_data.iter().find(|r| r.start > r.end) {

@@ -43,7 +43,9 @@ use std::time::Instant;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use config::{ErrorShape, NoDataRange, RateLimit, ResetUnit, SimConfig, SizeRange};
+pub use config::{
+    ErrorShape, FixedAnswer, NoDataRange, RateLimit, ResetUnit, SimConfig, SizeRange,
+};
 pub use faults::{Endpoint, Fault, FaultEvent, FaultPlan, FaultRule, UnknownName};
 pub use stats::{BillingKey, FAULT_LOG_LIMIT, FileDigest, InstanceKey, SimStats};
 

@@ -176,3 +176,55 @@ async fn token_endpoint_rejects_bad_clients_and_grants() {
     assert_eq!(get.status, 405);
     assert_eq!(element("<a>x</a>", "a").as_deref(), Some("x"));
 }
+
+#[tokio::test]
+async fn a_fixed_answer_is_served_byte_for_byte_after_auth_and_faults() {
+    // php-bandwidth-iris's report detail: another root than the spec's, no trailing newline.
+    let body = br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><ReportsResponse><Report><Id>123</Id></Report></ReportsResponse>"#;
+    let sim = Sim::start(SimConfig {
+        fixed_answers: vec![
+            reportflow_sim::FixedAnswer::get("/accounts/9/reports/123", body.to_vec()),
+            reportflow_sim::FixedAnswer {
+                method: "post".into(),
+                path: "/accounts/9/billingReports".into(),
+                status: 201,
+                headers: vec![("Location".into(), "https://elsewhere.invalid/x".into())],
+                body: b"<BillingReportCreationResponse/>".to_vec(),
+            },
+        ],
+        ..SimConfig::instant()
+    })
+    .await
+    .expect("sim starts");
+    let url = format!("{}/accounts/9/reports/123", sim.base_url());
+    let reply = Client::demo().get(&url).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, body.to_vec());
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/xml; charset=utf-8")
+    );
+    assert_eq!(Client::anonymous().get(&url).await.status, 401);
+    let created = Client::demo()
+        .post(&format!("{}/accounts/9/billingReports", sim.base_url()), "")
+        .await;
+    assert_eq!(created.status, 201);
+    assert_eq!(
+        created.header("location"),
+        Some("https://elsewhere.invalid/x")
+    );
+    // Other paths are the simulator's own; faults still come first.
+    let other = Client::demo()
+        .get(&format!("{}/accounts/9/reports/8", sim.base_url()))
+        .await;
+    assert!(other.text().contains("<Name>Port-out Orders</Name>"));
+    sim.script(
+        Endpoint::Catalogue,
+        vec![reportflow_sim::Fault::InternalError],
+    );
+    assert_eq!(Client::demo().get(&url).await.status, 500);
+    assert!(
+        sim.configure(|c| c.fixed_answers[0].status = 1000).is_err(),
+        "a bad fixed answer is refused"
+    );
+}

@@ -7,10 +7,11 @@ use crate::error::WireError;
 use crate::request::{Parameter, parameter_list};
 use crate::status::InstanceStatus;
 use crate::text;
-use crate::xml::{read_response, wrapped_list};
+use crate::xml::{Shape, read_response, wrapped_list};
 
 /// One report instance: `ReportInstanceResponse/Instance` or an entry of
-/// `ReportInstancesResponse/Instances`. Everything but `id` may be absent.
+/// `ReportInstancesResponse/Instances`. Everything but `id` may be absent from a listing's
+/// entry; [`parse_instance`] also requires the `status`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
 pub struct Instance {
     /// `<Id>`, e.g. `100102`.
@@ -38,7 +39,8 @@ pub struct Instance {
     /// `<Parameters>` as the instance echoes them (names and values kept exactly).
     #[serde(rename = "Parameters", default, deserialize_with = "parameter_list")]
     pub parameters: Vec<Parameter>,
-    /// `<Status>`; `None` when absent or empty, which means "not ready yet" as well.
+    /// `<Status>`; always `Some` from [`parse_instance`] (a status document without one is
+    /// refused); `None` in a listing's entry that has none (or an empty one).
     #[serde(rename = "Status", default, deserialize_with = "text::optional_from")]
     pub status: Option<InstanceStatus>,
     /// `<ExpiresAt>` as `YYYY-MM-DD`.
@@ -72,17 +74,39 @@ struct ReportInstancesResponse {
     instances: Vec<Instance>,
 }
 
-/// Parses one instance's status document (`<ReportInstanceResponse>`).
+/// What an instance status document holds.
+const INSTANCE: Shape = Shape {
+    root: "ReportInstanceResponse",
+    content: &["Instance"],
+    what: "report instance status",
+};
+
+/// What an instance listing holds.
+const INSTANCE_LIST: Shape = Shape {
+    root: "ReportInstancesResponse",
+    content: &["Instances"],
+    what: "report instance listing",
+};
+
+/// Parses one instance's status document (`<ReportInstanceResponse>`, or another root holding
+/// one `<Instance>`). The instance must have a `<Status>`: it is what the document is asked for.
 pub fn parse_instance(body: &[u8]) -> Result<Instance, WireError> {
-    let response: ReportInstanceResponse =
-        read_response(body, "ReportInstanceResponse", "report instance status")?;
+    let response: ReportInstanceResponse = read_response(body, &INSTANCE)?;
+    if response.instance.status.is_none() {
+        return Err(WireError::malformed(
+            INSTANCE.what,
+            format!(
+                "instance {} has no <Status> (or an empty one)",
+                response.instance.id
+            ),
+        ));
+    }
     Ok(response.instance)
 }
 
 /// Parses an instance listing page (`<ReportInstancesResponse>`); zero, one or many
-/// `<Instance>`s, in the order listed.
+/// `<Instance>`s, in the order listed (the same id twice gives two entries).
 pub fn parse_instance_list(body: &[u8]) -> Result<Vec<Instance>, WireError> {
-    let response: ReportInstancesResponse =
-        read_response(body, "ReportInstancesResponse", "report instance listing")?;
+    let response: ReportInstancesResponse = read_response(body, &INSTANCE_LIST)?;
     Ok(response.instances)
 }

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::WireError;
-use crate::xml::{decode, read_shape, wrapped_list};
+use crate::xml::{Shape, check_text, decode, read_shape, render, wrapped_list};
 
 /// One report parameter as sent in a request (and echoed in an instance): a name and its
 /// values. A multi-valued parameter repeats `<Value>` inside one `<Parameter>`.
@@ -39,6 +39,20 @@ fn write_parameter_list<S: serde::Serializer>(
     }
     Wrapper { items: parameters }.serialize(serializer)
 }
+
+/// What an account report request holds.
+const INSTANCE_REQUEST: Shape = Shape {
+    root: "Instance",
+    content: &["OutputFormat"],
+    what: "report instance request",
+};
+
+/// What a billing report request holds.
+const BILLING_REQUEST: Shape = Shape {
+    root: "BillingReport",
+    content: &["DateRange"],
+    what: "billing report request",
+};
 
 /// The body of `POST /accounts/{a}/reports/{r}/instances`:
 /// `<Instance><OutputFormat/><Parameters/><ExpiresAt/></Instance>`.
@@ -79,7 +93,7 @@ impl InstanceRequest {
 
     /// Parses a body rendered by [`InstanceRequest::to_xml`] (or any `<Instance>` request).
     pub fn from_xml(body: &[u8]) -> Result<Self, WireError> {
-        read_shape(&decode(body), "Instance", "report instance request")
+        read_shape(&decode(body), &INSTANCE_REQUEST)
     }
 }
 
@@ -131,34 +145,12 @@ impl BillingReportRequest {
 
     /// Parses a body rendered by [`BillingReportRequest::to_xml`] (or any `<BillingReport>`).
     pub fn from_xml(body: &[u8]) -> Result<Self, WireError> {
-        let xml: BillingReportXml =
-            read_shape(&decode(body), "BillingReport", "billing report request")?;
+        let xml: BillingReportXml = read_shape(&decode(body), &BILLING_REQUEST)?;
         Ok(BillingReportRequest {
             report_type: xml.report_type,
             start_date: xml.date_range.start_date,
             end_date: xml.date_range.end_date,
         })
-    }
-}
-
-/// Serializes a request body with quick-xml.
-fn render<T: Serialize>(body: &T) -> Result<String, WireError> {
-    quick_xml::se::to_string(body).map_err(|error| WireError::Render(error.to_string()))
-}
-
-/// Refuses text XML 1.0 cannot carry: control characters other than tab, line feed and
-/// carriage return, and the non-characters U+FFFE and U+FFFF.
-fn check_text(field: &'static str, text: &str) -> Result<(), WireError> {
-    let bad = text.chars().find(|&c| {
-        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}')
-    });
-    match bad {
-        None => Ok(()),
-        Some(c) => Err(WireError::Render(format!(
-            "the {field} {text:?} contains the character U+{:04X}, which XML 1.0 cannot carry; \
-             remove it from the job's input",
-            u32::from(c)
-        ))),
     }
 }
 

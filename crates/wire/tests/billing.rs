@@ -69,12 +69,21 @@ fn a_missing_status_is_malformed() {
 }
 
 #[test]
-fn creation_and_retrieval_roots_are_not_interchangeable() {
-    assert!(matches!(
+fn either_answer_reads_under_the_other_root_but_a_body_without_a_status_does_not() {
+    // Both documents carry the same content: the root's name alone is no reason to refuse one.
+    assert_eq!(
         parse_billing_creation(&fixture("billing_completed.xml")),
-        Err(WireError::Malformed {
-            what: "billing report creation",
-            ..
-        })
-    ));
+        parse_billing_retrieval(&fixture("billing_completed.xml"))
+    );
+    match parse_billing_retrieval(b"<ReportsResponse><Reports/></ReportsResponse>") {
+        Err(WireError::Malformed { what, detail }) => {
+            assert_eq!(what, "billing report status");
+            assert_eq!(
+                detail,
+                "the root element is <ReportsResponse>, expected <BillingReportRetrievalResponse>, \
+                 and it holds no <ReportStatus> or <ResponseStatus>"
+            );
+        }
+        other => panic!("expected Malformed, got {other:?}"),
+    }
 }

@@ -61,12 +61,26 @@ fn a_minimal_instance_with_unknown_status_empty_and_unknown_elements() {
 }
 
 #[test]
-fn an_instance_without_status_is_not_ready() {
-    let instance =
-        parse_instance(b"<ReportInstanceResponse><Instance><Id>5</Id><Status/></Instance></ReportInstanceResponse>")
-            .expect("parses");
-    assert_eq!(instance.status, None);
-    assert!(!instance.is_ready());
+fn a_status_document_without_status_is_malformed_but_a_listed_instance_may_lack_one() {
+    // The status is what the document is asked for: without it the client cannot go on.
+    for body in [
+        &b"<ReportInstanceResponse><Instance><Id>5</Id><Status/></Instance></ReportInstanceResponse>"[..],
+        b"<ReportInstanceResponse><Instance><Id>5</Id></Instance></ReportInstanceResponse>",
+    ] {
+        assert_eq!(
+            parse_instance(body),
+            Err(WireError::Malformed {
+                what: "report instance status",
+                detail: "instance 5 has no <Status> (or an empty one)".to_owned(),
+            })
+        );
+    }
+    let listed = parse_instance_list(
+        b"<ReportInstancesResponse><Instances><Instance><Id>5</Id></Instance></Instances></ReportInstancesResponse>",
+    )
+    .expect("parses");
+    assert_eq!(listed[0].status, None);
+    assert!(!listed[0].is_ready());
 }
 
 #[test]
@@ -145,7 +159,8 @@ fn the_wrong_document_is_malformed_not_empty() {
             assert_eq!(what, "report instance listing");
             assert_eq!(
                 detail,
-                "the root element is <ReportsResponse>, expected <ReportInstancesResponse>"
+                "the root element is <ReportsResponse>, expected <ReportInstancesResponse>, \
+                 and it holds no <Instances>"
             );
         }
         other => panic!("expected Malformed, got {other:?}"),

@@ -3,25 +3,26 @@
 
 mod common;
 
-use common::{FIXTURES, fixture};
+use common::{BANDWIDTH, FIXTURES, fixture};
 use proptest::prelude::*;
 use reportflow_wire::{
     BillingReportRequest, InstanceRequest, WireError, content_disposition_filename,
-    file_name_from_disposition, parse_billing_creation, parse_billing_retrieval,
-    parse_error_envelope, parse_instance, parse_instance_list, parse_report_detail,
-    parse_report_list, safe_file_name,
+    file_name_from_disposition, parse_billing_creation, parse_billing_report_list,
+    parse_billing_retrieval, parse_error_envelope, parse_instance, parse_instance_list,
+    parse_report_detail, parse_report_list, safe_file_name,
 };
 
 /// Runs every parser of the crate over `body` and checks what must hold whatever it is.
 fn exercise(body: &[u8]) -> Result<(), TestCaseError> {
     let envelope = parse_error_envelope(body);
-    let outcomes: [Result<(), WireError>; 6] = [
+    let outcomes: [Result<(), WireError>; 7] = [
         parse_report_list(body).map(drop),
         parse_report_detail(body).map(drop),
         parse_instance(body).map(drop),
         parse_instance_list(body).map(drop),
         parse_billing_creation(body).map(drop),
         parse_billing_retrieval(body).map(drop),
+        parse_billing_report_list(body).map(drop),
     ];
     if let Some(error) = envelope {
         for outcome in outcomes {
@@ -165,6 +166,18 @@ proptest! {
     }
 
     #[test]
+    fn mutated_bandwidth_bodies(
+        which in 0..BANDWIDTH.len(),
+        mutations in prop::collection::vec(mutation(), 1..6),
+    ) {
+        let mut body = fixture(&format!("bandwidth/{}", BANDWIDTH[which]));
+        for m in &mutations {
+            apply(&mut body, m);
+        }
+        exercise(&body)?;
+    }
+
+    #[test]
     fn mutated_fixtures(
         which in 0..FIXTURES.len(),
         mutations in prop::collection::vec(mutation(), 1..6),
@@ -182,6 +195,9 @@ fn unmutated_fixtures_pass_the_same_checks() {
     for name in FIXTURES {
         exercise(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
+    for name in BANDWIDTH {
+        exercise(&fixture(&format!("bandwidth/{name}"))).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
 }
 
 #[test]
@@ -191,7 +207,7 @@ fn deep_nesting_does_not_overflow_the_stack() {
     let bodies = [
         // Inside an unknown element of a valid document: skipped, the document still parses.
         format!(
-            "<ReportInstanceResponse><Instance><Id>1</Id><Extra>{nested}</Extra></Instance></ReportInstanceResponse>"
+            "<ReportInstanceResponse><Instance><Id>1</Id><Status>Ready</Status><Extra>{nested}</Extra></Instance></ReportInstanceResponse>"
         ),
         // Inside a field: not the documented shape.
         format!(

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{ALLOW, WWW_AUTHENTICATE};
+use http::header::{ALLOW, HeaderName, WWW_AUTHENTICATE};
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
 use crate::app::App;
-use crate::config::{ErrorShape, ResetUnit, SimConfig};
+use crate::config::{ErrorShape, FixedAnswer, ResetUnit, SimConfig};
 use crate::faults::{Endpoint, Fault};
 use crate::lock;
 use crate::response::{
@@ -416,6 +416,16 @@ async fn handle(app: &Arc<App>, config: &SimConfig, route: &Route, req: Request<
     if let Err(wait) = lock(&app.limiter).take(endpoint, &config.rate_limits, now) {
         return too_many_requests(wait, config.rate_limit_reset_unit);
     }
+    if let Some(answer) = fixed_answer(config, route, &req) {
+        let principal = {
+            let tokens = lock(&app.tokens);
+            crate::auth::authenticate(config, &tokens, req.headers(), now)
+        };
+        return match principal {
+            Some(_) => fixed_response(answer),
+            None => unauthorized(config, ""),
+        };
+    }
     let result = match route {
         Route::NotFound => return empty(StatusCode::NOT_FOUND),
         Route::MethodNotAllowed { allow, .. } => {
@@ -447,6 +457,35 @@ async fn handle(app: &Arc<App>, config: &SimConfig, route: &Route, req: Request<
         let body = render_error(shape, root, &err.problems, config.xml_declaration);
         with_body(err.status, XML, body)
     })
+}
+
+/// The configured fixed answer to this API request, if any.
+fn fixed_answer<'a>(
+    config: &'a SimConfig,
+    route: &Route,
+    req: &Request<Incoming>,
+) -> Option<&'a FixedAnswer> {
+    if matches!(route, Route::Download { .. } | Route::Token) {
+        return None;
+    }
+    let path = req.uri().path().strip_prefix("/api")?;
+    config
+        .fixed_answers
+        .iter()
+        .find(|a| a.path == path && a.method.eq_ignore_ascii_case(req.method().as_str()))
+}
+
+/// The response of a fixed answer (its headers checked when it was configured).
+fn fixed_response(answer: &FixedAnswer) -> Resp {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    let mut resp = with_body(status, XML, answer.body.clone());
+    for (name, value) in &answer.headers {
+        match HeaderName::from_bytes(name.as_bytes()) {
+            Ok(name) if name != http::header::CONTENT_LENGTH => set_header(&mut resp, name, value),
+            _ => {}
+        }
+    }
+    resp
 }
 
 /// `401` with a challenge; `body` may be empty.

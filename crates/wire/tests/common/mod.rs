@@ -25,7 +25,40 @@ pub const FIXTURES: &[&str] = &[
     "error_inside_200.xml",
 ];
 
-/// The bytes of the fixture `name`.
+/// Every body under `tests/fixtures/bandwidth/`: real answers from Bandwidth's SDK tests and
+/// API spec (their sources are in that folder's README).
+pub const BANDWIDTH: &[&str] = &[
+    "docs-account-instances.xml",
+    "docs-billing-creation-201.xml",
+    "docs-billing-creation-400.xml",
+    "docs-billing-file-200-xml.xml",
+    "docs-billing-file-400.xml",
+    "docs-billing-file-404.xml",
+    "docs-billing-reports-list.xml",
+    "docs-billing-retrieval-400.xml",
+    "docs-billing-retrieval-404.xml",
+    "docs-billing-retrieval-completed.xml",
+    "docs-instance-404.xml",
+    "docs-instance-create-400.xml",
+    "docs-instance-create-503.xml",
+    "docs-instance-file-202.xml",
+    "docs-instance-file-404.xml",
+    "docs-instance-ready-100102.xml",
+    "docs-report-404.xml",
+    "docs-report-detail-123.xml",
+    "docs-report-instances.xml",
+    "docs-reports-list.xml",
+    "mdx-instance-ready-789.xml",
+    "php-billing-creation-201.xml",
+    "php-billing-file.bin",
+    "php-billing-reports-list.xml",
+    "php-billing-retrieval-completed.xml",
+    "php-report-detail-123.xml",
+    "php-report-instances.xml",
+    "php-reports-list.xml",
+];
+
+/// The bytes of the fixture `name` (`bandwidth/NAME` for a real body).
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
