@@ -1,6 +1,7 @@
 //! The simulator's configuration: every knob, with its default.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use jiff::civil::Date;
@@ -80,6 +81,30 @@ pub enum ErrorShape {
     Varied,
 }
 
+/// TLS for both origins: a certificate authority and a server certificate generated at start
+/// (rcgen). Clients trust the CA from [`crate::SimHandle::ca_pem`] or the file it is written to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimTls {
+    /// Names the server certificate is valid for (DNS names or IP addresses). Default
+    /// `127.0.0.1` and `localhost`; another name makes a client see a certificate for the
+    /// wrong host.
+    pub names: Vec<String>,
+    /// Whether the server certificate is expired (valid only during 2020). Default `false`.
+    pub expired: bool,
+    /// Where the CA certificate is written in PEM at start, if anywhere. Default `None`.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for SimTls {
+    fn default() -> Self {
+        SimTls {
+            names: vec!["127.0.0.1".into(), "localhost".into()],
+            expired: false,
+            ca_file: None,
+        }
+    }
+}
+
 /// Configuration of a simulated upstream. Build it with `SimConfig { field: .., ..Default::default() }`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimConfig {
@@ -150,6 +175,9 @@ pub struct SimConfig {
     pub error_shape: ErrorShape,
     /// Whether XML bodies start with `<?xml ...?>`. Default `true`.
     pub xml_declaration: bool,
+    /// Serve both origins (and so the token endpoint) over TLS, `https://`. Default `None`:
+    /// plain `http://`. Fixed at start: [`crate::SimHandle::configure`] does not change it.
+    pub tls: Option<SimTls>,
 }
 
 impl Default for SimConfig {
@@ -187,6 +215,7 @@ impl Default for SimConfig {
             faults: FaultPlan::default(),
             error_shape: ErrorShape::AnyResponse,
             xml_declaration: true,
+            tls: None,
         }
     }
 }
@@ -201,6 +230,14 @@ impl SimConfig {
             processing_time: Duration::ZERO,
             billing_processing_time: Duration::ZERO,
             ..SimConfig::default()
+        }
+    }
+
+    /// This configuration served over TLS with the default certificate ([`SimTls::default`]).
+    pub fn with_tls(self) -> Self {
+        SimConfig {
+            tls: Some(SimTls::default()),
+            ..self
         }
     }
 
@@ -259,6 +296,11 @@ impl SimConfig {
                 "no-data range {}..{} starts after it ends",
                 r.start, r.end
             ));
+        }
+        if let Some(tls) = &self.tls
+            && tls.names.iter().all(|n| n.trim().is_empty())
+        {
+            return Err("tls.names is empty: name at least one host the certificate is for (e.g. 127.0.0.1)".into());
         }
         self.faults.validate()
     }
