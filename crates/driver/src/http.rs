@@ -45,7 +45,7 @@ impl Http {
         let tls = config.trust.client_config().map_err(DriverError::Config)?;
         let proxies = Arc::new(Proxies::new(&config.proxy).map_err(DriverError::Config)?);
         if let Some(summary) = proxies.summary() {
-            tracing::debug!(proxies = %summary, "requests go through a proxy unless NO_PROXY says otherwise");
+            tracing::info!(proxies = %summary, "requests go through a proxy unless NO_PROXY says otherwise");
         }
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
@@ -116,14 +116,19 @@ impl Http {
                 proxy.as_deref(),
             )));
         }
-        if let Some(proxy) = proxy_error(error)
-            && proxy.auth_required()
-        {
-            return CallError::Local(DriverError::Config(format!(
+        if let Some(proxy) = proxy_error(error) {
+            if proxy.auth_required() {
+                return CallError::Local(DriverError::Config(format!(
+                    "could not connect to {}: {}",
+                    redact(uri),
+                    proxy.auth_advice()
+                )));
+            }
+            return CallError::NotSent(format!(
                 "could not connect to {}: {}",
                 redact(uri),
-                proxy.auth_advice()
-            )));
+                proxy.explain()
+            ));
         }
         CallError::NotSent(format!(
             "could not connect to {}: {}",

@@ -23,8 +23,10 @@ use tower_service::Service;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// What [`Matcher`]'s tunnel says when the proxy answered `407` (its error type is private).
+/// What hyper-util's `Tunnel` says when the proxy answered `407` (its error type is private).
 const PROXY_AUTH_REQUIRED: &str = "tunnel error: proxy authorization required";
+/// What it says when the proxy answered the `CONNECT` with another error status.
+const TUNNEL_REFUSED: &str = "tunnel error: unsuccessful";
 
 /// Which requests go through a proxy, with curl's variables and rules. A proxy URL may carry
 /// credentials (`http://user:password@proxy:3128`); they go to the proxy only, in the
@@ -290,6 +292,21 @@ impl ProxyError {
     /// True when the proxy asked for credentials (`407`) it was not given or refused.
     pub(crate) fn auth_required(&self) -> bool {
         self.source.to_string() == PROXY_AUTH_REQUIRED
+    }
+
+    /// What went wrong, for a message: which proxy, where to, and why.
+    pub(crate) fn explain(&self) -> String {
+        let mut text = self.source.to_string();
+        let mut source = self.source.source();
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        if text == TUNNEL_REFUSED {
+            text.push_str(" (the proxy answered the CONNECT with an error: wrong proxy credentials, a host or port it does not allow, or an upstream it cannot reach)");
+        }
+        format!("{self}: {text}")
     }
 
     /// What to say when the proxy wants credentials.
