@@ -20,7 +20,7 @@ use common::{ACCOUNT, Env};
 use harness::*;
 use reportflow_core::StateName;
 use reportflow_sim::{Endpoint, Fault, FaultPlan, SimConfig, SizeRange};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -144,41 +144,6 @@ fn spawn_run(env: &Env, log: &std::path::Path) -> Child {
         .expect("run starts")
 }
 
-/// Waits for `child` up to `deadline`; `None` if it is still running.
-fn wait_until(child: &mut Child, deadline: Instant) -> Option<std::process::ExitStatus> {
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Every file under a final name is complete: its bytes are a file the simulator served to
-/// its end (size and sha256).
-fn check_final_files(env: &Env) {
-    let served: BTreeSet<(u64, String)> = env
-        .sim
-        .stats()
-        .file_sha256
-        .values()
-        .map(|d| (d.size, d.sha256.clone()))
-        .collect();
-    for path in final_files(&env.out()) {
-        let bytes = std::fs::read(&path).expect("read a final file");
-        let digest = (bytes.len() as u64, sha256_hex(&bytes));
-        assert!(
-            served.contains(&digest),
-            "{} ({} bytes) under a final name is not a complete served file",
-            path.display(),
-            bytes.len()
-        );
-    }
-}
-
 #[test]
 fn run_killed_at_random_moments_loses_nothing_and_duplicates_nothing() {
     let kills_wanted = env_number("REPORTFLOW_SOAK", CI_KILLS);
@@ -261,7 +226,7 @@ fn run_killed_at_random_moments_loses_nothing_and_duplicates_nothing() {
         }
         let before = previous.as_ref().expect("a snapshot");
         check_no_regression(before, &snapshot).expect("no job went back");
-        check_final_files(&env);
+        check_final_files(&env.sim, &env.out());
         if killed {
             if snapshot == *before {
                 tally.kills_without_progress += 1;

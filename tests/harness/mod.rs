@@ -171,6 +171,43 @@ pub fn check_no_regression(before: &Snapshot, now: &Snapshot) -> Result<(), Stri
     Ok(())
 }
 
+/// Waits for `child` up to `deadline`; `None` if it is still running.
+pub fn wait_until(
+    child: &mut std::process::Child,
+    deadline: std::time::Instant,
+) -> Option<std::process::ExitStatus> {
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Every file under a final name is complete: its bytes are a file the simulator served to
+/// its end (size and sha256).
+pub fn check_final_files(sim: &reportflow_sim::SimHandle, out: &Path) {
+    let served: std::collections::BTreeSet<(u64, String)> = sim
+        .stats()
+        .file_sha256
+        .values()
+        .map(|d| (d.size, d.sha256.clone()))
+        .collect();
+    for path in final_files(out) {
+        let bytes = std::fs::read(&path).expect("read a final file");
+        let digest = (bytes.len() as u64, sha256_hex(&bytes));
+        assert!(
+            served.contains(&digest),
+            "{} ({} bytes) under a final name is not a complete served file",
+            path.display(),
+            bytes.len()
+        );
+    }
+}
+
 /// Files of `dir` (not recursive) under a final name: not hidden, not `.part`.
 pub fn final_files(dir: &Path) -> Vec<PathBuf> {
     list(dir, |name| {
