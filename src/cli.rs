@@ -411,8 +411,9 @@ Example:
 On a terminal it shows a progress bar per active job; otherwise plain log lines on stderr;
 with --json one JSON event per line on stdout. Ctrl-C or SIGTERM stops cleanly (jobs resume on
 the next run). It first checks that the upstream answers and takes the credentials, so a wrong
-URL or password changes nothing. The store is locked while a round runs: other commands on it
-then fail with exit 1 (`--watch` frees it between rounds).
+URL, password, proxy or certificate changes nothing (a certificate refused later stops the run
+with its reason; every job resumes). The store is locked while a round runs: other commands on
+it then fail with exit 1 (`--watch` frees it between rounds).
 
 Exit codes:
   0  every job ended downloaded or nodata
@@ -480,6 +481,8 @@ Example:
   $ export REPORTFLOW_BASE_URL=http://127.0.0.1:8085/api BANDWIDTH_ACCOUNT_ID=9900000
   $ export BANDWIDTH_USERNAME=demo BANDWIDTH_PASSWORD=demo-secret
   $ reportflow reports list
+With --tls it serves https and prints the file of its CA (trust it with --ca-file):
+  $ reportflow sim --tls --ca-out ./sim-ca.pem
 Runs until Ctrl-C, then prints what it served.";
 
 /// Parses a report id: a positive whole number.
