@@ -41,6 +41,9 @@ fn run_with(env: &Env, extra: &[(&str, Option<&str>)], args: &[&str]) -> Ran {
     env.run_with(&vars, args)
 }
 
+/// Variables to set (`Some`) or remove (`None`).
+type Vars<'a> = Vec<(&'a str, Option<&'a str>)>;
+
 const SUBMIT: [&str; 3] = [
     "submit billing BDR --from 2026-05-01 --to 2026-05-31",
     "submit report 4 --param AccountId=9900000 --param SiteId=1",
@@ -56,7 +59,7 @@ fn the_ca_is_taken_from_the_flag_the_variable_or_ssl_cert_file() {
         .display()
         .to_string();
     let flag = ["--ca-file", ca.as_str()];
-    let ways: [(&str, Vec<(&str, Option<&str>)>, Vec<&str>); 3] = [
+    let ways: [(&str, Vars, Vec<&str>); 3] = [
         (
             "--ca-file",
             vec![("REPORTFLOW_CA_FILE", None)],
