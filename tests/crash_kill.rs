@@ -21,8 +21,7 @@ use harness::*;
 use reportflow_core::StateName;
 use reportflow_sim::{Endpoint, Fault, FaultPlan, SimConfig, SizeRange};
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// Account report jobs per round.
@@ -135,13 +134,7 @@ struct Tally {
 }
 
 fn spawn_run(env: &Env, log: &std::path::Path) -> Child {
-    let stderr = File::create(log).expect("log file");
-    env.cmd()
-        .args(["run", "--json"])
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .expect("run starts")
+    spawn_logged(env.cmd().args(["run", "--json"]), log)
 }
 
 #[test]
@@ -220,13 +213,8 @@ fn run_killed_at_random_moments_loses_nothing_and_duplicates_nothing() {
         }
 
         // What the next run will find.
-        let snapshot = read_store(&env.store()).expect("the store opens after a kill");
-        for (job, history) in snapshot.jobs.values() {
-            check_chain(job, history).expect("a gap-free history");
-        }
         let before = previous.as_ref().expect("a snapshot");
-        check_no_regression(before, &snapshot).expect("no job went back");
-        check_final_files(&env.sim, &env.out());
+        let snapshot = checked_snapshot(before, &env.store(), &env.sim, &env.out());
         if killed {
             if snapshot == *before {
                 tally.kills_without_progress += 1;
@@ -237,10 +225,7 @@ fn run_killed_at_random_moments_loses_nothing_and_duplicates_nothing() {
             for state in snapshot.counts().keys() {
                 *tally.kills_in_state.entry(*state).or_default() += 1;
             }
-            if temp_files(&env.out()).iter().any(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().ends_with(".part"))
-            }) {
+            if has_part_file(&env.out()) {
                 tally.kills_mid_download += 1;
             }
         }

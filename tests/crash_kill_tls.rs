@@ -15,8 +15,7 @@ mod harness;
 use common::{ACCOUNT, Env};
 use harness::*;
 use reportflow_sim::{SimConfig, SimTls, SizeRange};
-use std::fs::File;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// Account report jobs per round (large files, so that kills land inside downloads).
@@ -49,21 +48,7 @@ fn round_batch(round: usize) -> String {
 }
 
 fn spawn_run(env: &Env, log: &std::path::Path) -> Child {
-    let stderr = File::create(log).expect("log file");
-    env.cmd()
-        .args(["run", "--json"])
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .expect("run starts")
-}
-
-/// Whether a download is under way in `out` (a `.part` file exists).
-fn downloading(out: &std::path::Path) -> bool {
-    temp_files(out).iter().any(|p| {
-        p.file_name()
-            .is_some_and(|n| n.to_string_lossy().ends_with(".part"))
-    })
+    spawn_logged(env.cmd().args(["run", "--json"]), log)
 }
 
 #[test]
@@ -100,7 +85,7 @@ fn run_killed_during_tls_downloads_loses_nothing_and_duplicates_nothing() {
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut in_download = false;
         while child.try_wait().expect("wait").is_none() && Instant::now() < deadline {
-            if downloading(&env.out()) {
+            if has_part_file(&env.out()) {
                 in_download = true;
                 break;
             }
@@ -122,14 +107,8 @@ fn run_killed_during_tls_downloads_loses_nothing_and_duplicates_nothing() {
                 mid_download += u64::from(in_download);
             }
         }
-        let snapshot = read_store(&env.store()).expect("the store opens after a kill");
-        for (job, history) in snapshot.jobs.values() {
-            check_chain(job, history).expect("a gap-free history");
-        }
         let before = previous.as_ref().expect("a snapshot");
-        check_no_regression(before, &snapshot).expect("no job went back");
-        check_final_files(&env.sim, &env.out());
-        previous = Some(snapshot);
+        previous = Some(checked_snapshot(before, &env.store(), &env.sim, &env.out()));
     }
     // The last run goes to the end.
     let mut child = spawn_run(&env, &log);

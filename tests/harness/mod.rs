@@ -187,6 +187,41 @@ pub fn wait_until(
     }
 }
 
+/// Starts `cmd` with stdout dropped and stderr into `log` (read back when a run fails).
+pub fn spawn_logged(cmd: &mut std::process::Command, log: &Path) -> std::process::Child {
+    let stderr = std::fs::File::create(log).expect("log file");
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("the binary starts")
+}
+
+/// Whether a download is under way (or was cut off) in `out`: a `.part` file exists.
+pub fn has_part_file(out: &Path) -> bool {
+    temp_files(out).iter().any(|p| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with(".part"))
+    })
+}
+
+/// The store at `store` as the next run will find it, checked against `before`: it opens,
+/// each history is a gap-free chain, no job went back, and every file under a final name in
+/// `out` is a complete served file.
+pub fn checked_snapshot(
+    before: &Snapshot,
+    store: &Path,
+    sim: &reportflow_sim::SimHandle,
+    out: &Path,
+) -> Snapshot {
+    let snapshot = read_store(store).expect("the store opens after a kill");
+    for (job, history) in snapshot.jobs.values() {
+        check_chain(job, history).expect("a gap-free history");
+    }
+    check_no_regression(before, &snapshot).expect("no job went back");
+    check_final_files(sim, out);
+    snapshot
+}
+
 /// Every file under a final name is complete: its bytes are a file the simulator served to
 /// its end (size and sha256).
 pub fn check_final_files(sim: &reportflow_sim::SimHandle, out: &Path) {

@@ -6,8 +6,8 @@
 mod common;
 
 use common::*;
-use reportflow_core::{Date, JobSpec, KNOWN_BILLING_TYPES, StateName};
-use reportflow_driver::{Credentials, DriverError, Engine, ProxyConfig, sample_parameters};
+use reportflow_core::{Date, StateName};
+use reportflow_driver::{Credentials, DriverError, ProxyConfig};
 use reportflow_sim::{Endpoint, Sim, SimConfig, SimHandle, SimTls};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -48,24 +48,8 @@ async fn every_report_and_billing_type_over_tls_with_oauth2_and_redirects_to_the
     assert!(sim.redirect_base_url().starts_with("https://"));
     let setup = setup(&sim, true);
     let engine = setup.engine();
-    let catalogue = engine.report_types(ACCOUNT).await.expect("report list");
-    assert_eq!(catalogue.len(), 18, "the seed's 18 reports");
-    let today = Date::constant(2026, 11, 26);
-    for report in &catalogue {
-        let id: u32 = report.id.parse().expect("numeric report id");
-        let detail = engine.report_detail(ACCOUNT, id).await.expect("detail");
-        let JobSpec::Account(mut spec) = account(id, &[]) else {
-            unreachable!()
-        };
-        spec.params = sample_parameters(&detail, ACCOUNT, today);
-        engine.submit(JobSpec::Account(spec), None).expect("submit");
-    }
-    for t in KNOWN_BILLING_TYPES {
-        let (from, to) = (Date::constant(2026, 5, 21), Date::constant(2026, 5, 29));
-        engine.submit(billing(t, from, to), None).expect("submit");
-    }
+    let jobs = submit_catalogue(&engine).await;
     let summary = engine.run_until_idle().await.expect("run");
-    let jobs = 18 + KNOWN_BILLING_TYPES.len();
     assert_eq!(
         summary.count(StateName::Downloaded),
         jobs as u64,
@@ -83,75 +67,60 @@ async fn every_report_and_billing_type_over_tls_with_oauth2_and_redirects_to_the
     assert_eq!(stats.proxy_authorization_requests, 0);
 }
 
-/// Runs one billing job against `sim` without trusting its CA (or trusting it, for the name
-/// and expiry cases) and returns the run's error, the engine and its set-up.
-async fn refused_run(sim: &SimHandle, trust: bool) -> (DriverError, Engine, Setup) {
-    let setup = setup(sim, trust);
+/// Runs one billing job against a simulator serving `tls`, trusting its CA when `trust`:
+/// the run must stop with a certificate error having stored nothing as downloaded, written no
+/// file and sent no request. Returns the error's message.
+async fn refused_run(tls: SimTls, trust: bool) -> String {
+    let sim = Sim::start(tls_sim(tls)).await.expect("sim starts");
+    let setup = setup(&sim, trust);
     let engine = setup.engine();
     let (from, to) = (Date::constant(2026, 5, 1), Date::constant(2026, 5, 31));
     engine
         .submit(billing("BDR", from, to), None)
         .expect("submit");
     let error = engine.run_until_idle().await.expect_err("the run stops");
-    (error, engine, setup)
-}
-
-fn assert_nothing_downloaded(engine: &Engine, sim: &SimHandle, setup: &Setup) {
-    let out = setup.out_dir();
+    let DriverError::Certificate(message) = error else {
+        panic!("a certificate error: {error:?}");
+    };
     for job in engine.jobs(None).expect("jobs") {
         assert_eq!(job.state.name(), StateName::Requested, "{job:?}");
     }
+    let out = setup.out_dir();
     let files = std::fs::read_dir(&out).map(|d| d.count()).unwrap_or(0);
     assert_eq!(files, 0, "no file in {}", out.display());
     let stats = sim.stats();
     assert_eq!(stats.requests.values().sum::<u64>(), 0, "no request served");
     assert!(stats.tls_handshake_failures >= 1, "{stats:?}");
+    assert!(message.contains(&sim.addr().to_string()), "{message}");
+    message
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_from_an_unknown_ca_stops_the_run_saying_what_to_do() {
-    let sim = Sim::start(tls_sim(SimTls::default())).await.expect("sim");
-    let (error, engine, setup) = refused_run(&sim, false).await;
-    let DriverError::Certificate(message) = &error else {
-        panic!("a certificate error: {error:?}");
-    };
+    let message = refused_run(SimTls::default(), false).await;
     assert!(message.contains("unknown issuer"), "{message}");
     assert!(message.contains("--ca-file"), "{message}");
-    assert!(message.contains(&sim.addr().to_string()), "{message}");
-    assert_nothing_downloaded(&engine, &sim, &setup);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_for_another_host_name_stops_the_run() {
-    let sim = Sim::start(tls_sim(SimTls {
+    let other = SimTls {
         names: vec!["reports.example.com".into()],
         ..SimTls::default()
-    }))
-    .await
-    .expect("sim");
-    let (error, engine, setup) = refused_run(&sim, true).await;
-    let DriverError::Certificate(message) = &error else {
-        panic!("a certificate error: {error:?}");
     };
+    let message = refused_run(other, true).await;
     assert!(message.contains("not valid for that name"), "{message}");
     assert!(message.contains("reports.example.com"), "{message}");
-    assert_nothing_downloaded(&engine, &sim, &setup);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_certificate_stops_the_run() {
-    let sim = Sim::start(tls_sim(SimTls {
+    let expired = SimTls {
         expired: true,
         ..SimTls::default()
-    }))
-    .await
-    .expect("sim");
-    let (error, engine, setup) = refused_run(&sim, true).await;
-    let DriverError::Certificate(message) = &error else {
-        panic!("a certificate error: {error:?}");
     };
+    let message = refused_run(expired, true).await;
     assert!(message.contains("expired on 2020-12-31"), "{message}");
-    assert_nothing_downloaded(&engine, &sim, &setup);
 }
 
 /// A minimal CONNECT proxy on loopback that records the head of every CONNECT it gets, then
