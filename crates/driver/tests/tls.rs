@@ -231,3 +231,52 @@ async fn a_proxy_gets_only_connect_with_its_own_credentials_and_the_upstream_nev
         proxy.heads.lock().expect("lock").clear();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_307_to_another_origin_goes_by_that_origins_proxy_rules() {
+    let proxy = RecordingProxy::start().await;
+    let sim = Sim::start(SimConfig {
+        redirect_files: true,
+        redirect_host: "localhost".into(),
+        ..tls_sim(SimTls::default())
+    })
+    .await
+    .expect("sim");
+    assert!(sim.redirect_base_url().starts_with("https://localhost:"));
+    let (api, files) = (sim.addr().port(), sim.redirect_addr().port());
+    // The API through the proxy, the download origin directly; then the other way round.
+    for (no_proxy, tunnelled, direct) in [("localhost", api, files), ("127.0.0.1", files, api)] {
+        let mut setup = setup(&sim, true);
+        setup.config.proxy = ProxyConfig {
+            https: Some(format!("http://127.0.0.1:{}", proxy.port)),
+            no_proxy: Some(no_proxy.into()),
+            ..ProxyConfig::default()
+        };
+        let engine = setup.engine();
+        let site = u32::from(tunnelled);
+        engine.submit(inventory(site), None).expect("submit");
+        let before = sim.stats().status_count(Endpoint::RedirectedFile, 200);
+        let summary = engine.run_until_idle().await.expect("run");
+        assert_eq!(summary.count(StateName::Downloaded), 1, "{summary:?}");
+        assert_eq!(
+            sim.stats().status_count(Endpoint::RedirectedFile, 200),
+            before + 1
+        );
+        let heads = proxy.heads();
+        assert!(
+            !heads.is_empty(),
+            "NO_PROXY={no_proxy}: something went through the proxy"
+        );
+        for head in &heads {
+            assert!(
+                head.contains(&format!(":{tunnelled} HTTP/1.1")),
+                "NO_PROXY={no_proxy}: {head}"
+            );
+            assert!(
+                !head.contains(&format!(":{direct} ")),
+                "NO_PROXY={no_proxy}: {head}"
+            );
+        }
+        proxy.heads.lock().expect("lock").clear();
+    }
+}

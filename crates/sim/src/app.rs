@@ -41,7 +41,11 @@ impl App {
         let scheme = if ca_pem.is_some() { "https" } else { "http" };
         App {
             base_url: format!("{scheme}://{addr}/api"),
-            redirect_base: format!("{scheme}://{redirect_addr}"),
+            redirect_base: format!(
+                "{scheme}://{}:{}",
+                config.redirect_host,
+                redirect_addr.port()
+            ),
             ca_pem,
             store: Mutex::new(Store::new(seed)),
             faults: Mutex::new(FaultEngine::new(seed)),

@@ -115,6 +115,10 @@ pub struct SimConfig {
     pub port: u16,
     /// Port of the second origin (signed download URLs); `0` picks a free port. Default `0`.
     pub redirect_port: u16,
+    /// The host name of the second origin in the URLs the 307s point to. It listens on
+    /// 127.0.0.1 whatever the name; `localhost` makes it another host than the API's for a
+    /// client's proxy rules (`NO_PROXY`). Default `127.0.0.1`.
+    pub redirect_host: String,
     /// HTTP Basic user name. Default `"demo"`.
     pub username: String,
     /// HTTP Basic password. Default `"demo-secret"`.
@@ -186,6 +190,7 @@ impl Default for SimConfig {
             seed: 0,
             port: 0,
             redirect_port: 0,
+            redirect_host: "127.0.0.1".into(),
             username: "demo".into(),
             password: "demo-secret".into(),
             basic_auth: true,
@@ -295,6 +300,12 @@ impl SimConfig {
             return Err(format!(
                 "no-data range {}..{} starts after it ends",
                 r.start, r.end
+            ));
+        }
+        if !matches!(self.redirect_host.as_str(), "127.0.0.1" | "localhost") {
+            return Err(format!(
+                "redirect_host {:?}: the second origin listens on 127.0.0.1, so its name must be 127.0.0.1 or localhost",
+                self.redirect_host
             ));
         }
         if let Some(tls) = &self.tls
