@@ -38,6 +38,8 @@ Environment:
   BANDWIDTH_USERNAME + BANDWIDTH_PASSWORD (Basic) or
   BANDWIDTH_CLIENT_ID + BANDWIDTH_CLIENT_SECRET [+ BANDWIDTH_TOKEN_URL] (OAuth2)
   REPORTFLOW_LOG (a tracing filter, e.g. `debug`)
+  HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY (also lower case; curl's rules, CONNECT tunnels)
+  REPORTFLOW_CA_FILE or SSL_CERT_FILE (a PEM bundle to trust too), REPORTFLOW_NATIVE_ROOTS
 
 Docs: README.md, docs/cli.md, docs/operations.md, docs/embedding.md";
 
@@ -93,6 +95,15 @@ pub struct Global {
     /// Allow plain http to hosts other than loopback (credentials then travel unencrypted).
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub allow_insecure_http: bool,
+
+    /// Also trust the certificate authorities of this PEM file (e.g. a TLS-inspecting proxy's
+    /// CA); SSL_CERT_FILE is honoured as well.
+    #[arg(long, global = true, help_heading = GLOBAL, env = "REPORTFLOW_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Trust the operating system's certificate store instead of the built-in webpki roots.
+    #[arg(long, global = true, help_heading = GLOBAL, env = "REPORTFLOW_NATIVE_ROOTS")]
+    pub native_roots: bool,
 
     /// The Bandwidth account id (digits).
     #[arg(long, global = true, help_heading = GLOBAL, env = "BANDWIDTH_ACCOUNT_ID", value_name = "ID")]
@@ -317,6 +328,12 @@ pub struct SimArgs {
     /// Refuse HTTP Basic (as Bandwidth will after 2026-12-02): only OAuth2 tokens work.
     #[arg(long)]
     pub oauth2_only: bool,
+    /// Serve https (both origins and the token endpoint) with a CA and certificate made at start.
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls: where to write the CA certificate (PEM) clients must trust.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub ca_out: Option<PathBuf>,
 }
 
 const REPORTS_AFTER: &str = "\
@@ -398,8 +415,9 @@ Example:
 On a terminal it shows a progress bar per active job; otherwise plain log lines on stderr;
 with --json one JSON event per line on stdout. Ctrl-C or SIGTERM stops cleanly (jobs resume on
 the next run). It first checks that the upstream answers and takes the credentials, so a wrong
-URL or password changes nothing. The store is locked while a round runs: other commands on it
-then fail with exit 1 (`--watch` frees it between rounds).
+URL, password, proxy or certificate changes nothing (a certificate refused later stops the run
+with its reason; every job resumes). The store is locked while a round runs: other commands on
+it then fail with exit 1 (`--watch` frees it between rounds).
 
 Exit codes:
   0  every job ended downloaded or nodata
@@ -467,6 +485,8 @@ Example:
   $ export REPORTFLOW_BASE_URL=http://127.0.0.1:8085/api BANDWIDTH_ACCOUNT_ID=9900000
   $ export BANDWIDTH_USERNAME=demo BANDWIDTH_PASSWORD=demo-secret
   $ reportflow reports list
+With --tls it serves https and prints the file of its CA (trust it with --ca-file):
+  $ reportflow sim --tls --ca-out ./sim-ca.pem
 Runs until Ctrl-C, then prints what it served.";
 
 /// Parses a report id: a positive whole number.

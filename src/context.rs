@@ -5,7 +5,7 @@ use crate::credentials::{self, Sources};
 use crate::error::CliError;
 use crate::shell;
 use reportflow_core::Date;
-use reportflow_driver::{Credentials, Engine, EngineConfig};
+use reportflow_driver::{Credentials, Engine, EngineConfig, ProxyConfig, TrustConfig};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -73,10 +73,16 @@ impl Context {
         })
     }
 
-    /// An engine configuration for this store, output folder and base URL (no credentials).
+    /// An engine configuration for this store, output folder and base URL (no credentials),
+    /// with the network settings: curl's proxy variables, and the trust of `--native-roots`,
+    /// `SSL_CERT_FILE` and `--ca-file` (REPORTFLOW_CA_FILE).
     pub fn engine_config(&self, store: &Path, out: &Path) -> EngineConfig {
         let mut config = EngineConfig::new(store, out, self.global.base_url.trim());
         config.allow_insecure_http = self.global.allow_insecure_http;
+        config.proxy = ProxyConfig::from_env();
+        config.trust = TrustConfig::from_env();
+        config.trust.native_roots = self.global.native_roots;
+        config.trust.ca_files.extend(self.global.ca_file.clone());
         config
     }
 

@@ -4,26 +4,18 @@
 use crate::error::CliError;
 use reportflow_core::Failure;
 use reportflow_driver::{DriverError, Engine};
-use std::io;
-use std::time::Duration;
-use tokio::net::TcpStream;
 
-/// Fails with a runtime error unless a TCP connection to the base URL's host opens within
-/// `timeout` (the engine would otherwise retry for minutes before failing every job).
-pub async fn reachable(base_url: &str, timeout: Duration) -> Result<(), CliError> {
+/// Fails with a runtime error unless a connection to the base URL opens the way requests go
+/// (through the proxy that applies, TLS handshake and certificate check included) within the
+/// engine's timeouts: the engine would otherwise retry for minutes before failing every job.
+pub async fn reachable(engine: &Engine) -> Result<(), CliError> {
+    let base_url = &engine.config().base_url;
     let uri: http::Uri = base_url.parse().map_err(|e| {
         CliError::Usage(format!(
             "the base URL {base_url:?} is not a URL ({e}); pass e.g. --base-url https://dashboard.bandwidth.com/api"
         ))
     })?;
-    let host = uri
-        .host()
-        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
-        .ok_or_else(|| {
-            CliError::Usage(format!(
-                "the base URL {base_url:?} names no host; pass e.g. --base-url https://dashboard.bandwidth.com/api"
-            ))
-        })?;
+    let host = uri.host().unwrap_or_default();
     let port = uri
         .port_u16()
         .unwrap_or(if uri.scheme_str() == Some("http") {
@@ -31,28 +23,12 @@ pub async fn reachable(base_url: &str, timeout: Duration) -> Result<(), CliError
         } else {
             443
         });
-    let unreachable = |why: String| {
-        CliError::Runtime(format!(
-            "cannot reach the upstream at {host}:{port} ({base_url}): {why}; check --base-url (or REPORTFLOW_BASE_URL) and the network, then run again (nothing was changed)"
-        ))
-    };
-    let connect = async {
-        let mut last = io::Error::other("the host name resolved to no address");
-        for addr in tokio::net::lookup_host((host.as_str(), port)).await? {
-            match TcpStream::connect(addr).await {
-                Ok(_) => return Ok(()),
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
-    };
-    match tokio::time::timeout(timeout, connect).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(unreachable(e.to_string())),
-        Err(_) => Err(unreachable(format!(
-            "no connection within {} s",
-            timeout.as_secs()
+    match engine.probe().await {
+        Ok(()) => Ok(()),
+        Err(DriverError::Unreachable(why)) => Err(CliError::Runtime(format!(
+            "cannot reach the upstream at {host}:{port} ({base_url}): {why}; check --base-url (or REPORTFLOW_BASE_URL), the proxy settings (HTTPS_PROXY, NO_PROXY) and the network, then run again (nothing was changed)"
         ))),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -83,19 +59,22 @@ pub fn refused(failure: &Failure) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reportflow_driver::EngineConfig;
 
     #[tokio::test]
-    async fn a_closed_port_is_unreachable_and_a_bad_url_a_usage_error() {
+    async fn a_closed_port_is_unreachable() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         drop(listener);
-        let closed = reachable(
-            &format!("http://127.0.0.1:{port}/api"),
-            Duration::from_secs(2),
-        )
-        .await;
-        assert!(matches!(closed, Err(CliError::Runtime(m)) if m.contains("cannot reach")));
-        let bad = reachable("not a url", Duration::from_secs(2)).await;
-        assert!(matches!(bad, Err(CliError::Usage(_))));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let base = format!("http://127.0.0.1:{port}/api");
+        let config = EngineConfig::new(dir.path().join("store"), dir.path(), &base);
+        let engine = Engine::open(config).expect("opens");
+        let closed = reachable(&engine).await;
+        assert!(
+            matches!(&closed, Err(CliError::Runtime(m)) if m.contains(&format!("cannot reach the upstream at 127.0.0.1:{port}"))),
+            "{:?}",
+            closed.err().map(|e| e.to_string())
+        );
     }
 }

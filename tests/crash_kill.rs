@@ -20,9 +20,8 @@ use common::{ACCOUNT, Env};
 use harness::*;
 use reportflow_core::StateName;
 use reportflow_sim::{Endpoint, Fault, FaultPlan, SimConfig, SizeRange};
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::process::{Child, Stdio};
+use std::collections::BTreeMap;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// Account report jobs per round.
@@ -136,48 +135,7 @@ struct Tally {
 }
 
 fn spawn_run(env: &Env, log: &std::path::Path) -> Child {
-    let stderr = File::create(log).expect("log file");
-    env.cmd()
-        .args(["run", "--json"])
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .expect("run starts")
-}
-
-/// Waits for `child` up to `deadline`; `None` if it is still running.
-fn wait_until(child: &mut Child, deadline: Instant) -> Option<std::process::ExitStatus> {
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Every file under a final name is complete: its bytes are a file the simulator served to
-/// its end (size and sha256).
-fn check_final_files(env: &Env) {
-    let served: BTreeSet<(u64, String)> = env
-        .sim
-        .stats()
-        .file_sha256
-        .values()
-        .map(|d| (d.size, d.sha256.clone()))
-        .collect();
-    for path in final_files(&env.out()) {
-        let bytes = std::fs::read(&path).expect("read a final file");
-        let digest = (bytes.len() as u64, sha256_hex(&bytes));
-        assert!(
-            served.contains(&digest),
-            "{} ({} bytes) under a final name is not a complete served file",
-            path.display(),
-            bytes.len()
-        );
-    }
+    spawn_logged(env.cmd().args(["run", "--json"]), log)
 }
 
 #[test]
@@ -256,13 +214,8 @@ fn run_killed_at_random_moments_loses_nothing_and_duplicates_nothing() {
         }
 
         // What the next run will find.
-        let snapshot = read_store(&env.store()).expect("the store opens after a kill");
-        for (job, history) in snapshot.jobs.values() {
-            check_chain(job, history).expect("a gap-free history");
-        }
         let before = previous.as_ref().expect("a snapshot");
-        check_no_regression(before, &snapshot).expect("no job went back");
-        check_final_files(&env);
+        let snapshot = checked_snapshot(before, &env.store(), &env.sim, &env.out());
         if killed {
             if snapshot == *before {
                 tally.kills_without_progress += 1;
@@ -273,10 +226,7 @@ fn run_killed_at_random_moments_loses_nothing_and_duplicates_nothing() {
             for state in snapshot.counts().keys() {
                 *tally.kills_in_state.entry(*state).or_default() += 1;
             }
-            if temp_files(&env.out()).iter().any(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().ends_with(".part"))
-            }) {
+            if has_part_file(&env.out()) {
                 tally.kills_mid_download += 1;
             }
         }

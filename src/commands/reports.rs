@@ -20,9 +20,8 @@ pub async fn reports(ctx: &Context, command: &ReportsCommand) -> Result<Outcome,
     })?;
     let mut config = ctx.engine_config(&scratch.path().join("store"), scratch.path());
     config.credentials = Some(credentials);
-    let connect_timeout = config.connect_timeout;
     let engine = Engine::open(config)?;
-    preflight::reachable(&ctx.global.base_url, connect_timeout).await?;
+    preflight::reachable(&engine).await?;
     match command {
         ReportsCommand::List => list(ctx, &engine, &account).await,
         ReportsCommand::Show { report_id } => show(ctx, &engine, &account, *report_id).await,

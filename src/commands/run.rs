@@ -90,7 +90,7 @@ async fn round(
     let Some(first) = shown.first() else {
         return Ok(None);
     };
-    preflight::reachable(&config.base_url, config.connect_timeout).await?;
+    preflight::reachable(&engine).await?;
     preflight::authorized(&engine, first.spec.account()).await?;
     let summary = drive(&engine, mode, stop).await?;
     let ids = shown.iter().map(|j| j.id).collect();

@@ -2,11 +2,12 @@
 
 use crate::cli::SimArgs;
 use crate::context::Context;
+use crate::context::absolute;
 use crate::error::{CliError, Outcome};
 use crate::output::{print, print_json_line};
 use crate::shell;
 use crate::signals;
-use reportflow_sim::{Fault, FaultPlan, Sim, SimConfig, SimStats};
+use reportflow_sim::{Fault, FaultPlan, Sim, SimConfig, SimStats, SimTls};
 use serde_json::json;
 use std::time::Duration;
 
@@ -54,6 +55,13 @@ pub fn stats_line(stats: &SimStats) -> String {
 /// `sim`.
 pub async fn sim(ctx: &Context, args: &SimArgs) -> Result<Outcome, CliError> {
     let millis = Duration::from_millis(args.processing_ms);
+    let ca_file = match (&args.ca_out, args.tls) {
+        (Some(path), _) => Some(absolute(path)?),
+        (None, true) => {
+            Some(std::env::temp_dir().join(format!("reportflow-sim-ca-{}.pem", std::process::id())))
+        }
+        (None, false) => None,
+    };
     let config = SimConfig {
         seed: args.seed,
         port: args.port,
@@ -62,11 +70,16 @@ pub async fn sim(ctx: &Context, args: &SimArgs) -> Result<Outcome, CliError> {
         redirect_files: args.redirect_files,
         basic_auth: !args.oauth2_only,
         faults: fault_plan(args.fault_rate),
+        tls: ca_file.clone().map(|ca_file| SimTls {
+            ca_file: Some(ca_file),
+            ..SimTls::default()
+        }),
         ..SimConfig::default()
     };
     let sim = Sim::start(config.clone()).await?;
     let base = sim.base_url();
     let token = sim.token_url();
+    let ca_shown = ca_file.as_ref().map(|p| p.display().to_string());
     if ctx.global.json {
         print_json_line(&json!({
             "event": "sim_started",
@@ -78,6 +91,7 @@ pub async fn sim(ctx: &Context, args: &SimArgs) -> Result<Outcome, CliError> {
             "client_id": config.client_id,
             "client_secret": config.client_secret,
             "account": SIM_ACCOUNT,
+            "ca_file": ca_shown,
         }));
     } else {
         let basic = if config.basic_auth {
@@ -100,13 +114,23 @@ pub async fn sim(ctx: &Context, args: &SimArgs) -> Result<Outcome, CliError> {
                 ("BANDWIDTH_TOKEN_URL", &token),
             ])
         };
-        let location = assignments(&[
-            ("REPORTFLOW_BASE_URL", &base),
+        let mut exports = vec![
+            ("REPORTFLOW_BASE_URL", base.as_str()),
             ("BANDWIDTH_ACCOUNT_ID", SIM_ACCOUNT),
-        ]);
+        ];
+        let ca_line = match &ca_shown {
+            Some(path) => {
+                exports.push(("REPORTFLOW_CA_FILE", path.as_str()));
+                format!(
+                    "\n  CA file    {path} (the CA of its TLS certificate: trust it with --ca-file)"
+                )
+            }
+            None => String::new(),
+        };
+        let location = assignments(&exports);
         print(&format!(
             "simulator listening on {base}\n\
-             \n  token URL  {token}\
+             \n  token URL  {token}{ca_line}\
              \n  Basic      {basic}\
              \n  OAuth2     BANDWIDTH_CLIENT_ID={} BANDWIDTH_CLIENT_SECRET={} BANDWIDTH_TOKEN_URL={token}\
              \n  account    any digits, e.g. {SIM_ACCOUNT}\
@@ -124,6 +148,9 @@ pub async fn sim(ctx: &Context, args: &SimArgs) -> Result<Outcome, CliError> {
     signals::stop_requested().await;
     let stats = sim.stats();
     sim.shutdown();
+    if let (Some(path), None) = (&ca_file, &args.ca_out) {
+        let _ = std::fs::remove_file(path);
+    }
     if ctx.global.json {
         print_json_line(&json!({"event": "sim_stopped", "summary": stats_line(&stats)}));
     } else {

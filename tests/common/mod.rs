@@ -70,7 +70,8 @@ impl Env {
     }
 
     /// The binary in the temp folder, with the store, the simulator's URL, its Basic
-    /// credentials and the account set, and nothing else from the caller's environment.
+    /// credentials and the account set (and its CA, when it serves TLS), and nothing else from
+    /// the caller's environment.
     pub fn cmd(&self) -> Command {
         let mut cmd = bare_cmd(self.dir.path());
         cmd.env("REPORTFLOW_STORE", self.store())
@@ -79,7 +80,20 @@ impl Env {
             .env("BANDWIDTH_ACCOUNT_ID", ACCOUNT)
             .env("BANDWIDTH_USERNAME", "demo")
             .env("BANDWIDTH_PASSWORD", "demo-secret");
+        if let Some(ca) = self.ca_file() {
+            cmd.env("REPORTFLOW_CA_FILE", ca);
+        }
         cmd
+    }
+
+    /// The CA of a simulator serving TLS, written into the temp folder (`None` for plain http).
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        let pem = self.sim.ca_pem()?;
+        let path = self.dir.path().join("sim-ca.pem");
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(pem.as_str()) {
+            std::fs::write(&path, pem).expect("write the simulator's CA");
+        }
+        Some(path)
     }
 
     /// Runs the binary with `args` and waits for it.
@@ -163,12 +177,27 @@ pub fn run_bare(dir: &Path, args: &[&str]) -> Ran {
         .into()
 }
 
-/// The binary in `dir` with no reportflow or Bandwidth variable from the caller's environment.
+/// Variables of the caller's network set-up the binary would honour: a proxy or CA bundle of
+/// the machine running the tests must not reach the simulator's loopback runs.
+const NETWORK_VARS: [&str; 5] = [
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "SSL_CERT_FILE",
+];
+
+/// The binary in `dir` with no reportflow, Bandwidth, proxy or CA variable from the caller's
+/// environment.
 pub fn bare_cmd(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reportflow"));
     cmd.current_dir(dir).stdin(Stdio::null());
     for (name, _) in std::env::vars() {
-        if name.starts_with("REPORTFLOW_") || name.starts_with("BANDWIDTH_") || name == "RUST_LOG" {
+        if name.starts_with("REPORTFLOW_")
+            || name.starts_with("BANDWIDTH_")
+            || name == "RUST_LOG"
+            || NETWORK_VARS.contains(&name.to_ascii_uppercase().as_str())
+        {
             cmd.env_remove(name);
         }
     }

@@ -171,6 +171,78 @@ pub fn check_no_regression(before: &Snapshot, now: &Snapshot) -> Result<(), Stri
     Ok(())
 }
 
+/// Waits for `child` up to `deadline`; `None` if it is still running.
+pub fn wait_until(
+    child: &mut std::process::Child,
+    deadline: std::time::Instant,
+) -> Option<std::process::ExitStatus> {
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Starts `cmd` with stdout dropped and stderr into `log` (read back when a run fails).
+pub fn spawn_logged(cmd: &mut std::process::Command, log: &Path) -> std::process::Child {
+    let stderr = std::fs::File::create(log).expect("log file");
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("the binary starts")
+}
+
+/// Whether a download is under way (or was cut off) in `out`: a `.part` file exists.
+pub fn has_part_file(out: &Path) -> bool {
+    temp_files(out).iter().any(|p| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with(".part"))
+    })
+}
+
+/// The store at `store` as the next run will find it, checked against `before`: it opens,
+/// each history is a gap-free chain, no job went back, and every file under a final name in
+/// `out` is a complete served file.
+pub fn checked_snapshot(
+    before: &Snapshot,
+    store: &Path,
+    sim: &reportflow_sim::SimHandle,
+    out: &Path,
+) -> Snapshot {
+    let snapshot = read_store(store).expect("the store opens after a kill");
+    for (job, history) in snapshot.jobs.values() {
+        check_chain(job, history).expect("a gap-free history");
+    }
+    check_no_regression(before, &snapshot).expect("no job went back");
+    check_final_files(sim, out);
+    snapshot
+}
+
+/// Every file under a final name is complete: its bytes are a file the simulator served to
+/// its end (size and sha256).
+pub fn check_final_files(sim: &reportflow_sim::SimHandle, out: &Path) {
+    let served: std::collections::BTreeSet<(u64, String)> = sim
+        .stats()
+        .file_sha256
+        .values()
+        .map(|d| (d.size, d.sha256.clone()))
+        .collect();
+    for path in final_files(out) {
+        let bytes = std::fs::read(&path).expect("read a final file");
+        let digest = (bytes.len() as u64, sha256_hex(&bytes));
+        assert!(
+            served.contains(&digest),
+            "{} ({} bytes) under a final name is not a complete served file",
+            path.display(),
+            bytes.len()
+        );
+    }
+}
+
 /// Files of `dir` (not recursive) under a final name: not hidden, not `.part`.
 pub fn final_files(dir: &Path) -> Vec<PathBuf> {
     list(dir, |name| {

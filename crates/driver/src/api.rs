@@ -3,6 +3,7 @@
 use crate::auth::Authorizer;
 use crate::call::{CallError, bad_answer, by_code, classify, refused, with_retries};
 use crate::config::EngineConfig;
+use crate::error::DriverError;
 use crate::events::{Event, announce_retry};
 use crate::gate::{Endpoint, RateGate};
 use crate::http::{Http, Payload, redact};
@@ -37,14 +38,15 @@ pub(crate) struct Api {
 }
 
 impl Api {
-    /// An API client for the configured base URL (already checked by the engine).
+    /// An API client for the configured base URL (already checked by the engine); refuses
+    /// trust or proxy settings that cannot be used.
     pub(crate) fn new(
         config: &EngineConfig,
         base_uri: Uri,
         events: broadcast::Sender<Event>,
-    ) -> Api {
-        Api {
-            http: Http::new(config),
+    ) -> Result<Api, DriverError> {
+        Ok(Api {
+            http: Http::new(config)?,
             counters: Counters::default(),
             auth: Authorizer::new(config.credentials.clone()),
             gate: RateGate::default(),
@@ -52,7 +54,7 @@ impl Api {
             base_uri,
             config: config.clone(),
             events,
-        }
+        })
     }
 
     /// Sends a request, following redirects (without `Authorization` to any other origin) and

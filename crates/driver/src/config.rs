@@ -1,5 +1,7 @@
 //! How an engine is set up: where things go, whom it talks to, and its limits.
 
+pub use crate::proxy::ProxyConfig;
+pub use crate::tls::TrustConfig;
 use reportflow_core::PollPolicy;
 use std::fmt;
 use std::path::PathBuf;
@@ -99,11 +101,17 @@ pub struct EngineConfig {
     pub re_request_expired: bool,
     /// The most attempts a job gets through automatic re-requests.
     pub max_attempts: u32,
+    /// Which requests go through a proxy (none by default; [`ProxyConfig::from_env`] reads
+    /// curl's variables).
+    pub proxy: ProxyConfig,
+    /// Which certificate authorities are trusted (the built-in webpki roots by default).
+    pub trust: TrustConfig,
 }
 
 impl EngineConfig {
     /// A configuration with the defaults: 16 jobs at once (8 per account), 10 s to connect,
-    /// 60 s for a response head or a pause in a body, 1 MiB XML cap, no automatic re-requests.
+    /// 60 s for a response head or a pause in a body, 1 MiB XML cap, no automatic re-requests,
+    /// no proxy, the built-in webpki roots. Nothing is read from the environment.
     pub fn new(store_dir: impl Into<PathBuf>, out_dir: impl Into<PathBuf>, base_url: &str) -> Self {
         EngineConfig {
             store_dir: store_dir.into(),
@@ -121,6 +129,8 @@ impl EngineConfig {
             poll: PollPolicy::default(),
             re_request_expired: false,
             max_attempts: 3,
+            proxy: ProxyConfig::default(),
+            trust: TrustConfig::default(),
         }
     }
 }

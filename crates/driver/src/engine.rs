@@ -58,7 +58,16 @@ impl Engine {
         let store = Arc::new(Store::open(&config.store_dir)?);
         let writer = Writer::start(Arc::clone(&store))?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let api = Api::new(&config, base_uri, events.clone());
+        let api = Api::new(&config, base_uri.clone(), events.clone())?;
+        if let Some(why) = api.http.refused_route(&base_uri) {
+            return Err(DriverError::Config(format!("bad base URL: {why}")));
+        }
+        if let Some(crate::Credentials::OAuth2 { token_url, .. }) = &config.credentials
+            && let Ok(uri) = token_url.parse()
+            && let Some(why) = api.http.refused_route(&uri)
+        {
+            return Err(DriverError::Config(format!("bad OAuth2 token URL: {why}")));
+        }
         let ctx = Ctx {
             store,
             writer,
@@ -270,6 +279,21 @@ impl Engine {
             .report_detail(account, report_id)
             .await
             .map_err(call_failed)
+    }
+
+    /// Opens one connection to the base URL the way requests go (through the proxy that
+    /// applies, with the TLS handshake and certificate check) and closes it; sends no request
+    /// and needs no credentials. Fails with [`DriverError::Unreachable`] or
+    /// [`DriverError::Certificate`] (or a configuration error for a proxy that wants
+    /// credentials).
+    pub async fn probe(&self) -> Result<(), DriverError> {
+        let uri = checked(&self.config.base_url, self.config.allow_insecure_http)
+            .map_err(|e| DriverError::Config(format!("bad base URL: {e}")))?;
+        match self.ctx.api.http.probe(&uri).await {
+            Ok(()) => Ok(()),
+            Err(crate::call::CallError::NotSent(why)) => Err(DriverError::Unreachable(why)),
+            Err(other) => Err(call_failed(other)),
+        }
     }
 
     fn need_credentials(&self) -> Result<(), DriverError> {

@@ -41,6 +41,14 @@ pub enum DriverError {
         /// What the system said.
         source: std::io::Error,
     },
+    /// A server's TLS certificate was refused (untrusted issuer, wrong name, expired): the
+    /// message says which and what to do. Nothing was sent on that connection; the job is left
+    /// as it was and resumes once the trust settings are fixed.
+    #[error("{0}")]
+    Certificate(String),
+    /// The upstream (or the proxy in front of it) could not be reached.
+    #[error("{0}")]
+    Unreachable(String),
     /// The engine was shut down while working; every job is resumable.
     #[error("the engine was shut down; run again to continue")]
     ShutDown,

@@ -1,17 +1,22 @@
-//! The HTTP client: hyper-util's pooled client over hyper-rustls, with timeouts and body caps.
+//! The HTTP client: hyper-util's pooled client over our connector (direct or through a proxy's
+//! tunnel, TLS by rustls with the configured trust), with timeouts and body caps.
 
 use crate::call::{CallError, bad_answer};
 use crate::config::EngineConfig;
+use crate::error::DriverError;
+use crate::proxy::{Connector, Proxies, proxy_error};
+use crate::tls::{certificate_refusal, explain};
 use bytes::{Bytes, BytesMut};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderValue, Method, Request, Response, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use std::sync::Arc;
 use std::time::Duration;
+use tower_service::Service;
 
 /// A request body with its content type.
 pub(crate) struct Payload {
@@ -23,7 +28,10 @@ pub(crate) struct Payload {
 
 /// The pooled client and its limits.
 pub(crate) struct Http {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
+    connector: Connector,
+    proxies: Arc<Proxies>,
+    allow_insecure_http: bool,
     response_timeout: Duration,
     idle_body_timeout: Duration,
     xml_cap: usize,
@@ -31,28 +39,102 @@ pub(crate) struct Http {
 }
 
 impl Http {
-    /// A client per the engine's configuration (webpki roots, HTTP/1.1, pooled connections).
-    pub(crate) fn new(config: &EngineConfig) -> Http {
-        let mut connector = HttpConnector::new();
-        connector.enforce_http(false);
-        connector.set_connect_timeout(Some(config.connect_timeout));
-        connector.set_nodelay(true);
-        let https = HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(connector);
+    /// A client per the engine's configuration (its trust and proxies, HTTP/1.1, pooled
+    /// connections). Refuses a CA file or a proxy URL that cannot be used.
+    pub(crate) fn new(config: &EngineConfig) -> Result<Http, DriverError> {
+        let tls = config.trust.client_config().map_err(DriverError::Config)?;
+        let proxies = Arc::new(Proxies::new(&config.proxy).map_err(DriverError::Config)?);
+        if let Some(summary) = proxies.summary() {
+            tracing::info!(proxies = %summary, "requests go through a proxy unless NO_PROXY says otherwise");
+        }
+        let mut tcp = HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_connect_timeout(Some(config.connect_timeout));
+        tcp.set_nodelay(true);
+        let connector = Connector::new(tcp, tls, Arc::clone(&proxies));
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(config.concurrency.max(1) * 2)
-            .build(https);
-        Http {
+            .build(connector.clone());
+        Ok(Http {
             client,
+            connector,
+            proxies,
+            allow_insecure_http: config.allow_insecure_http,
             response_timeout: config.response_timeout,
             idle_body_timeout: config.idle_body_timeout,
             xml_cap: config.xml_body_cap,
             user_agent: HeaderValue::from_static(concat!("reportflow/", env!("CARGO_PKG_VERSION"))),
+        })
+    }
+
+    /// Why a request to `uri` may not be sent the way the proxy rules would send it (plain
+    /// http leaving this machine through a proxy), if so.
+    pub(crate) fn refused_route(&self, uri: &Uri) -> Option<String> {
+        self.proxies.refuse_plain(uri, self.allow_insecure_http)
+    }
+
+    /// Opens one connection to `uri` as a request would (through its proxy, with the TLS
+    /// handshake and the certificate check), sends nothing and closes it.
+    pub(crate) async fn probe(&self, uri: &Uri) -> Result<(), CallError> {
+        if let Some(why) = self.refused_route(uri) {
+            return Err(bad_answer(why));
         }
+        let mut connector = self.connector.clone();
+        match tokio::time::timeout(self.response_timeout, connector.call(uri.clone())).await {
+            Err(_) => Err(CallError::NotSent(format!(
+                "no connection to {} within {} s",
+                redact(uri),
+                self.response_timeout.as_secs()
+            ))),
+            Ok(Err(e)) => Err(self.connect_failed(uri, &*e)),
+            Ok(Ok(_connection)) => Ok(()),
+        }
+    }
+
+    /// A failed connection as a call error: a refused certificate or a proxy that wants
+    /// credentials stops the run (the settings must change; no job is touched), anything
+    /// else is a connection that may work next time.
+    fn connect_failed(&self, uri: &Uri, error: &(dyn std::error::Error + 'static)) -> CallError {
+        let host = match (uri.host(), uri.port_u16()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => format!(
+                "{h}:{}",
+                if uri.scheme_str() == Some("http") {
+                    80
+                } else {
+                    443
+                }
+            ),
+            _ => redact(uri),
+        };
+        if let Some(problem) = certificate_refusal(error) {
+            let proxy = self.proxies.describe(uri);
+            return CallError::Local(DriverError::Certificate(explain(
+                problem,
+                &host,
+                proxy.as_deref(),
+            )));
+        }
+        if let Some(proxy) = proxy_error(error) {
+            if proxy.auth_required() {
+                return CallError::Local(DriverError::Config(format!(
+                    "could not connect to {}: {}",
+                    redact(uri),
+                    proxy.auth_advice()
+                )));
+            }
+            return CallError::NotSent(format!(
+                "could not connect to {}: {}",
+                redact(uri),
+                proxy.explain()
+            ));
+        }
+        CallError::NotSent(format!(
+            "could not connect to {}: {}",
+            redact(uri),
+            source_text(error)
+        ))
     }
 
     /// Sends one request and waits for the response head (bounded by the response timeout).
@@ -64,6 +146,9 @@ impl Http {
         auth: Option<&HeaderValue>,
         payload: Option<&Payload>,
     ) -> Result<Response<Incoming>, CallError> {
+        if let Some(why) = self.refused_route(uri) {
+            return Err(bad_answer(why));
+        }
         let mut builder = Request::builder()
             .method(method)
             .uri(uri.clone())
@@ -89,11 +174,7 @@ impl Http {
                 redact(uri),
                 self.response_timeout.as_secs()
             ))),
-            Ok(Err(e)) if e.is_connect() => Err(CallError::NotSent(format!(
-                "could not connect to {}: {}",
-                redact(uri),
-                source_text(&e)
-            ))),
+            Ok(Err(e)) if e.is_connect() => Err(self.connect_failed(uri, &e)),
             Ok(Err(e)) => Err(CallError::Ambiguous(format!(
                 "the connection to {} failed: {}",
                 redact(uri),

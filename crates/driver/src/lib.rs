@@ -20,14 +20,18 @@ mod events;
 mod gate;
 mod http;
 mod metrics;
+mod proxy;
 mod reconcile;
 mod runner;
 mod sample;
 mod step;
+mod tls;
 mod url;
 mod writer;
 
-pub use config::{Credentials, DEFAULT_TOKEN_URL, EngineConfig, RetryConfig};
+pub use config::{
+    Credentials, DEFAULT_TOKEN_URL, EngineConfig, ProxyConfig, RetryConfig, TrustConfig,
+};
 pub use engine::{Engine, Submitted};
 pub use error::DriverError;
 pub use events::Event;

@@ -23,7 +23,7 @@ pub(crate) fn origin(uri: &Uri) -> Option<Origin> {
 }
 
 /// True for `localhost`, 127.0.0.0/8 and `::1`.
-fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     bare.eq_ignore_ascii_case("localhost")
         || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())

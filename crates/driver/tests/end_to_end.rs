@@ -4,7 +4,6 @@ mod common;
 
 use common::*;
 use reportflow_core::{Date, KNOWN_BILLING_TYPES, StateName};
-use reportflow_driver::sample_parameters;
 use reportflow_sim::Sim;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -12,33 +11,8 @@ async fn every_report_and_every_billing_type_downloads_and_verifies() {
     let sim = Sim::start(quick_sim()).await.expect("sim starts");
     let setup = Setup::new(&sim);
     let engine = setup.engine();
-    let catalogue = engine.report_types(ACCOUNT).await.expect("report list");
-    assert_eq!(catalogue.len(), 18, "the seed's 18 reports");
-    let today = Date::constant(2026, 11, 26);
-    for report in &catalogue {
-        let id: u32 = report.id.parse().expect("numeric report id");
-        let detail = engine
-            .report_detail(ACCOUNT, id)
-            .await
-            .expect("report detail");
-        let reportflow_core::JobSpec::Account(mut spec) = account(id, &[]) else {
-            unreachable!()
-        };
-        spec.params = sample_parameters(&detail, ACCOUNT, today);
-        engine
-            .submit(reportflow_core::JobSpec::Account(spec), None)
-            .expect("submit");
-    }
-    for t in KNOWN_BILLING_TYPES {
-        engine
-            .submit(
-                billing(t, Date::constant(2026, 5, 21), Date::constant(2026, 5, 29)),
-                None,
-            )
-            .expect("submit billing");
-    }
+    let jobs = submit_catalogue(&engine).await;
     let summary = engine.run_until_idle().await.expect("run");
-    let jobs = 18 + KNOWN_BILLING_TYPES.len();
     assert_eq!(summary.live_at_start, jobs);
     assert_eq!(
         summary.count(StateName::Downloaded),

@@ -15,10 +15,12 @@ use crate::stats::StatsCollector;
 /// One simulator's shared state. Locks are std mutexes, never held across an await.
 pub(crate) struct App {
     config: RwLock<Arc<SimConfig>>,
-    /// `http://127.0.0.1:PORT/api`.
+    /// `http://127.0.0.1:PORT/api` (`https://` over TLS).
     pub base_url: String,
-    /// `http://127.0.0.1:PORT2` (the second origin, for signed downloads).
+    /// `http://127.0.0.1:PORT2` (the second origin, for signed downloads; `https://` over TLS).
     pub redirect_base: String,
+    /// The CA certificate in PEM when the simulator serves TLS.
+    pub ca_pem: Option<String>,
     pub store: Mutex<Store>,
     pub faults: Mutex<FaultEngine>,
     pub limiter: Mutex<RateLimiter>,
@@ -29,11 +31,22 @@ pub(crate) struct App {
 }
 
 impl App {
-    pub(crate) fn new(config: SimConfig, addr: SocketAddr, redirect_addr: SocketAddr) -> Self {
+    pub(crate) fn new(
+        config: SimConfig,
+        addr: SocketAddr,
+        redirect_addr: SocketAddr,
+        ca_pem: Option<String>,
+    ) -> Self {
         let seed = config.seed;
+        let scheme = if ca_pem.is_some() { "https" } else { "http" };
         App {
-            base_url: format!("http://{addr}/api"),
-            redirect_base: format!("http://{redirect_addr}"),
+            base_url: format!("{scheme}://{addr}/api"),
+            redirect_base: format!(
+                "{scheme}://{}:{}",
+                config.redirect_host,
+                redirect_addr.port()
+            ),
+            ca_pem,
             store: Mutex::new(Store::new(seed)),
             faults: Mutex::new(FaultEngine::new(seed)),
             limiter: Mutex::new(RateLimiter::default()),

@@ -1,6 +1,7 @@
 //! The simulator's configuration: every knob, with its default.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use jiff::civil::Date;
@@ -111,6 +112,30 @@ impl FixedAnswer {
     }
 }
 
+/// TLS for both origins: a certificate authority and a server certificate generated at start
+/// (rcgen). Clients trust the CA from [`crate::SimHandle::ca_pem`] or the file it is written to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimTls {
+    /// Names the server certificate is valid for (DNS names or IP addresses). Default
+    /// `127.0.0.1` and `localhost`; another name makes a client see a certificate for the
+    /// wrong host.
+    pub names: Vec<String>,
+    /// Whether the server certificate is expired (valid only during 2020). Default `false`.
+    pub expired: bool,
+    /// Where the CA certificate is written in PEM at start, if anywhere. Default `None`.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for SimTls {
+    fn default() -> Self {
+        SimTls {
+            names: vec!["127.0.0.1".into(), "localhost".into()],
+            expired: false,
+            ca_file: None,
+        }
+    }
+}
+
 /// Configuration of a simulated upstream. Build it with `SimConfig { field: .., ..Default::default() }`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimConfig {
@@ -121,6 +146,10 @@ pub struct SimConfig {
     pub port: u16,
     /// Port of the second origin (signed download URLs); `0` picks a free port. Default `0`.
     pub redirect_port: u16,
+    /// The host name of the second origin in the URLs the 307s point to. It listens on
+    /// 127.0.0.1 whatever the name; `localhost` makes it another host than the API's for a
+    /// client's proxy rules (`NO_PROXY`). Default `127.0.0.1`.
+    pub redirect_host: String,
     /// HTTP Basic user name. Default `"demo"`.
     pub username: String,
     /// HTTP Basic password. Default `"demo-secret"`.
@@ -184,6 +213,9 @@ pub struct SimConfig {
     /// Answers given as they are to one method and path (the first that matches), instead of
     /// the simulator's own. Default none.
     pub fixed_answers: Vec<FixedAnswer>,
+    /// Serve both origins (and so the token endpoint) over TLS, `https://`. Default `None`:
+    /// plain `http://`. Fixed at start: [`crate::SimHandle::configure`] does not change it.
+    pub tls: Option<SimTls>,
 }
 
 impl Default for SimConfig {
@@ -192,6 +224,7 @@ impl Default for SimConfig {
             seed: 0,
             port: 0,
             redirect_port: 0,
+            redirect_host: "127.0.0.1".into(),
             username: "demo".into(),
             password: "demo-secret".into(),
             basic_auth: true,
@@ -222,6 +255,7 @@ impl Default for SimConfig {
             error_shape: ErrorShape::AnyResponse,
             xml_declaration: true,
             fixed_answers: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -236,6 +270,14 @@ impl SimConfig {
             processing_time: Duration::ZERO,
             billing_processing_time: Duration::ZERO,
             ..SimConfig::default()
+        }
+    }
+
+    /// This configuration served over TLS with the default certificate ([`SimTls::default`]).
+    pub fn with_tls(self) -> Self {
+        SimConfig {
+            tls: Some(SimTls::default()),
+            ..self
         }
     }
 
@@ -307,6 +349,17 @@ impl SimConfig {
                 "no-data range {}..{} starts after it ends",
                 r.start, r.end
             ));
+        }
+        if !matches!(self.redirect_host.as_str(), "127.0.0.1" | "localhost") {
+            return Err(format!(
+                "redirect_host {:?}: the second origin listens on 127.0.0.1, so its name must be 127.0.0.1 or localhost",
+                self.redirect_host
+            ));
+        }
+        if let Some(tls) = &self.tls
+            && tls.names.iter().all(|n| n.trim().is_empty())
+        {
+            return Err("tls.names is empty: name at least one host the certificate is for (e.g. 127.0.0.1)".into());
         }
         self.faults.validate()
     }

@@ -34,6 +34,7 @@ mod routes;
 mod server;
 mod state;
 mod stats;
+mod tls;
 mod xml;
 
 use std::net::SocketAddr;
@@ -44,7 +45,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use config::{
-    ErrorShape, FixedAnswer, NoDataRange, RateLimit, ResetUnit, SimConfig, SizeRange,
+    ErrorShape, FixedAnswer, NoDataRange, RateLimit, ResetUnit, SimConfig, SimTls, SizeRange,
 };
 pub use faults::{Endpoint, Fault, FaultEvent, FaultPlan, FaultRule, UnknownName};
 pub use stats::{BillingKey, FAULT_LOG_LIMIT, FileDigest, InstanceKey, SimStats};
@@ -81,6 +82,9 @@ pub enum SimError {
     /// The configuration is inconsistent.
     #[error("invalid simulator configuration: {0}")]
     Config(String),
+    /// The certificates for TLS could not be made or written.
+    #[error("the simulator's TLS: {0}")]
+    Tls(String),
 }
 
 /// Starts simulators.
@@ -88,7 +92,8 @@ pub struct Sim;
 
 impl Sim {
     /// Binds both listeners on 127.0.0.1 and serves on the current tokio runtime until the
-    /// handle is shut down or dropped.
+    /// handle is shut down or dropped; over TLS when `config.tls` says so (certificates
+    /// generated now).
     pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         config.validate().map_err(SimError::Config)?;
         let bind = |listener: &'static str, port: u16| async move {
@@ -103,19 +108,26 @@ impl Sim {
         };
         let (api, addr) = bind("API", config.port).await?;
         let (downloads, redirect_addr) = bind("download origin", config.redirect_port).await?;
-        let app = Arc::new(App::new(config, addr, redirect_addr));
+        let tls = config.tls.as_ref().map(tls::generate).transpose()?;
+        let (acceptor, ca_pem) = match tls {
+            Some(tls) => (Some(tls.acceptor), Some(tls.ca_pem)),
+            None => (None, None),
+        };
+        let app = Arc::new(App::new(config, addr, redirect_addr, ca_pem));
         let (shutdown, stop) = watch::channel(false);
         tokio::spawn(server::accept_loop(
             api,
             Origin::Api,
             app.clone(),
             stop.clone(),
+            acceptor.clone(),
         ));
         tokio::spawn(server::accept_loop(
             downloads,
             Origin::Downloads,
             app.clone(),
             stop,
+            acceptor,
         ));
         tracing::info!(%addr, %redirect_addr, "simulator listening");
         Ok(SimHandle {
@@ -188,17 +200,24 @@ pub struct SimHandle {
 }
 
 impl SimHandle {
-    /// The API base URL, `http://127.0.0.1:PORT/api`.
+    /// The CA certificate (PEM) that issued the server certificate, when serving TLS: what a
+    /// client must trust (e.g. written to a file for `--ca-file`).
+    pub fn ca_pem(&self) -> Option<String> {
+        self.app.ca_pem.clone()
+    }
+
+    /// The API base URL, `http://127.0.0.1:PORT/api` (`https://` over TLS).
     pub fn base_url(&self) -> String {
         self.app.base_url.clone()
     }
 
-    /// The OAuth2 token URL, `http://127.0.0.1:PORT/api/v1/oauth2/token`.
+    /// The OAuth2 token URL, `http://127.0.0.1:PORT/api/v1/oauth2/token` (`https://` over TLS).
     pub fn token_url(&self) -> String {
         format!("{}/v1/oauth2/token", self.app.base_url)
     }
 
-    /// The base of the second origin that serves redirected downloads, `http://127.0.0.1:PORT2`.
+    /// The base of the second origin that serves redirected downloads, `http://127.0.0.1:PORT2`
+    /// (`https://` over TLS).
     pub fn redirect_base_url(&self) -> String {
         self.app.redirect_base.clone()
     }

@@ -1,5 +1,6 @@
-//! Listeners and connections: hyper's HTTP/1 server per connection, plus the ability to drop a
-//! connection without answering (resets and lost responses) and to stop everything at shutdown.
+//! Listeners and connections: hyper's HTTP/1 server per connection (over TLS when the
+//! simulator serves https), plus the ability to drop a connection without answering (resets
+//! and lost responses) and to stop everything at shutdown.
 
 use std::convert::Infallible;
 use std::io;
@@ -15,6 +16,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
+use tokio_rustls::TlsAcceptor;
 
 use crate::app::App;
 use crate::routes::{Origin, Outcome, respond};
@@ -85,12 +87,16 @@ pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-/// Accepts connections until shutdown.
+/// How long a client may take over its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts connections until shutdown; `tls` makes every connection start with a handshake.
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     origin: Origin,
     app: Arc<App>,
     shutdown: watch::Receiver<bool>,
+    tls: Option<TlsAcceptor>,
 ) {
     let mut stop = shutdown.clone();
     loop {
@@ -99,7 +105,7 @@ pub(crate) async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(serve_connection(stream, origin, app.clone(), shutdown.clone()));
+                    tokio::spawn(serve_connection(stream, origin, app.clone(), shutdown.clone(), tls.clone()));
                 }
                 Err(error) => {
                     tracing::warn!(%error, "simulator: accept failed");
@@ -116,13 +122,45 @@ async fn serve_connection(
     origin: Origin,
     app: Arc<App>,
     mut shutdown: watch::Receiver<bool>,
+    tls: Option<TlsAcceptor>,
 ) {
     let _open = app.stats.connection_opened();
     let control = Arc::new(ConnControl::default());
-    let io = TokioIo::new(ConnIo {
+    let io = ConnIo {
         stream,
         control: control.clone(),
-    });
+    };
+    let Some(acceptor) = tls else {
+        return serve_http(TokioIo::new(io), origin, app, control, shutdown).await;
+    };
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io));
+    let accepted = tokio::select! {
+        accepted = handshake => accepted,
+        () = stopped(&mut shutdown) => return,
+    };
+    match accepted {
+        Ok(Ok(tls)) => serve_http(TokioIo::new(tls), origin, app, control, shutdown).await,
+        Ok(Err(error)) => {
+            app.stats.tls_handshake_failed();
+            tracing::debug!(%error, "simulator: TLS handshake failed");
+        }
+        Err(_) => {
+            app.stats.tls_handshake_failed();
+            tracing::debug!("simulator: TLS handshake timed out");
+        }
+    }
+}
+
+/// Serves HTTP/1 on a connection (plain or TLS).
+async fn serve_http<I>(
+    io: I,
+    origin: Origin,
+    app: Arc<App>,
+    control: Arc<ConnControl>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
     let service_control = control.clone();
     let service = service_fn(move |req| {
         let app = app.clone();

@@ -72,6 +72,12 @@ pub struct SimStats {
     pub connections: u64,
     /// Highest number of connections open at the same time.
     pub max_concurrent_connections: u64,
+    /// TLS handshakes that failed or timed out (a client that refused the certificate, or
+    /// spoke plain http to a TLS listener).
+    pub tls_handshake_failures: u64,
+    /// Requests that carried a `Proxy-Authorization` header: a client must never send its
+    /// proxy's credentials to the upstream, so this stays `0`.
+    pub proxy_authorization_requests: u64,
     /// Digest of every file streamed to its end at least once, keyed by the report's location
     /// (the `Location` of its create, e.g. `http://127.0.0.1:P/api/accounts/1/reports/2/instances/100001`).
     pub file_sha256: BTreeMap<String, FileDigest>,
@@ -170,6 +176,14 @@ impl StatsCollector {
             .requests
             .entry((endpoint, status))
             .or_default() += 1;
+    }
+
+    pub(crate) fn tls_handshake_failed(&self) {
+        lock(&self.inner).tls_handshake_failures += 1;
+    }
+
+    pub(crate) fn proxy_authorization_seen(&self) {
+        lock(&self.inner).proxy_authorization_requests += 1;
     }
 
     pub(crate) fn fault(&self, event: FaultEvent) {

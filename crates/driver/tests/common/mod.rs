@@ -6,7 +6,7 @@ use reportflow_core::{
     AccountReportSpec, BillingReportSpec, Date, Job, JobSpec, JobState, OutputFormat, PollPolicy,
     StateName,
 };
-use reportflow_driver::{Credentials, Engine, EngineConfig, RetryConfig};
+use reportflow_driver::{Credentials, Engine, EngineConfig, RetryConfig, sample_parameters};
 use reportflow_sim::{SimConfig, SimHandle};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -95,6 +95,35 @@ pub fn billing(report_type: &str, start: Date, end: Date) -> JobSpec {
         start,
         end,
     })
+}
+
+/// Submits every report of the account's catalogue (the seed's 18, with sample parameters) and
+/// every known billing type; returns how many jobs.
+pub async fn submit_catalogue(engine: &Engine) -> usize {
+    let catalogue = engine.report_types(ACCOUNT).await.expect("report list");
+    assert_eq!(catalogue.len(), 18, "the seed's 18 reports");
+    let today = Date::constant(2026, 11, 26);
+    for report in &catalogue {
+        let id: u32 = report.id.parse().expect("numeric report id");
+        let detail = engine
+            .report_detail(ACCOUNT, id)
+            .await
+            .expect("report detail");
+        let JobSpec::Account(mut spec) = account(id, &[]) else {
+            unreachable!()
+        };
+        spec.params = sample_parameters(&detail, ACCOUNT, today);
+        engine.submit(JobSpec::Account(spec), None).expect("submit");
+    }
+    for t in reportflow_core::KNOWN_BILLING_TYPES {
+        engine
+            .submit(
+                billing(t, Date::constant(2026, 5, 21), Date::constant(2026, 5, 29)),
+                None,
+            )
+            .expect("submit billing");
+    }
+    catalogue.len() + reportflow_core::KNOWN_BILLING_TYPES.len()
 }
 
 pub fn sha256_file(path: &Path) -> String {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{ALLOW, HeaderName, WWW_AUTHENTICATE};
+use http::header::{ALLOW, HeaderName, PROXY_AUTHORIZATION, WWW_AUTHENTICATE};
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -312,6 +312,9 @@ pub(crate) struct Ctx<'a> {
 
 /// Handles one request end to end, recording it in the stats.
 pub(crate) async fn respond(app: &Arc<App>, origin: Origin, req: Request<Incoming>) -> Outcome {
+    if req.headers().contains_key(PROXY_AUTHORIZATION) {
+        app.stats.proxy_authorization_seen();
+    }
     let route = Route::parse(origin, req.method(), req.uri().path());
     let endpoint = route.endpoint();
     let config = app.config();
