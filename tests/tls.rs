@@ -125,6 +125,12 @@ fn assert_refused_before_any_job(env: &Env, vars: &[(&str, Option<&str>)], says:
         "nothing changed"
     );
     assert!(final_or_part_files(env).is_empty(), "no file written");
+    // The simulator counts the failed handshake when it reads the client's alert, which can
+    // come a moment after the command has exited: wait for it (bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while env.sim.stats().tls_handshake_failures == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let stats = env.sim.stats();
     assert_eq!(stats.requests.values().sum::<u64>(), 0, "{stats:?}");
     assert!(stats.tls_handshake_failures >= 1, "{stats:?}");

@@ -88,6 +88,12 @@ async fn refused_run(tls: SimTls, trust: bool) -> String {
     let out = setup.out_dir();
     let files = std::fs::read_dir(&out).map(|d| d.count()).unwrap_or(0);
     assert_eq!(files, 0, "no file in {}", out.display());
+    // The server counts the failed handshake when it sees the client's alert, which may come
+    // a moment after the client gave up: wait for it (bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sim.stats().tls_handshake_failures == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let stats = sim.stats();
     assert_eq!(stats.requests.values().sum::<u64>(), 0, "no request served");
     assert!(stats.tls_handshake_failures >= 1, "{stats:?}");
