@@ -1,7 +1,7 @@
 //! The command line as clap sees it: every command, flag, help text and example.
 
 use clap::{ArgAction, Args, Parser, Subcommand};
-use reportflow_core::{Date, OutputFormat, StateName, parse_date};
+use reportflow_core::{DateExpr, OutputFormat, RangeExpr, Split, StateName};
 use std::path::PathBuf;
 
 /// The store directory used when neither `--store` nor `REPORTFLOW_STORE` is set.
@@ -146,7 +146,7 @@ pub enum Command {
     History(JobArg),
     /// Starts a new attempt of failed, expired, cancelled or nodata jobs (`run` then does it).
     #[command(after_help = RETRY_AFTER)]
-    Retry(JobsArg),
+    Retry(RetryArgs),
     /// Cancels jobs that have not ended.
     #[command(after_help = CANCEL_AFTER)]
     Cancel(JobsArg),
@@ -190,24 +190,42 @@ pub enum SubmitCommand {
     Batch(SubmitBatch),
 }
 
+/// Options of every `submit`: the jobs' label and the zone relative dates resolve in.
+#[derive(Debug, Args)]
+pub struct SubmitOptions {
+    /// A label for the jobs (`status`, `run` and `retry --label` pick them by it); a batch
+    /// file's default is its name without `.toml`.
+    #[arg(long, value_name = "NAME")]
+    pub label: Option<String>,
+    /// The time zone "today" is taken in for relative dates [default: the batch file's `tz`,
+    /// else REPORTFLOW_TZ, else UTC].
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+}
+
 /// `submit report`.
 #[derive(Debug, Args)]
 pub struct SubmitReport {
     /// The report id, from `reportflow reports list`.
     #[arg(value_name = "REPORT_ID", value_parser = parse_report_id)]
     pub report_id: u32,
-    /// A report parameter; repeat the same NAME for a multi-valued parameter.
+    /// A report parameter; repeat the same NAME for a multi-valued parameter. A value that is
+    /// a relative date (yesterday, month-start, ...) is resolved to YYYY-MM-DD.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
     /// The output format: pdf, csv, xls or html.
     #[arg(long, value_name = "FMT", default_value = "csv", value_parser = parse_format)]
     pub format: OutputFormat,
-    /// The day the upstream output expires (today to 30 days ahead).
-    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_expires)]
-    pub expires: Option<Date>,
+    /// The day the upstream output expires (today to 30 days ahead): YYYY-MM-DD or relative
+    /// (today+7d).
+    #[arg(long, value_name = "DATE", value_parser = parse_expires)]
+    pub expires: Option<DateExpr>,
     /// The job's key (submitting the same key again names the same job); derived if omitted.
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
+    /// Label and time zone.
+    #[command(flatten)]
+    pub options: SubmitOptions,
 }
 
 /// `submit billing`.
@@ -216,15 +234,27 @@ pub struct SubmitBilling {
     /// The billing report type, e.g. BDR, MDR, INVOICE, DIDSNAP.
     #[arg(value_name = "TYPE")]
     pub report_type: String,
-    /// First day of the range.
-    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_from)]
-    pub from: Date,
-    /// Last day of the range (inclusive).
-    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_to)]
-    pub to: Date,
+    /// First day of the range: YYYY-MM-DD or relative (today, yesterday, today-7d,
+    /// month-start, last-month-start, last-month-end).
+    #[arg(long, value_name = "DATE", value_parser = parse_from,
+          required_unless_present = "range", requires = "to")]
+    pub from: Option<DateExpr>,
+    /// Last day of the range (inclusive), written like --from.
+    #[arg(long, value_name = "DATE", value_parser = parse_to,
+          required_unless_present = "range", requires = "from")]
+    pub to: Option<DateExpr>,
+    /// A named range instead of --from/--to: yesterday, last-7-days, last-month, month-to-date.
+    #[arg(long, value_name = "RANGE", value_parser = parse_range, conflicts_with_all = ["from", "to"])]
+    pub range: Option<RangeExpr>,
+    /// One job per day, week (Monday to Sunday) or month of the range (a backfill).
+    #[arg(long, value_name = "PERIOD", value_parser = parse_split)]
+    pub split: Option<Split>,
     /// The job's key (submitting the same key again names the same job); derived if omitted.
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", conflicts_with = "split")]
     pub key: Option<String>,
+    /// Label and time zone.
+    #[command(flatten)]
+    pub options: SubmitOptions,
 }
 
 /// `submit batch`.
@@ -233,6 +263,9 @@ pub struct SubmitBatch {
     /// The batch file (TOML).
     #[arg(value_name = "FILE.toml")]
     pub file: PathBuf,
+    /// Label and time zone.
+    #[command(flatten)]
+    pub options: SubmitOptions,
 }
 
 /// `run`.
@@ -252,6 +285,24 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10, requires = "watch",
           value_parser = clap::value_parser!(u32).range(1..=86_400))]
     pub interval: u32,
+    /// Only the jobs with this label (the others wait for another run).
+    #[arg(long, value_name = "NAME")]
+    pub label: Option<String>,
+    /// Where each file goes under --out, e.g. "{kind}/{type}/{from}_{to}.{ext}" [default: the
+    /// batch file's `layout`, else flat under the upstream's name]. Placeholders: {account},
+    /// {kind}, {type}, {from}, {to}, {key}, {label}, {name}, {ext}.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub layout: Option<String>,
+    /// Write a JSON manifest of the jobs the run covered to FILE (atomically).
+    #[arg(long, value_name = "FILE", conflicts_with = "watch")]
+    pub manifest: Option<PathBuf>,
+    /// With --manifest: also write an empty `_SUCCESS` beside it when every covered job ended
+    /// downloaded or nodata (and every file checked out).
+    #[arg(long, requires = "manifest")]
+    pub success_marker: bool,
+    /// Unpack each downloaded billing zip into a folder beside it.
+    #[arg(long)]
+    pub extract: bool,
 }
 
 /// `status`.
@@ -264,6 +315,20 @@ pub struct StatusArgs {
     /// expired, nodata, failed, cancelled).
     #[arg(long, value_name = "STATE", value_parser = parse_state, conflicts_with = "jobs")]
     pub state: Option<StateName>,
+    /// Only jobs with this label.
+    #[arg(long, value_name = "NAME", conflicts_with = "jobs")]
+    pub label: Option<String>,
+}
+
+/// `retry`.
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// Job ids or keys.
+    #[arg(value_name = "JOB", required_unless_present = "label")]
+    pub jobs: Vec<String>,
+    /// Every failed, expired, cancelled or nodata job with this label.
+    #[arg(long, value_name = "NAME", conflicts_with = "jobs")]
+    pub label: Option<String>,
 }
 
 /// A command about one job.
@@ -518,20 +583,28 @@ fn parse_format(s: &str) -> Result<OutputFormat, String> {
     s.parse::<OutputFormat>().map_err(|e| e.to_string())
 }
 
-fn date_parser(field: &'static str, s: &str) -> Result<Date, String> {
-    parse_date(field, s).map_err(|e| e.to_string())
+fn date_parser(field: &'static str, s: &str) -> Result<DateExpr, String> {
+    DateExpr::parse(field, s).map_err(|e| e.to_string())
 }
 
-fn parse_expires(s: &str) -> Result<Date, String> {
+fn parse_expires(s: &str) -> Result<DateExpr, String> {
     date_parser("--expires", s)
 }
 
-fn parse_from(s: &str) -> Result<Date, String> {
+fn parse_from(s: &str) -> Result<DateExpr, String> {
     date_parser("--from", s)
 }
 
-fn parse_to(s: &str) -> Result<Date, String> {
+fn parse_to(s: &str) -> Result<DateExpr, String> {
     date_parser("--to", s)
+}
+
+fn parse_range(s: &str) -> Result<RangeExpr, String> {
+    RangeExpr::parse("--range", s).map_err(|e| e.to_string())
+}
+
+fn parse_split(s: &str) -> Result<Split, String> {
+    Split::parse("--split", s).map_err(|e| e.to_string())
 }
 
 fn parse_state(s: &str) -> Result<StateName, String> {

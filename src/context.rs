@@ -20,11 +20,13 @@ pub struct Context {
     pub global: Global,
 }
 
-/// The CLI's settings kept beside a store.
+/// The CLI's settings kept beside a store: what the last batch file asked `run` to use.
 #[derive(Default, Deserialize, Serialize)]
-struct StoreSettings {
+pub struct StoreSettings {
     /// The output folder of the last batch file that named one.
-    out: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+    /// The file layout of the last batch file that named one.
+    pub layout: Option<String>,
 }
 
 impl Context {
@@ -104,18 +106,22 @@ impl Context {
 
     /// The output folder a batch file recorded for this store, if any.
     pub fn remembered_out(&self) -> Option<PathBuf> {
-        let text = std::fs::read_to_string(self.global.store.join(SETTINGS_FILE)).ok()?;
-        toml::from_str::<StoreSettings>(&text).ok()?.out
+        self.remembered().out
     }
 
-    /// Records `out` as the output folder of this store's runs (written atomically; call it
-    /// while holding the store open).
-    pub fn remember_out(&self, out: &Path) -> Result<(), CliError> {
-        let settings = StoreSettings {
-            out: Some(out.to_path_buf()),
-        };
-        let text = toml::to_string(&settings)
-            .map_err(|e| CliError::Runtime(format!("cannot record the output folder: {e}")))?;
+    /// What batch files recorded for this store's runs (nothing when unreadable).
+    pub fn remembered(&self) -> StoreSettings {
+        std::fs::read_to_string(self.global.store.join(SETTINGS_FILE))
+            .ok()
+            .and_then(|text| toml::from_str::<StoreSettings>(&text).ok())
+            .unwrap_or_default()
+    }
+
+    /// Records `settings` for this store's runs (written atomically; call it while holding the
+    /// store open).
+    pub fn remember(&self, settings: &StoreSettings) -> Result<(), CliError> {
+        let text = toml::to_string(settings)
+            .map_err(|e| CliError::Runtime(format!("cannot record the run settings: {e}")))?;
         let path = self.global.store.join(SETTINGS_FILE);
         let tmp = self.global.store.join(format!(".{SETTINGS_FILE}.tmp"));
         std::fs::write(&tmp, text)

@@ -4,13 +4,27 @@ use crate::cli::StatusArgs;
 use crate::context::Context;
 use crate::error::{CliError, Outcome};
 use crate::output::{JobView, jobs_table, print, print_json};
-use reportflow_core::Job;
+use reportflow_core::{Job, Label};
+use reportflow_driver::DriverError;
 use std::collections::BTreeMap;
 
 /// `status`.
 pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome, CliError> {
+    let label = args
+        .label
+        .as_deref()
+        .map(Label::new)
+        .transpose()
+        .map_err(DriverError::Invalid)?;
     let jobs: Vec<Job> = match ctx.open_existing_store()? {
-        Some(engine) if args.jobs.is_empty() => engine.jobs(args.state)?,
+        Some(engine) if args.jobs.is_empty() => match &label {
+            Some(label) => engine
+                .labelled(label)?
+                .into_iter()
+                .filter(|job| args.state.is_none_or(|s| job.state.name() == s))
+                .collect(),
+            None => engine.jobs(args.state)?,
+        },
         Some(engine) => args
             .jobs
             .iter()
@@ -31,10 +45,13 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome, CliError> {
         return Ok(Outcome::Success);
     }
     if jobs.is_empty() {
-        let filter = args
+        let mut filter = args
             .state
             .map(|s| format!(" in state {s}"))
             .unwrap_or_default();
+        if let Some(label) = &label {
+            filter.push_str(&format!(" with the label {label}"));
+        }
         print(&format!(
             "no jobs{filter} in {}; submit one with `{}`\n",
             ctx.global.store.display(),

@@ -1,8 +1,8 @@
 //! A job and its one transition function.
 
 use crate::{
-    CoreError, Effect, Failure, FailureKind, Input, JobKey, JobKind, JobSpec, JobState, Millis,
-    PollPolicy, Progress, Upstream, classify_status,
+    CoreError, DateOrigin, Effect, Failure, FailureKind, Input, JobKey, JobKind, JobSpec, JobState,
+    Label, Millis, PollPolicy, Progress, Upstream, classify_status,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -42,6 +42,11 @@ pub struct Job {
     pub submitted_at: Millis,
     /// When it last changed.
     pub updated_at: Millis,
+    /// The label it was submitted under (stored from record version 2).
+    pub label: Option<Label>,
+    /// Where its dates came from, when they were written relative to the submit's day
+    /// (stored from record version 2).
+    pub origin: Option<DateOrigin>,
 }
 
 fn reject(state: &JobState, input: &Input, hint: &'static str) -> CoreError {
@@ -67,7 +72,14 @@ impl Job {
             creations: 0,
             submitted_at: now,
             updated_at: now,
+            label: None,
+            origin: None,
         }
+    }
+
+    /// True when the job carries `label`.
+    pub fn has_label(&self, label: &Label) -> bool {
+        self.label.as_ref() == Some(label)
     }
 
     /// Which report family the job is about.

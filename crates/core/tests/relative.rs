@@ -347,3 +347,35 @@ proptest! {
         prop_assert_eq!(end.tomorrow().ok(), Some(today.first_of_month()));
     }
 }
+
+#[test]
+fn labels_are_safe_names() {
+    use reportflow_core::Label;
+    assert_eq!(
+        Label::new("nightly-2026-11-26").map(|l| l.to_string()),
+        Ok("nightly-2026-11-26".to_string())
+    );
+    for bad in [
+        "",
+        "..",
+        ".hidden",
+        "-x",
+        "a/b",
+        "a b",
+        "../../etc",
+        "x\u{0}",
+        &"a".repeat(101),
+    ] {
+        let e = Label::new(bad).expect_err(bad);
+        assert!(e.to_string().starts_with("the label "), "{e}");
+    }
+    assert_eq!(
+        Label::from_file_stem("nightly billing").map(|l| l.to_string()),
+        Some("nightly-billing".into())
+    );
+    assert_eq!(
+        Label::from_file_stem("..weird/ü").map(|l| l.to_string()),
+        Some("weird--".into())
+    );
+    assert_eq!(Label::from_file_stem("..."), None);
+}

@@ -8,6 +8,7 @@ use crate::call::CallError;
 use crate::error::DriverError;
 use crate::events::Event;
 use crate::gate::Endpoint;
+use crate::layout::FileLayout;
 use http::HeaderMap;
 use http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH};
 use reportflow_core::{Job, JobId, JobKind, JobSpec, StoredFile};
@@ -52,6 +53,7 @@ pub(crate) async fn download(
     job: &Job,
     location: &str,
     out_dir: &Path,
+    layout: Option<&FileLayout>,
     events: &broadcast::Sender<Event>,
 ) -> Result<StoredFile, CallError> {
     let request = format!("the report file ({})", file_endpoint(location));
@@ -65,18 +67,22 @@ pub(crate) async fn download(
         fetched.disposition.as_deref(),
         &fallback_name(job),
     );
-    let dir = out_dir.to_path_buf();
+    let target = crate::layout::target(layout, job, &name).map_err(CallError::Local)?;
+    let out = out_dir.to_path_buf();
     let (bytes, sha256) = (fetched.bytes, fetched.sha256.clone());
-    let placed = tokio::task::spawn_blocking(move || place(&part, &dir, &name, bytes, &sha256))
-        .await
-        .map_err(|e| {
-            CallError::Local(DriverError::io(
-                "finish the download",
-                out_dir,
-                io::Error::other(e.to_string()),
-            ))
-        })?
-        .map_err(|e| CallError::Local(DriverError::io("store the download in", out_dir, e)))?;
+    let placed = tokio::task::spawn_blocking(move || {
+        let (dir, name) = crate::layout::make_room(&out, &target)?;
+        place(&part, &dir, &name, bytes, &sha256)
+    })
+    .await
+    .map_err(|e| {
+        CallError::Local(DriverError::io(
+            "finish the download",
+            out_dir,
+            io::Error::other(e.to_string()),
+        ))
+    })?
+    .map_err(|e| CallError::Local(DriverError::io("store the download in", out_dir, e)))?;
     Ok(StoredFile {
         path: placed.to_string_lossy().into_owned(),
         bytes: fetched.bytes,

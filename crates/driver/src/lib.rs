@@ -19,6 +19,7 @@ mod error;
 mod events;
 mod gate;
 mod http;
+mod layout;
 mod metrics;
 mod proxy;
 mod reconcile;
@@ -35,6 +36,7 @@ pub use config::{
 pub use engine::{Engine, Submitted};
 pub use error::DriverError;
 pub use events::Event;
+pub use layout::{FileLayout, PLACEHOLDERS};
 pub use metrics::Metrics;
 pub use reportflow_wire::{ReportDetail, ReportSummary};
 pub use runner::RunSummary;

@@ -6,6 +6,7 @@ use crate::clock;
 use crate::download::{download, remove_part};
 use crate::error::DriverError;
 use crate::events::Event;
+use crate::layout::FileLayout;
 use crate::reconcile;
 use crate::writer::Writer;
 use reportflow_core::{Effect, Input, Job, JobSpec};
@@ -24,6 +25,8 @@ pub(crate) struct Ctx {
     pub api: Api,
     /// Where files go (absolute).
     pub out_dir: PathBuf,
+    /// Where under `out_dir` (flat when `None`).
+    pub layout: Option<FileLayout>,
     /// Where events go.
     pub events: broadcast::Sender<Event>,
 }
@@ -116,7 +119,15 @@ pub(crate) async fn step(ctx: &Arc<Ctx>, job: Job) -> Result<Stepped, DriverErro
         }
         Effect::Download { location } => {
             remove_part(&ctx.out_dir, job.id)?;
-            let result = download(&ctx.api, &job, &location, &ctx.out_dir, &ctx.events).await;
+            let result = download(
+                &ctx.api,
+                &job,
+                &location,
+                &ctx.out_dir,
+                ctx.layout.as_ref(),
+                &ctx.events,
+            )
+            .await;
             if result.is_err() {
                 remove_part(&ctx.out_dir, job.id)?;
             }

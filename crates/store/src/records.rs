@@ -1,15 +1,26 @@
 //! Stored records: a 2-byte big-endian record version, then bincode (serde, standard
-//! configuration) bytes of the record. Version 1 of a job record is the core's [`Job`]; version
-//! 1 of a transition record is [`StoredTransition`]. A newer version is refused with a clear
-//! error, never guessed at; the golden tests hold the bytes of version 1.
+//! configuration) bytes of the record.
+//!
+//! - Job records: version 2 is the core's [`Job`] (with its label and the origin of its dates);
+//!   version 1, written by earlier builds, is [`v1::JobV1`] (the same fields without those two)
+//!   and is still read, as a job without a label whose dates were given as they are.
+//! - Transition records: version 1 is [`StoredTransition`].
+//!
+//! A newer version is refused with a clear error, never guessed at; the golden tests hold the
+//! bytes of every version.
+
+mod v1;
 
 use crate::StoreError;
 use reportflow_core::{Job, JobId, Millis, StateName};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The record version written by this build (jobs and transitions alike).
-pub(crate) const RECORD_VERSION: u16 = 1;
+/// The job record version written by this build.
+pub(crate) const JOB_RECORD_VERSION: u16 = 2;
+
+/// The transition record version written by this build.
+pub(crate) const TRANSITION_RECORD_VERSION: u16 = 1;
 
 /// The most a record may claim to need when decoded; a damaged length cannot make the decoder
 /// allocate more than this.
@@ -52,9 +63,14 @@ impl StoredTransition {
     }
 }
 
-/// Encodes a record in the current version.
-fn encode<T: Serialize>(dir: &Path, what: &str, value: &T) -> Result<Vec<u8>, StoreError> {
-    let mut out = RECORD_VERSION.to_be_bytes().to_vec();
+/// Encodes a record as `version`.
+fn encode<T: Serialize>(
+    dir: &Path,
+    what: &str,
+    version: u16,
+    value: &T,
+) -> Result<Vec<u8>, StoreError> {
+    let mut out = version.to_be_bytes().to_vec();
     bincode::serde::encode_into_std_write(value, &mut out, bincode::config::standard()).map_err(
         |e| StoreError::Database {
             dir: dir.to_path_buf(),
@@ -64,51 +80,80 @@ fn encode<T: Serialize>(dir: &Path, what: &str, value: &T) -> Result<Vec<u8>, St
     Ok(out)
 }
 
-/// Decodes a record of any version this build knows.
-fn decode<T: for<'de> Deserialize<'de>>(
+/// A record's version (refused when newer than `supported`, or 0) and its body.
+fn split_version<'a>(
     dir: &Path,
-    what: impl Fn() -> String,
-    bytes: &[u8],
-) -> Result<T, StoreError> {
-    let corrupt = |detail: String| StoreError::Corrupt {
-        dir: dir.to_path_buf(),
-        detail: format!("{} is unreadable: {detail}", what()),
-    };
+    what: &impl Fn() -> String,
+    bytes: &'a [u8],
+    supported: u16,
+) -> Result<(u16, &'a [u8]), StoreError> {
     let (version, body) = match bytes {
         [a, b, body @ ..] => (u16::from_be_bytes([*a, *b]), body),
-        _ => return Err(corrupt(format!("{} bytes is too short", bytes.len()))),
+        _ => {
+            return Err(corrupt(
+                dir,
+                what,
+                format!("{} bytes is too short", bytes.len()),
+            ));
+        }
     };
-    if version > RECORD_VERSION {
+    if version > supported {
         return Err(StoreError::NewerRecord {
             dir: dir.to_path_buf(),
             what: what(),
             found: version,
-            supported: RECORD_VERSION,
+            supported,
         });
     }
     if version == 0 {
-        return Err(corrupt("record version 0 was never written".to_string()));
+        return Err(corrupt(
+            dir,
+            what,
+            "record version 0 was never written".to_string(),
+        ));
     }
+    Ok((version, body))
+}
+
+fn corrupt(dir: &Path, what: &impl Fn() -> String, detail: String) -> StoreError {
+    StoreError::Corrupt {
+        dir: dir.to_path_buf(),
+        detail: format!("{} is unreadable: {detail}", what()),
+    }
+}
+
+/// Decodes a record body as `T`, all of it.
+fn decode_body<T: for<'de> Deserialize<'de>>(
+    dir: &Path,
+    what: &impl Fn() -> String,
+    body: &[u8],
+) -> Result<T, StoreError> {
     let config = bincode::config::standard().with_limit::<DECODE_LIMIT>();
-    let (value, used) =
-        bincode::serde::decode_from_slice(body, config).map_err(|e| corrupt(e.to_string()))?;
+    let (value, used) = bincode::serde::decode_from_slice(body, config)
+        .map_err(|e| corrupt(dir, what, e.to_string()))?;
     if used != body.len() {
-        return Err(corrupt(format!(
-            "{} bytes follow the record",
-            body.len() - used
-        )));
+        return Err(corrupt(
+            dir,
+            what,
+            format!("{} bytes follow the record", body.len() - used),
+        ));
     }
     Ok(value)
 }
 
 /// The bytes of a job record.
 pub(crate) fn encode_job(dir: &Path, job: &Job) -> Result<Vec<u8>, StoreError> {
-    encode(dir, "a job record", job)
+    encode(dir, "a job record", JOB_RECORD_VERSION, job)
 }
 
-/// The job in a job record.
+/// The job in a job record of any version this build knows.
 pub(crate) fn decode_job(dir: &Path, id: JobId, bytes: &[u8]) -> Result<Job, StoreError> {
-    let job: Job = decode(dir, || format!("the record of job {id}"), bytes)?;
+    let what = || format!("the record of job {id}");
+    let (version, body) = split_version(dir, &what, bytes, JOB_RECORD_VERSION)?;
+    let job: Job = match version {
+        1 => decode_body::<v1::JobV1>(dir, &what, body)?.into(),
+        _ => decode_body(dir, &what, body)?,
+    };
     if job.id != id {
         return Err(StoreError::Corrupt {
             dir: dir.to_path_buf(),
@@ -120,7 +165,7 @@ pub(crate) fn decode_job(dir: &Path, id: JobId, bytes: &[u8]) -> Result<Job, Sto
 
 /// The bytes of a transition record.
 pub(crate) fn encode_transition(dir: &Path, t: &StoredTransition) -> Result<Vec<u8>, StoreError> {
-    encode(dir, "a transition record", t)
+    encode(dir, "a transition record", TRANSITION_RECORD_VERSION, t)
 }
 
 /// The transition in a transition record.
@@ -130,24 +175,22 @@ pub(crate) fn decode_transition(
     seq: u64,
     bytes: &[u8],
 ) -> Result<TransitionRecord, StoreError> {
-    let t: StoredTransition = decode(
-        dir,
-        || format!("transition {seq} in the history of job {id}"),
-        bytes,
-    )?;
+    let what = || format!("transition {seq} in the history of job {id}");
+    let (_, body) = split_version(dir, &what, bytes, TRANSITION_RECORD_VERSION)?;
+    let t: StoredTransition = decode_body(dir, &what, body)?;
     Ok(t.with_seq(seq))
 }
 
 #[cfg(test)]
 mod golden {
-    //! The bytes of version-1 records, held fixed: if one of these tests fails, stores written
-    //! by earlier builds would no longer read. Do not regenerate the files; add a new record
-    //! version (and keep decoding version 1) instead.
+    //! The bytes of every record version, held fixed: if one of these tests fails, stores
+    //! written by earlier builds would no longer read. Do not regenerate the files; add a new
+    //! record version (and keep decoding the old ones) instead.
 
     use super::*;
     use reportflow_core::{
-        AccountReportSpec, BillingReportSpec, Date, Failure, FailureKind, JobKey, JobSpec,
-        JobState, OutputFormat, PollPolicy, StoredFile, Upstream,
+        AccountReportSpec, BillingReportSpec, Date, DateOrigin, Failure, FailureKind, JobKey,
+        JobSpec, JobState, Label, OutputFormat, PollPolicy, StoredFile, Upstream,
     };
     use std::collections::{BTreeMap, BTreeSet};
 
@@ -218,6 +261,8 @@ mod golden {
             creations: 1,
             submitted_at: Millis(1_700_000_000_000),
             updated_at: Millis(1_700_000_005_000),
+            label: None,
+            origin: None,
         }
     }
 
@@ -253,6 +298,25 @@ mod golden {
             creations: 3,
             submitted_at: Millis(1_700_000_000_000),
             updated_at: Millis(1_700_000_200_000),
+            label: None,
+            origin: None,
+        }
+    }
+
+    /// A labelled billing job whose dates were relative (a night's split range): the fields
+    /// version 2 added.
+    fn labelled_relative_job() -> Job {
+        Job {
+            label: Some(Label::new("nightly-2024-02-01").expect("a valid label")),
+            origin: Some(DateOrigin {
+                expressions: vec![
+                    ("range".to_string(), "last-month".to_string()),
+                    ("split".to_string(), "day".to_string()),
+                ],
+                zone: "Europe/Berlin".to_string(),
+                resolved_on: date(2024, 2, 1),
+            }),
+            ..downloaded_billing_job()
         }
     }
 
@@ -299,7 +363,7 @@ mod golden {
     }
 
     #[test]
-    fn job_records_of_version_1_keep_their_bytes() {
+    fn job_records_of_version_1_still_decode() {
         let dir = Path::new("/golden");
         let cases = [
             (
@@ -326,8 +390,61 @@ mod golden {
                 job,
                 "{file} no longer decodes to the same job"
             );
+            // Its body is exactly what version 1 wrote for these fields.
+            let v1 = v1::JobV1 {
+                id: job.id,
+                key: job.key.clone(),
+                spec: job.spec.clone(),
+                policy: job.policy.clone(),
+                state: job.state.clone(),
+                version: job.version,
+                attempt: job.attempt,
+                attempt_started_at: job.attempt_started_at,
+                creations: job.creations,
+                submitted_at: job.submitted_at,
+                updated_at: job.updated_at,
+            };
+            assert_golden(
+                file,
+                golden,
+                &encode(dir, "a job record", 1, &v1).expect("encodes"),
+            );
+        }
+    }
+
+    #[test]
+    fn job_records_of_version_2_keep_their_bytes() {
+        let dir = Path::new("/golden");
+        let cases = [
+            (
+                "job-v2-polling-account.hex",
+                include_str!("../tests/golden/job-v2-polling-account.hex"),
+                polling_account_job(),
+            ),
+            (
+                "job-v2-labelled-relative.hex",
+                include_str!("../tests/golden/job-v2-labelled-relative.hex"),
+                labelled_relative_job(),
+            ),
+        ];
+        for (file, golden, job) in cases {
+            let bytes = unhex(golden);
+            assert_eq!(&bytes[..2], &[0, 2], "{file} is a version-2 record");
+            assert_eq!(
+                decode_job(dir, job.id, &bytes).expect("a golden record decodes"),
+                job,
+                "{file} no longer decodes to the same job"
+            );
             assert_golden(file, golden, &encode_job(dir, &job).expect("a job encodes"));
         }
+        // A version-1 job written again is a version-2 record of the same job.
+        let v1 = unhex(include_str!("../tests/golden/job-v1-polling-account.hex"));
+        let job = decode_job(dir, JobId(7), &v1).expect("decodes");
+        assert_golden(
+            "job-v2-polling-account.hex",
+            include_str!("../tests/golden/job-v2-polling-account.hex"),
+            &encode_job(dir, &job).expect("encodes"),
+        );
     }
 
     #[test]
@@ -358,12 +475,12 @@ mod golden {
         let dir = Path::new("/golden");
         let mut bytes = encode_job(dir, &polling_account_job()).expect("encodes");
         let id = JobId(7);
-        bytes[1] = 2;
+        bytes[1] = 3;
         assert!(matches!(
             decode_job(dir, id, &bytes),
             Err(StoreError::NewerRecord {
-                found: 2,
-                supported: 1,
+                found: 3,
+                supported: 2,
                 ..
             })
         ));
@@ -372,10 +489,27 @@ mod golden {
             decode_job(dir, id, &bytes),
             Err(StoreError::Corrupt { .. })
         ));
-        bytes[1] = 1;
+        bytes[1] = 2;
         assert!(matches!(
             decode_job(dir, JobId(8), &bytes),
             Err(StoreError::Corrupt { .. })
+        ));
+        // A version-2 body read as version 1 has bytes left over: refused, not misread.
+        bytes[1] = 1;
+        assert!(matches!(
+            decode_job(dir, id, &bytes),
+            Err(StoreError::Corrupt { .. })
+        ));
+        bytes[1] = 2;
+        let mut transition = encode_transition(dir, &transition()).expect("encodes");
+        transition[1] = 2;
+        assert!(matches!(
+            decode_transition(dir, id, 1, &transition),
+            Err(StoreError::NewerRecord {
+                found: 2,
+                supported: 1,
+                ..
+            })
         ));
         for len in 0..bytes.len() {
             assert!(decode_job(dir, id, &bytes[..len]).is_err(), "length {len}");

@@ -57,7 +57,7 @@ fn a_conflict_stops_the_batch_and_keeps_the_jobs_before_it() {
 fn an_empty_batch_stores_nothing() {
     let tmp = tempfile::tempdir().expect("a temporary directory");
     let store = Store::open(&tmp.path().join("store")).expect("a new store opens");
-    let none: Vec<_> = Vec::new();
+    let none: Vec<reportflow_core::NewJob> = Vec::new();
     assert!(
         store
             .insert_many(none, &policy(), Millis(1))
