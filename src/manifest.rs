@@ -66,8 +66,8 @@ pub struct Entry {
     pub sha256: Option<String>,
     /// The upstream location.
     pub location: Option<String>,
-    /// Why the job has no usable file (failed, expired, cancelled, a missing file, an archive
-    /// that could not be unpacked).
+    /// Why the job did not end as a success (failed, expired, cancelled, a missing file, an
+    /// archive that could not be unpacked: then the archive itself is still listed).
     pub error: Option<String>,
     /// With `--extract`: the unpacked files of a billing archive.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -142,7 +142,9 @@ pub enum FileCheck {
     None,
     /// The file is on disk as recorded (and, with `--extract`, unpacked).
     Verified(Option<Extracted>),
-    /// It is not usable: missing, changed, or its archive was refused.
+    /// The file is on disk as recorded, but its archive could not be unpacked (why).
+    NotUnpacked(String),
+    /// It is missing or changed (why); it is not listed.
     Problem(String),
 }
 
@@ -172,7 +174,12 @@ impl Entry {
                         .collect()
                 }),
             ),
-            (_, FileCheck::Problem(problem)) => (None, Some(problem), None),
+            (JobState::Downloaded { file, .. }, FileCheck::NotUnpacked(problem)) => {
+                (Some(file), Some(problem), None)
+            }
+            (_, FileCheck::Problem(problem) | FileCheck::NotUnpacked(problem)) => {
+                (None, Some(problem), None)
+            }
             (state, _) => (None, state_error(state), None),
         };
         Entry {

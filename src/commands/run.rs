@@ -52,18 +52,21 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
         // Nothing live: the manifest still lists what the run covers (a label's ended jobs).
         let engine = Engine::open(config.clone())?;
         let covered = scope.prepare(&engine)?.covered;
-        scope.finish(ctx, &engine, &out, &covered, Outcome::Success)?;
+        let outcome = scope.finish(ctx, &engine, &out, &covered, Outcome::Success)?;
         if ctx.global.json {
             let summary = RunSummary::default();
-            print_json_line(&finished_event(&summary, &out, Outcome::Success));
+            print_json_line(&finished_event(&summary, &out, outcome));
         } else {
+            let which = match &scope.label {
+                Some(label) => format!("with the label {label}"),
+                None => format!("in {}", store.display()),
+            };
             print(&format!(
-                "nothing to do: every job in {} has ended (`{}` shows them)\n",
-                store.display(),
+                "nothing to do: every job {which} has ended (`{}` shows them)\n",
                 ctx.command(&["status"])
             ));
         }
-        return Ok(Outcome::Success);
+        return Ok(outcome);
     };
     let outcome = report(ctx, &round.engine, &round.summary, &round.ids, &out)?;
     if round.summary.interrupted {

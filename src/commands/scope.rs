@@ -129,7 +129,7 @@ impl Scope {
         for id in covered {
             let job = engine.job(&id.to_string())?;
             let check = self.check(&job);
-            if let FileCheck::Problem(problem) = &check {
+            if let FileCheck::Problem(problem) | FileCheck::NotUnpacked(problem) = &check {
                 problems += 1;
                 ctx.warn(&format!("job {} ({}): {problem}", job.id, job.key));
             }
@@ -180,7 +180,7 @@ impl Scope {
         }
         match extract::extract(path, &Limits::default()) {
             Ok(unpacked) => FileCheck::Verified(Some(unpacked)),
-            Err(e) => FileCheck::Problem(e.to_string()),
+            Err(e) => FileCheck::NotUnpacked(e.to_string()),
         }
     }
 }
