@@ -4,7 +4,7 @@ use crate::cli::{JobsArg, RetryArgs};
 use crate::context::Context;
 use crate::error::{CliError, Outcome};
 use crate::output::{JobView, print, print_json};
-use reportflow_core::{Input, Job, Label, StateName};
+use reportflow_core::{Input, Job, StateName};
 use reportflow_driver::{DriverError, Engine};
 
 /// `retry`: the jobs named, or every job with the label that a retry can start again.
@@ -17,7 +17,6 @@ pub fn retry(ctx: &Context, args: &RetryArgs) -> Result<Outcome, CliError> {
             engine.retry(job.id)
         });
     };
-    let label = Label::new(label).map_err(DriverError::Invalid)?;
     let Some(engine) = ctx.open_existing_store()? else {
         print(&format!(
             "no job has the label {label}: there is no store yet\n"
@@ -31,7 +30,7 @@ pub fn retry(ctx: &Context, args: &RetryArgs) -> Result<Outcome, CliError> {
         StateName::NoData,
     ];
     let ids: Vec<String> = engine
-        .labelled(&label)?
+        .labelled(label)?
         .into_iter()
         .filter(|job| retryable.contains(&job.state.name()))
         .map(|job| job.id.to_string())

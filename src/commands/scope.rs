@@ -9,7 +9,7 @@ use crate::error::{CliError, Outcome};
 use crate::extract::{self, Limits};
 use crate::manifest::{Entry, FileCheck, Manifest, SUCCESS_MARKER};
 use reportflow_core::{Job, JobId, JobKind, JobState, Label, Millis};
-use reportflow_driver::{DriverError, Engine, EngineConfig, FileLayout};
+use reportflow_driver::{Engine, EngineConfig, FileLayout};
 use std::path::{Path, PathBuf};
 
 /// A run's scope, resolved from its flags and the store's settings.
@@ -29,12 +29,7 @@ pub struct Scope {
 impl Scope {
     /// The scope of `run` with `args`: `--layout`, else the layout a batch file recorded.
     pub fn of(ctx: &Context, args: &RunArgs) -> Result<Scope, CliError> {
-        let label = args
-            .label
-            .as_deref()
-            .map(Label::new)
-            .transpose()
-            .map_err(DriverError::Invalid)?;
+        let label = args.label.clone();
         let template = args.layout.clone().or_else(|| ctx.remembered().layout);
         let layout = template
             .as_deref()

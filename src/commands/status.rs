@@ -4,20 +4,14 @@ use crate::cli::StatusArgs;
 use crate::context::Context;
 use crate::error::{CliError, Outcome};
 use crate::output::{JobView, jobs_table, print, print_json};
-use reportflow_core::{Job, Label};
-use reportflow_driver::DriverError;
+use reportflow_core::Job;
 use std::collections::BTreeMap;
 
 /// `status`.
 pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome, CliError> {
-    let label = args
-        .label
-        .as_deref()
-        .map(Label::new)
-        .transpose()
-        .map_err(DriverError::Invalid)?;
+    let label = &args.label;
     let jobs: Vec<Job> = match ctx.open_existing_store()? {
-        Some(engine) if args.jobs.is_empty() => match &label {
+        Some(engine) if args.jobs.is_empty() => match label {
             Some(label) => engine
                 .labelled(label)?
                 .into_iter()

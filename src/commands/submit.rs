@@ -22,6 +22,8 @@ struct SubmittedView {
     created: bool,
     state: &'static str,
     warnings: Vec<String>,
+    label: Option<String>,
+    origin: Option<DateOrigin>,
 }
 
 impl SubmittedView {
@@ -32,6 +34,8 @@ impl SubmittedView {
             created: s.created,
             state: s.job.state.name().as_str(),
             warnings: s.warnings.iter().map(ToString::to_string).collect(),
+            label: s.job.label.as_ref().map(ToString::to_string),
+            origin: s.job.origin.clone(),
         }
     }
 }
@@ -63,16 +67,6 @@ fn resolver(clock: &SubmitClock) -> Result<Resolver, CliError> {
         .map_err(|(_, message)| CliError::Usage(message))
 }
 
-/// The label of `--label`, checked.
-fn label_of(options: &SubmitOptions) -> Result<Option<Label>, CliError> {
-    options
-        .label
-        .as_deref()
-        .map(Label::new)
-        .transpose()
-        .map_err(|e| DriverError::Invalid(e).into())
-}
-
 /// `submit report`.
 pub fn report(ctx: &Context, args: &SubmitReport) -> Result<Outcome, CliError> {
     let clock = clock(&args.options);
@@ -84,7 +78,7 @@ pub fn report(ctx: &Context, args: &SubmitReport) -> Result<Outcome, CliError> {
     }
     let expires_at = args
         .expires
-        .map(|e| dates.date("--expires", &e))
+        .map(|e| dates.date("expires", &e))
         .transpose()
         .map_err(invalid)?;
     let spec = JobSpec::Account(AccountReportSpec {
@@ -100,7 +94,7 @@ pub fn report(ctx: &Context, args: &SubmitReport) -> Result<Outcome, CliError> {
         key,
         origin: dates.origin(),
     };
-    submit(ctx, vec![planned], &clock, label_of(&args.options)?, None)
+    submit(ctx, vec![planned], &clock, args.options.label.clone(), None)
 }
 
 /// `submit billing`: one job, or one per partition with `--split`.
@@ -145,7 +139,7 @@ pub fn billing(ctx: &Context, args: &SubmitBilling) -> Result<Outcome, CliError>
         })
         .collect();
     let split = args.split.map(|s| format!("--split {s}"));
-    submit(ctx, planned, &clock, label_of(&args.options)?, split)
+    submit(ctx, planned, &clock, args.options.label.clone(), split)
 }
 
 fn user_key(key: Option<&str>) -> Result<Option<JobKey>, CliError> {
@@ -252,10 +246,7 @@ pub fn batch(ctx: &Context, args: &SubmitBatch) -> Result<Outcome, CliError> {
         .filter(|a| !a.is_empty());
     let clock = clock(&args.options);
     let batch = batch::parse(&args.file, &text, account, &clock).map_err(CliError::Batch)?;
-    let label = match label_of(&args.options)? {
-        Some(label) => Some(label),
-        None => batch.label.clone(),
-    };
+    let label = args.options.label.clone().or_else(|| batch.label.clone());
     let engine = ctx.open_store()?;
     let conflicts = batch::conflicts_with_store(&args.file, &batch, &engine);
     if !conflicts.is_empty() {
