@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
+use std::ops::Bound::{Excluded, Unbounded};
 use std::path::{Path, PathBuf};
 
 /// Bounds on what an archive may unpack to.
@@ -229,6 +230,9 @@ fn check_members(
         if raw.contains('\0') {
             return Err(bad("holds a NUL byte"));
         }
+        if raw.chars().any(char::is_control) {
+            return Err(bad("holds control characters"));
+        }
         let absolute = raw.starts_with(['/', '\\'])
             || (raw.len() >= 2
                 && raw.as_bytes()[1] == b':'
@@ -288,12 +292,13 @@ fn check_members(
             is_dir,
         });
     }
-    for member in &members {
-        if !member.is_dir
-            && seen
-                .keys()
-                .any(|k| k.len() > member.parts.len() && k.starts_with(&member.parts))
-        {
+    for member in members.iter().filter(|m| !m.is_dir) {
+        // Names under this one sort right after it.
+        let below = seen
+            .range::<Vec<String>, _>((Excluded(&member.parts), Unbounded))
+            .next()
+            .is_some_and(|(k, _)| k.starts_with(&member.parts));
+        if below {
             return Err(refused(
                 zip,
                 format!(
@@ -567,6 +572,21 @@ mod tests {
                 "not a zip",
                 b"PK\x03\x04 garbage".to_vec(),
                 "not a readable zip",
+            ),
+            (
+                "a file used as a folder",
+                zip_of(&[("a", b"1"), ("a/b.csv", b"2")], false),
+                "lies inside a member that is a file",
+            ),
+            (
+                "a folder's name used by a later file",
+                zip_of(&[("a/b.csv", b"2"), ("a", b"1")], false),
+                "is a file that other members use as a folder",
+            ),
+            (
+                "control characters",
+                zip_of(&[("a\u{1b}[2J.csv", b"1")], false),
+                "holds control characters",
             ),
         ];
         let symlink = {

@@ -9,8 +9,7 @@
 
 use crate::error::CliError;
 use crate::extract::Extracted;
-use crate::output::rfc3339;
-use reportflow_core::{Job, JobSpec, JobState, Millis, StateName};
+use reportflow_core::{Job, JobSpec, JobState, StateName};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
@@ -218,14 +217,14 @@ fn state_error(state: &JobState) -> Option<String> {
 
 impl Manifest {
     /// The manifest of `entries`, written now.
-    pub fn new(out: &Path, label: Option<String>, entries: Vec<Entry>, now: Millis) -> Manifest {
+    pub fn new(out: &Path, label: Option<String>, entries: Vec<Entry>) -> Manifest {
         let mut counts = BTreeMap::new();
         for e in &entries {
             *counts.entry(e.state).or_default() += 1;
         }
         Manifest {
             manifest_version: MANIFEST_VERSION,
-            written_at: rfc3339(now),
+            written_at: jiff::Timestamp::now().to_string(),
             out: out.display().to_string(),
             label,
             complete: entries.iter().all(Entry::succeeded),

@@ -8,7 +8,7 @@ use crate::context::Context;
 use crate::error::{CliError, Outcome};
 use crate::extract::{self, Limits};
 use crate::manifest::{Entry, FileCheck, Manifest, SUCCESS_MARKER};
-use reportflow_core::{Job, JobId, JobKind, JobState, Label, Millis};
+use reportflow_core::{Job, JobId, JobKind, JobState, Label};
 use reportflow_driver::{Engine, EngineConfig, FileLayout};
 use std::path::{Path, PathBuf};
 
@@ -132,7 +132,7 @@ impl Scope {
         }
         if let Some(path) = &self.manifest {
             let label = self.label.as_ref().map(ToString::to_string);
-            let manifest = Manifest::new(out, label, entries, now());
+            let manifest = Manifest::new(out, label, entries);
             let marked = manifest.write(path, self.marker)?;
             if !ctx.global.json && !ctx.global.quiet {
                 let marker = if marked {
@@ -186,11 +186,4 @@ pub struct Prepared {
     pub live: Vec<Job>,
     /// The jobs the manifest covers.
     pub covered: Vec<JobId>,
-}
-
-fn now() -> Millis {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    Millis(u64::try_from(ms).unwrap_or(u64::MAX))
 }
