@@ -18,10 +18,17 @@
 
 #![deny(missing_docs)]
 
+mod apply;
+mod claim;
 mod columns;
+mod counts;
 mod due;
 mod error;
+mod insert;
+mod lease;
+mod listen;
 mod migrate;
+mod purge;
 mod queries;
 mod run;
 mod store;
@@ -29,8 +36,11 @@ mod tls;
 mod url;
 mod worker;
 
+pub use apply::{AppliedStep, PgStep};
 pub use due::due_at;
 pub use error::{LeaseLoss, PgStoreError};
+pub use lease::{Claimed, Lease, Released, Renewed, StepLease};
+pub use listen::{CHANNEL, WorkListener};
 pub use migrate::SCHEMA_VERSION;
 pub use queries::LeasedTransition;
 pub use store::{PgOptions, PgStore};
@@ -47,4 +57,16 @@ fn futures_are_send(store: &PgStore) {
     send(store.live_page(None, 1));
     send(store.history(JobId(1)));
     send(PgStore::open("postgres://h/db"));
+    send(store.apply_many(&[], reportflow_core::Millis(0)));
+    send(store.insert_many(
+        Vec::new(),
+        &reportflow_core::PollPolicy::default(),
+        reportflow_core::Millis(0),
+    ));
+    let worker = WorkerId::new("w").expect("a name");
+    send(store.claim(&worker, 1, 1, reportflow_core::Millis(0)));
+    send(store.renew(&worker, &[]));
+    send(store.release(&worker, &[]));
+    send(store.purge(reportflow_core::Millis(0)));
+    send(store.listen());
 }

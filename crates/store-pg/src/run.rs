@@ -138,7 +138,9 @@ impl<'s> Attempts<'s> {
         match result {
             Ok(value) => Ok(Some(value)),
             Err(OpError::Store(e)) => Err(e),
-            Err(OpError::Again) => self.again("concurrent writes kept undoing this one".to_string()),
+            Err(OpError::Again) => {
+                self.again("concurrent writes kept undoing this one".to_string())
+            }
             Err(OpError::Sql(e)) | Err(OpError::Commit(e)) if rolled_back(&e) => {
                 self.again(detail(&e))
             }
@@ -259,7 +261,12 @@ fn rolled_back(e: &tokio_postgres::Error) -> bool {
 /// library's words and their causes.
 pub(crate) fn detail(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
-        let mut text = format!("{}: {} (SQLSTATE {})", db.severity(), db.message(), db.code().code());
+        let mut text = format!(
+            "{}: {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        );
         if let Some(more) = db.detail() {
             text.push_str("; ");
             text.push_str(more);

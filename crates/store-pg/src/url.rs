@@ -180,10 +180,7 @@ mod tests {
             ),
             ("postgres://host/db", "postgres://host/db"),
             // A password with an unencoded `/`: tokio-postgres reads up to the first `@`.
-            (
-                "postgres://u:pa/ss@host/db",
-                "postgres://u:***@host/db",
-            ),
+            ("postgres://u:pa/ss@host/db", "postgres://u:***@host/db"),
         ];
         for (url, shown) in cases {
             assert_eq!(redact(url), shown, "{url}");
@@ -201,12 +198,15 @@ mod tests {
         .expect_err("a bad sslmode is refused");
         let text = err.to_string();
         assert!(!text.contains("s3cret"), "{text}");
-        assert!(text.contains("postgres://u:***@h/db?sslmode=bogus"), "{text}");
+        assert!(
+            text.contains("postgres://u:***@h/db?sslmode=bogus"),
+            "{text}"
+        );
         let err = DbUrl::parse("host=h password=s3cret", Duration::from_secs(1))
             .expect_err("a key-value string is refused");
         assert!(!err.to_string().contains("s3cret"), "{err}");
-        let err = DbUrl::parse("postgres://u:s3cret@/db", Duration::from_secs(1))
-            .expect_err("no host");
+        let err =
+            DbUrl::parse("postgres://u:s3cret@/db", Duration::from_secs(1)).expect_err("no host");
         assert!(err.to_string().contains("names no host"), "{err}");
     }
 

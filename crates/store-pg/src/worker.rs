@@ -22,13 +22,17 @@ impl WorkerId {
             reason,
         };
         if name.is_empty() {
-            return Err(invalid("it is empty; name the worker, e.g. after its host and process id"));
+            return Err(invalid(
+                "it is empty; name the worker, e.g. after its host and process id",
+            ));
         }
         if name.len() > MAX_LEN {
             return Err(invalid("it is longer than 200 bytes; use a shorter name"));
         }
         if name.chars().any(char::is_control) {
-            return Err(invalid("it contains control characters; use printable characters"));
+            return Err(invalid(
+                "it contains control characters; use printable characters",
+            ));
         }
         Ok(WorkerId(name))
     }
