@@ -64,7 +64,7 @@ pub enum PgStoreError {
     },
     /// TLS could not be set up with the server.
     #[error(
-        "TLS with the database at {url} failed ({detail}); the server's certificate must be valid for the host name of the URL and signed by a public authority (the webpki roots); on a trusted network, add sslmode=disable to the URL"
+        "TLS with the database at {url} failed ({detail}); with sslmode=require the server must offer TLS, and where TLS is used its certificate must be valid for the host name of the URL and signed by a public authority (the webpki roots); on a trusted network, use sslmode=disable in the URL"
     )]
     Tls {
         /// The URL, without its password.

@@ -92,7 +92,7 @@ impl DbUrl {
         let mut secrets = secrets_in(&url[scheme_end..]);
         let mut config = Config::from_str(url).map_err(|e| PgStoreError::InvalidUrl {
             shown: shown.clone(),
-            detail: scrub_with(&secrets, &e.to_string()),
+            detail: scrub_with(&secrets, &crate::run::detail(&e)),
         })?;
         if let Some(password) = config.get_password() {
             secrets.push(String::from_utf8_lossy(password).into_owned());

@@ -4,6 +4,7 @@
 
 #[path = "../../../store/tests/common/mod.rs"]
 mod jobs;
+#[allow(unused_imports)]
 pub use jobs::*;
 
 use reportflow_core::StateName;
