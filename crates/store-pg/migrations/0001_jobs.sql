@@ -84,6 +84,6 @@ SELECT state, 0 FROM generate_series(1, 10) AS state;
 
 -- Whole milliseconds from the database's clock until `t` (0 once passed; NULL for NULL).
 CREATE FUNCTION reportflow_ms_until(t timestamptz) RETURNS bigint
-LANGUAGE sql VOLATILE AS $$
+LANGUAGE sql VOLATILE STRICT AS $$
     SELECT greatest(0, floor(extract(epoch FROM t - clock_timestamp()) * 1000))::bigint
 $$;

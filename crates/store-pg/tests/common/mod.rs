@@ -51,7 +51,11 @@ pub async fn raw(url: &str) -> tokio_postgres::Client {
 
 /// The jobs per state, counted from the jobs table itself (every state present).
 pub async fn recount(url: &str) -> BTreeMap<StateName, u64> {
-    let client = raw(url).await;
+    recount_on(&raw(url).await).await
+}
+
+/// [`recount`] on an open connection.
+pub async fn recount_on(client: &tokio_postgres::Client) -> BTreeMap<StateName, u64> {
     let mut counts: BTreeMap<StateName, u64> = StateName::ALL.into_iter().map(|s| (s, 0)).collect();
     let rows = client
         .query(
