@@ -152,6 +152,9 @@ impl PgStore {
         steps: &[PgStep],
         now: Millis,
     ) -> Result<Vec<Result<AppliedStep, PgStoreError>>, PgStoreError> {
+        if steps.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut ids: Vec<i64> = steps.iter().filter_map(|s| id_sql(s.id)).collect();
         ids.sort_unstable();
         ids.dedup();

@@ -89,6 +89,12 @@ impl PgStore {
         })
     }
 
+    /// Every job that has not ended, in id order, through the index of live jobs alone;
+    /// [`PgStore::live_page`] reads them a page at a time.
+    pub async fn live_jobs(&self) -> Result<Vec<Job>, PgStoreError> {
+        self.live_page(None, usize::MAX).await
+    }
+
     /// Up to `limit` live jobs with ids above `after`, in id order, read through the index of
     /// live jobs alone: its cost does not grow with the ended jobs kept. Pass the last id of a
     /// page as `after` to get the next page.

@@ -8,6 +8,13 @@ use tokio_postgres::Config;
 /// What replaces a password wherever a URL is shown.
 const HIDDEN: &str = "***";
 
+/// How long a connection may go without a sign of life from the server before it is given up
+/// (TCP keepalives after this much idleness, and at most this long for sent data to be
+/// acknowledged), unless the URL sets `keepalives_idle` or `tcp_user_timeout` itself. The
+/// operating system's defaults wait two hours, or about fifteen minutes, before a dead link
+/// (a partition, a host gone) fails an operation or the listener.
+const DEAD_LINK: Duration = Duration::from_secs(30);
+
 /// What is shown for a text that is not a `postgres://` URL (it may hold a password anywhere).
 const NOT_SHOWN: &str = "(not shown: it is not a postgres:// URL, and may hold a password)";
 
@@ -79,8 +86,9 @@ fn scheme_end(url: &str) -> Option<usize> {
 }
 
 impl DbUrl {
-    /// Parses a `postgres://` or `postgresql://` URL. `connect_timeout` applies unless the URL
-    /// sets its own; the connection is named `reportflow` unless the URL names it.
+    /// Parses a `postgres://` or `postgresql://` URL. `connect_timeout` and a dead link's
+    /// detection ([`DEAD_LINK`]) apply unless the URL sets its own; the connection is named
+    /// `reportflow` unless the URL names it.
     pub(crate) fn parse(url: &str, connect_timeout: Duration) -> Result<DbUrl, PgStoreError> {
         let shown = redact(url);
         let Some(scheme_end) = scheme_end(url) else {
@@ -108,6 +116,12 @@ impl DbUrl {
         }
         if !url.contains("connect_timeout=") {
             config.connect_timeout(connect_timeout);
+        }
+        if !url.contains("keepalives_idle=") {
+            config.keepalives_idle(DEAD_LINK);
+        }
+        if !url.contains("tcp_user_timeout=") {
+            config.tcp_user_timeout(DEAD_LINK);
         }
         if config.get_application_name().is_none() {
             config.application_name("reportflow");

@@ -354,7 +354,7 @@ async fn the_per_account_bound_holds_across_claimers() {
                 let give: Vec<_> = held
                     .iter()
                     .enumerate()
-                    .filter(|(i, _)| (mix(w << 32 ^ round << 8 ^ *i as u64) % 2) == 0)
+                    .filter(|(i, _)| mix(w << 32 ^ round << 8 ^ *i as u64).is_multiple_of(2))
                     .map(|(_, c)| c.lease)
                     .collect();
                 store.release(&me, &give).await.expect("releases");

@@ -406,6 +406,7 @@ async fn reads_page_by_id_by_state_and_over_live_jobs() {
         .await
         .expect("reads");
     assert_eq!([ids(&first), ids(&rest)].concat(), live);
+    assert_eq!(ids(&store.live_jobs().await.expect("reads")), live);
     assert!(first.iter().chain(&rest).all(|j| !j.state.is_terminal()));
 
     assert!(matches!(
