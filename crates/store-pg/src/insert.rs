@@ -52,10 +52,10 @@ impl PgStore {
         &self,
         spec: JobSpec,
         key: JobKey,
-        policy: &PollPolicy,
+        policy: PollPolicy,
         now: Millis,
     ) -> Result<Inserted, PgStoreError> {
-        let mut inserted = self.insert_many([(spec, key)], policy, now).await?;
+        let mut inserted = self.insert_many([(spec, key)], &policy, now).await?;
         inserted
             .pop()
             .ok_or_else(|| self.database_error("store a new job", "nothing was returned".into()))

@@ -181,7 +181,7 @@ async fn apply_op(store: &PgStore, model: &mut Model, op: &Op) {
         Op::Insert { key, spec, at } => {
             let (key, spec) = (model_key(*key), model_spec(*spec));
             let result = store
-                .insert(spec.clone(), key.clone(), &policy(), Millis(T0 + at))
+                .insert(spec.clone(), key.clone(), policy(), Millis(T0 + at))
                 .await;
             match model.keys.get(&key).map(|id| &model.jobs[id]) {
                 Some(existing) if existing.spec == spec => {

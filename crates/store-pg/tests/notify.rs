@@ -32,14 +32,14 @@ async fn work_that_appears_wakes_listeners_and_a_workers_own_steps_do_not() {
         .expect("opens");
     assert!(quiet(&listener).await, "nothing happened yet");
     let job = other
-        .insert(spec(0), key("a"), &policy(), T0)
+        .insert(spec(0), key("a"), policy(), T0)
         .await
         .expect("stores")
         .job;
     assert!(hinted(&listener).await, "a submit hints");
     // Submitting a key that names a job already makes no work.
     other
-        .insert(spec(0), key("a"), &policy(), T0)
+        .insert(spec(0), key("a"), policy(), T0)
         .await
         .expect("finds it");
     assert!(quiet(&listener).await, "no new job, no hint");

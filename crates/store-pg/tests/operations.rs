@@ -35,20 +35,20 @@ async fn lease_of(store: &PgStore, worker: &WorkerId, job: &Job, now: Millis) ->
 async fn a_submit_is_idempotent_on_its_key_and_another_spec_is_refused() {
     let (db, store) = fresh_store().await;
     let first = store
-        .insert(spec(0), key("nightly"), &policy(), T0)
+        .insert(spec(0), key("nightly"), policy(), T0)
         .await
         .expect("stores");
     assert!(first.created);
     assert_eq!(first.job.state, JobState::Requested { sends: 0 });
     assert_eq!(first.job.version, 0);
     let again = store
-        .insert(spec(0), key("nightly"), &policy(), T0.plus_ms(5))
+        .insert(spec(0), key("nightly"), policy(), T0.plus_ms(5))
         .await
         .expect("finds it");
     assert!(!again.created);
     assert_eq!(again.job, first.job, "the stored job, as it was stored");
     let err = store
-        .insert(spec(2), key("nightly"), &policy(), T0)
+        .insert(spec(2), key("nightly"), policy(), T0)
         .await
         .expect_err("another spec under the key");
     match &err {
@@ -80,7 +80,7 @@ async fn a_submit_is_idempotent_on_its_key_and_another_spec_is_refused() {
 async fn a_batch_stops_at_its_first_conflict_and_keeps_the_jobs_before_it() {
     let (db, store) = fresh_store().await;
     let taken = store
-        .insert(spec(1), key("taken"), &policy(), T0)
+        .insert(spec(1), key("taken"), policy(), T0)
         .await
         .expect("stores");
     let batch = vec![
@@ -148,7 +148,7 @@ async fn a_batch_stops_at_its_first_conflict_and_keeps_the_jobs_before_it() {
 async fn records_are_the_same_bytes_as_the_sled_stores() {
     let (db, store) = fresh_store().await;
     let job = store
-        .insert(spec(0), key("bytes"), &policy(), T0)
+        .insert(spec(0), key("bytes"), policy(), T0)
         .await
         .expect("stores")
         .job;
@@ -186,12 +186,12 @@ async fn records_are_the_same_bytes_as_the_sled_stores() {
 async fn steps_are_checked_by_version_and_refusals_write_nothing() {
     let (db, store) = fresh_store().await;
     let a = store
-        .insert(spec(0), key("a"), &policy(), T0)
+        .insert(spec(0), key("a"), policy(), T0)
         .await
         .expect("stores")
         .job;
     let b = store
-        .insert(spec(1), key("b"), &policy(), T0)
+        .insert(spec(1), key("b"), policy(), T0)
         .await
         .expect("stores")
         .job;
@@ -467,7 +467,7 @@ async fn purge_removes_ended_jobs_in_batches_and_ids_are_never_reused() {
     );
     // The key names a new job, with an id above every earlier one.
     let again = store
-        .insert(spec(0), key("old-0"), &policy(), T0.plus_ms(2_000))
+        .insert(spec(0), key("old-0"), policy(), T0.plus_ms(2_000))
         .await
         .expect("stores");
     assert!(again.created);
@@ -478,7 +478,7 @@ async fn purge_removes_ended_jobs_in_batches_and_ids_are_never_reused() {
 async fn history_is_append_only() {
     let (db, store) = fresh_store().await;
     store
-        .insert(spec(0), key("a"), &policy(), T0)
+        .insert(spec(0), key("a"), policy(), T0)
         .await
         .expect("stores");
     let client = raw(&db.url).await;
@@ -497,7 +497,7 @@ async fn history_is_append_only() {
 async fn a_terminal_jobs_lease_is_cleared_and_an_expired_lease_is_lost() {
     let (db, store) = fresh_store_with(lease_ms(300)).await;
     let job = store
-        .insert(spec(0), key("a"), &policy(), T0)
+        .insert(spec(0), key("a"), policy(), T0)
         .await
         .expect("stores")
         .job;
@@ -524,4 +524,50 @@ async fn a_terminal_jobs_lease_is_cleared_and_an_expired_lease_is_lost() {
     let (version, owner, _, history) = row_of(&db.url, job.id.0).await;
     assert_eq!((version, history), (0, 1), "nothing was written");
     assert_eq!(owner.as_deref(), Some("w1"), "still marked, but expired");
+}
+
+/// Several processes submitting the same keys at once: every submit succeeds, and each key
+/// is one job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_keys_from_several_submitters_at_once_are_one_job_each() {
+    let (db, _store) = fresh_store().await;
+    let mut tasks = Vec::new();
+    for submitter in 0..6u32 {
+        let store = PgStore::open(&db.url).await.expect("opens");
+        tasks.push(tokio::spawn(async move {
+            // Each submitter goes through the keys in its own order.
+            let jobs: Vec<_> = (0..40u32)
+                .map(|n| (n * 7 + submitter * 13) % 40)
+                .map(|n| (spec(n), key(&format!("shared-{n}"))))
+                .collect();
+            let mut ids = std::collections::BTreeMap::new();
+            for chunk in jobs.chunks(8) {
+                for inserted in store
+                    .insert_many(chunk.to_vec(), &policy(), T0)
+                    .await
+                    .expect("every submit succeeds")
+                {
+                    ids.insert(inserted.job.key.clone(), inserted.job.id);
+                }
+            }
+            ids
+        }));
+    }
+    let mut first = None;
+    for task in tasks {
+        let ids = task.await.expect("a submitter");
+        assert_eq!(ids.len(), 40);
+        match &first {
+            None => first = Some(ids),
+            Some(first) => assert_eq!(&ids, first, "every submitter got the same jobs"),
+        }
+    }
+    let rows: i64 = raw(&db.url)
+        .await
+        .query_one("SELECT count(*) FROM reportflow_jobs", &[])
+        .await
+        .expect("counts")
+        .get(0);
+    assert_eq!(rows, 40);
+    assert_eq!(recount(&db.url).await[&StateName::Requested], 40);
 }

@@ -35,7 +35,7 @@ async fn keep_working(store: PgStore, stop: Arc<AtomicBool>) -> Worked {
         let started = Instant::now();
         let result: Result<(), PgStoreError> = async {
             store
-                .insert(spec(n), key(&format!("loop-{n}")), &policy(), T0)
+                .insert(spec(n), key(&format!("loop-{n}")), policy(), T0)
                 .await?;
             for claimed in store.claim(&w, 4, 100, T0).await? {
                 let step = PgStep {
@@ -107,7 +107,7 @@ async fn the_store_waits_for_a_restarted_database_and_resumes() {
         assert!(!e.to_string().contains(reportflow_testpg::PASSWORD), "{e}");
     }
     let resumed = store
-        .insert(spec(0), key("after"), &policy(), T0)
+        .insert(spec(0), key("after"), policy(), T0)
         .await
         .expect("works after the restart");
     assert!(back.elapsed() < Duration::from_secs(30));
@@ -125,7 +125,7 @@ async fn the_store_waits_for_a_restarted_database_and_resumes() {
         .is_ok()
     {}
     store
-        .insert(spec(1), key("after-2"), &policy(), T0)
+        .insert(spec(1), key("after-2"), policy(), T0)
         .await
         .expect("stores");
     assert!(
