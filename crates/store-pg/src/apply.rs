@@ -1,9 +1,9 @@
 //! Recording transitions: the core decides, one transaction stores a batch of them, each
 //! fenced by the job's version and, for a worker's step, by its lease.
 //!
-//! One batch costs four round trips whatever its size: `BEGIN`; lock and read the jobs (by id,
-//! `FOR UPDATE`); write the records, the history and the renewed leases (one statement over
-//! `unnest` arrays), then the counts; `COMMIT`. The checks run in Rust between the read and the
+//! One batch costs four or five round trips whatever its size: `BEGIN`; lock and read the jobs
+//! (by id, `FOR UPDATE`); write the records, the history and the renewed leases (one statement
+//! over `unnest` arrays); the counts, when a state changed; `COMMIT`. The checks run in Rust between the read and the
 //! write, under the row locks: nobody can claim the job or step it meanwhile (claimers skip
 //! locked rows), so a lease found valid stays the writer's until the commit.
 
