@@ -8,7 +8,7 @@
 //! locked rows), so a lease found valid stays the writer's until the commit.
 
 use crate::columns::{
-    JobColumns, duration_from_sql, duration_sql, id_sql, job_from_row, millis_sql, state_sql,
+    JobArrays, duration_from_sql, duration_sql, id_sql, job_from_row, millis_sql, state_sql,
     u64_from_sql, u64_sql,
 };
 use crate::counts::Deltas;
@@ -313,29 +313,11 @@ impl PgStore {
         lease_ms: i64,
     ) -> Result<BTreeMap<JobId, Option<i64>>, OpError> {
         let n = touched.len();
-        let (mut ids, mut records, mut states, mut lives) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        let (mut dues, mut versions, mut updated, mut renews, mut was) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
+        let mut jobs = JobArrays::default();
+        let (mut renews, mut was) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for cur in touched {
-            let c = JobColumns::of(self.url(), &cur.job)?;
-            ids.push(u64_sql(cur.job.id.0));
-            records.push(c.record);
-            states.push(c.state);
-            lives.push(c.live);
-            dues.push(c.due_at);
-            versions.push(c.version);
-            updated.push(c.updated_at);
-            renews.push(cur.renewed && c.live);
+            jobs.push(self.url(), &cur.job)?;
+            renews.push(cur.renewed && !cur.job.state.is_terminal());
             was.push(cur.was_version);
         }
         let write = tx.prepare_cached(WRITE_STEPS).await?;
@@ -343,13 +325,13 @@ impl PgStore {
             .query(
                 &write,
                 &[
-                    &ids,
-                    &records,
-                    &states,
-                    &lives,
-                    &dues,
-                    &versions,
-                    &updated,
+                    &jobs.ids,
+                    &jobs.records,
+                    &jobs.states,
+                    &jobs.lives,
+                    &jobs.due_at,
+                    &jobs.versions,
+                    &jobs.updated_at,
                     &renews,
                     &was,
                     &lease_ms,

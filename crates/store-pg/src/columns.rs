@@ -8,32 +8,36 @@ use reportflow_store::{StoreError, decode_job, encode_job, state_byte, state_fro
 use std::path::Path;
 use std::time::Duration;
 
-/// The columns of `reportflow_jobs` that a job record determines (everything but the id and
-/// the lease).
-pub(crate) struct JobColumns {
-    pub(crate) key: String,
-    pub(crate) account: String,
-    pub(crate) state: i16,
-    pub(crate) live: bool,
-    pub(crate) due_at: i64,
-    pub(crate) version: i64,
-    pub(crate) record: Vec<u8>,
-    pub(crate) updated_at: i64,
+/// The columns of `reportflow_jobs` that job records determine (all but the lease), for a
+/// batch of jobs, as the arrays a statement `unnest`s.
+#[derive(Default)]
+pub(crate) struct JobArrays {
+    pub(crate) ids: Vec<i64>,
+    pub(crate) keys: Vec<String>,
+    pub(crate) accounts: Vec<String>,
+    pub(crate) states: Vec<i16>,
+    pub(crate) lives: Vec<bool>,
+    pub(crate) due_at: Vec<i64>,
+    pub(crate) versions: Vec<i64>,
+    /// The records, encoded as the sled store encodes them.
+    pub(crate) records: Vec<Vec<u8>>,
+    pub(crate) updated_at: Vec<i64>,
 }
 
-impl JobColumns {
-    /// The columns of `job`, its record encoded as the sled store encodes it.
-    pub(crate) fn of(url: &str, job: &Job) -> Result<JobColumns, PgStoreError> {
-        Ok(JobColumns {
-            key: job.key.as_str().to_string(),
-            account: job.spec.account().to_string(),
-            state: state_sql(job.state.name()),
-            live: !job.state.is_terminal(),
-            due_at: millis_sql(due_at(job)),
-            version: u64_sql(job.version),
-            record: encode_job(Path::new(url), job).map_err(|e| record_error(url, e))?,
-            updated_at: millis_sql(job.updated_at),
-        })
+impl JobArrays {
+    /// Adds the columns of `job`.
+    pub(crate) fn push(&mut self, url: &str, job: &Job) -> Result<(), PgStoreError> {
+        let record = encode_job(Path::new(url), job).map_err(|e| record_error(url, e))?;
+        self.ids.push(u64_sql(job.id.0));
+        self.keys.push(job.key.as_str().to_string());
+        self.accounts.push(job.spec.account().to_string());
+        self.states.push(state_sql(job.state.name()));
+        self.lives.push(!job.state.is_terminal());
+        self.due_at.push(millis_sql(due_at(job)));
+        self.versions.push(u64_sql(job.version));
+        self.records.push(record);
+        self.updated_at.push(millis_sql(job.updated_at));
+        Ok(())
     }
 }
 

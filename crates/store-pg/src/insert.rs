@@ -1,6 +1,6 @@
 //! Submitting jobs: idempotent on their keys, one transaction per batch, a hint to the workers.
 
-use crate::columns::{JobColumns, job_from_row, millis_sql, state_sql};
+use crate::columns::{JobArrays, job_from_row, millis_sql, state_sql};
 use crate::counts::Deltas;
 use crate::run::{OpError, commit, retrying};
 use crate::{PgStore, PgStoreError};
@@ -188,26 +188,9 @@ impl PgStore {
         jobs: &[Job],
         now: Millis,
     ) -> Result<usize, OpError> {
-        let mut ids = Vec::with_capacity(jobs.len());
-        let mut keys = Vec::with_capacity(jobs.len());
-        let mut accounts = Vec::with_capacity(jobs.len());
-        let mut states = Vec::with_capacity(jobs.len());
-        let mut lives = Vec::with_capacity(jobs.len());
-        let mut dues = Vec::with_capacity(jobs.len());
-        let mut versions = Vec::with_capacity(jobs.len());
-        let mut records = Vec::with_capacity(jobs.len());
-        let mut updated = Vec::with_capacity(jobs.len());
+        let mut rows = JobArrays::default();
         for job in jobs {
-            let c = JobColumns::of(self.url(), job)?;
-            ids.push(crate::columns::u64_sql(job.id.0));
-            keys.push(c.key);
-            accounts.push(c.account);
-            states.push(c.state);
-            lives.push(c.live);
-            dues.push(c.due_at);
-            versions.push(c.version);
-            records.push(c.record);
-            updated.push(c.updated_at);
+            rows.push(self.url(), job)?;
         }
         let insert = tx.prepare_cached(INSERT_JOBS).await?;
         let requested = state_sql(StateName::Requested);
@@ -215,15 +198,15 @@ impl PgStore {
             .execute(
                 &insert,
                 &[
-                    &ids,
-                    &keys,
-                    &accounts,
-                    &states,
-                    &lives,
-                    &dues,
-                    &versions,
-                    &records,
-                    &updated,
+                    &rows.ids,
+                    &rows.keys,
+                    &rows.accounts,
+                    &rows.states,
+                    &rows.lives,
+                    &rows.due_at,
+                    &rows.versions,
+                    &rows.records,
+                    &rows.updated_at,
                     &requested,
                     &SUBMIT,
                     &millis_sql(now),

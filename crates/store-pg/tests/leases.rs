@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use reportflow_core::{Input, Job, JobId, JobSpec, Millis, StateName};
+use reportflow_core::{Input, JobId, JobSpec, Millis, StateName};
 use reportflow_store_pg::{
     Claimed, LeaseLoss, PgStep, PgStore, PgStoreError, StepLease, WorkerId, due_at,
 };
@@ -24,20 +24,6 @@ fn spec_of(account: u32, n: u32) -> JobSpec {
     }
 }
 
-async fn submit(store: &PgStore, jobs: impl IntoIterator<Item = (JobSpec, String)>) -> Vec<Job> {
-    store
-        .insert_many(
-            jobs.into_iter().map(|(spec, k)| (spec, key(&k))),
-            &policy(),
-            T0,
-        )
-        .await
-        .expect("stores")
-        .into_iter()
-        .map(|i| i.job)
-        .collect()
-}
-
 fn step(claimed: &Claimed, worker: &WorkerId, input: Input) -> PgStep {
     PgStep {
         id: claimed.job.id,
@@ -50,7 +36,7 @@ fn step(claimed: &Claimed, worker: &WorkerId, input: Input) -> PgStep {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_takes_due_jobs_earliest_first_and_next_due_sees_the_rest() {
     let (db, store) = fresh_store().await;
-    let jobs = submit(&store, (0..4).map(|n| (spec(n), format!("job-{n}")))).await;
+    let jobs = submit(&store, (0..4).map(|n| (spec(n), format!("job-{n}"))), T0).await;
     let w = worker("w1");
     // Job 0 goes to polling: due at its next poll, later than T0.
     let claimed = store.claim(&w, 1, 10, T0).await.expect("claims");
@@ -122,7 +108,7 @@ async fn a_claim_takes_due_jobs_earliest_first_and_next_due_sees_the_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_lease_is_taken_over_with_a_higher_token_and_the_old_holder_is_fenced() {
     let (db, store) = fresh_store_with(lease_ms(400)).await;
-    let job = submit(&store, [(spec(0), "job".to_string())])
+    let job = submit(&store, [(spec(0), "job".to_string())], T0)
         .await
         .remove(0);
     let (w1, w2) = (worker("w1"), worker("w2"));
@@ -184,7 +170,7 @@ async fn an_expired_lease_is_taken_over_with_a_higher_token_and_the_old_holder_i
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_intent_needs_a_lease_that_outlives_the_request() {
     let (db, store) = fresh_store_with(lease_ms(2_000)).await;
-    let job = submit(&store, [(spec(0), "job".to_string())])
+    let job = submit(&store, [(spec(0), "job".to_string())], T0)
         .await
         .remove(0);
     let w = worker("w1");
@@ -245,7 +231,7 @@ async fn a_create_intent_needs_a_lease_that_outlives_the_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renewals_extend_the_leases_still_held() {
     let (_db, store) = fresh_store_with(lease_ms(800)).await;
-    submit(&store, (0..3).map(|n| (spec(n), format!("job-{n}")))).await;
+    submit(&store, (0..3).map(|n| (spec(n), format!("job-{n}"))), T0).await;
     let (w1, w2) = (worker("w1"), worker("w2"));
     let mine: Vec<Claimed> = store.claim(&w1, 3, 3, T0).await.expect("claims");
     assert_eq!(mine.len(), 3);
@@ -280,6 +266,7 @@ async fn claimers_in_parallel_never_get_the_same_job() {
     let jobs = submit(
         &store,
         (0..300).map(|n| (spec_of(10_000 + n % 7, n), format!("job-{n}"))),
+        T0,
     )
     .await;
     let mut tasks = Vec::new();
@@ -317,6 +304,7 @@ async fn the_per_account_bound_holds_across_claimers() {
     submit(
         &store,
         (0..200).map(|n| (spec_of(20_000 + n % 5, n), format!("job-{n}"))),
+        T0,
     )
     .await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -330,17 +330,7 @@ async fn steps_are_checked_by_version_and_refusals_write_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_page_by_id_by_state_and_over_live_jobs() {
     let (_db, store) = fresh_store().await;
-    let jobs: Vec<Job> = store
-        .insert_many(
-            (0..10).map(|n| (spec(n), key(&format!("job-{n}")))),
-            &policy(),
-            T0,
-        )
-        .await
-        .expect("stores")
-        .into_iter()
-        .map(|i| i.job)
-        .collect();
+    let jobs = submit(&store, (0..10).map(|n| (spec(n), format!("job-{n}"))), T0).await;
     // Cancel the even ones.
     let steps: Vec<PgStep> = jobs
         .iter()
@@ -418,17 +408,7 @@ async fn reads_page_by_id_by_state_and_over_live_jobs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_removes_ended_jobs_in_batches_and_ids_are_never_reused() {
     let (db, store) = fresh_store().await;
-    let jobs: Vec<Job> = store
-        .insert_many(
-            (0..600).map(|n| (spec(n), key(&format!("old-{n}")))),
-            &policy(),
-            T0,
-        )
-        .await
-        .expect("stores")
-        .into_iter()
-        .map(|i| i.job)
-        .collect();
+    let jobs = submit(&store, (0..600).map(|n| (spec(n), format!("old-{n}"))), T0).await;
     // 300 jobs end at T0+1000+n, the others stay live.
     for (n, job) in jobs.iter().enumerate().filter(|(n, _)| n % 2 == 0) {
         store

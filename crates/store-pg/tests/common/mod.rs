@@ -7,7 +7,7 @@ mod jobs;
 #[allow(unused_imports)]
 pub use jobs::*;
 
-use reportflow_core::StateName;
+use reportflow_core::{Job, JobSpec, Millis, StateName};
 use reportflow_store_pg::{PgOptions, PgStore, WorkerId};
 use reportflow_testpg::TestDb;
 use std::collections::BTreeMap;
@@ -25,6 +25,22 @@ pub async fn fresh_store_with(options: PgOptions) -> (TestDb, PgStore) {
         .await
         .expect("the store opens on a fresh database");
     (db, store)
+}
+
+/// Submits `jobs` (spec and key) at `now`: the stored jobs, in order.
+pub async fn submit(
+    store: &PgStore,
+    jobs: impl IntoIterator<Item = (JobSpec, String)>,
+    now: Millis,
+) -> Vec<Job> {
+    let jobs: Vec<_> = jobs.into_iter().map(|(spec, k)| (spec, key(&k))).collect();
+    store
+        .insert_many(jobs, &policy(), now)
+        .await
+        .expect("stores")
+        .into_iter()
+        .map(|i| i.job)
+        .collect()
 }
 
 /// Options with a lease of `ms` milliseconds.
