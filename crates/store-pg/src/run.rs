@@ -61,8 +61,8 @@ macro_rules! retrying {
             #[allow(unused_mut)]
             let mut $client = match attempts.client().await {
                 Ok(client) => client,
-                Err(crate::run::Wait::Again) => continue,
-                Err(crate::run::Wait::GiveUp(e)) => break Err(e),
+                Err($crate::run::Wait::Again) => continue,
+                Err($crate::run::Wait::GiveUp(e)) => break Err(e),
             };
             let result: Result<_, $crate::run::OpError> = async { $body }.await;
             match attempts.settle(result, &$client).await {
