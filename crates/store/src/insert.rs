@@ -200,7 +200,7 @@ impl Store {
 }
 
 /// A one-line description of a spec, for errors.
-pub(crate) fn describe(spec: &JobSpec) -> String {
+pub fn describe(spec: &JobSpec) -> String {
     match spec {
         JobSpec::Account(a) => {
             let params: Vec<String> = a

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The record version written by this build (jobs and transitions alike).
-pub(crate) const RECORD_VERSION: u16 = 1;
+pub const RECORD_VERSION: u16 = 1;
 
 /// The most a record may claim to need when decoded; a damaged length cannot make the decoder
 /// allocate more than this.
@@ -33,11 +33,15 @@ pub struct TransitionRecord {
 
 /// A transition as stored in the `history` tree (its sequence number lives in the key).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct StoredTransition {
-    pub(crate) from: Option<StateName>,
-    pub(crate) to: StateName,
-    pub(crate) input: String,
-    pub(crate) at: Millis,
+pub struct StoredTransition {
+    /// The state before the step (`None` for the submit).
+    pub from: Option<StateName>,
+    /// The state after the step.
+    pub to: StateName,
+    /// The input's one-line summary.
+    pub input: String,
+    /// When it happened.
+    pub at: Millis,
 }
 
 impl StoredTransition {
@@ -102,12 +106,12 @@ fn decode<T: for<'de> Deserialize<'de>>(
 }
 
 /// The bytes of a job record.
-pub(crate) fn encode_job(dir: &Path, job: &Job) -> Result<Vec<u8>, StoreError> {
+pub fn encode_job(dir: &Path, job: &Job) -> Result<Vec<u8>, StoreError> {
     encode(dir, "a job record", job)
 }
 
 /// The job in a job record.
-pub(crate) fn decode_job(dir: &Path, id: JobId, bytes: &[u8]) -> Result<Job, StoreError> {
+pub fn decode_job(dir: &Path, id: JobId, bytes: &[u8]) -> Result<Job, StoreError> {
     let job: Job = decode(dir, || format!("the record of job {id}"), bytes)?;
     if job.id != id {
         return Err(StoreError::Corrupt {
@@ -119,12 +123,12 @@ pub(crate) fn decode_job(dir: &Path, id: JobId, bytes: &[u8]) -> Result<Job, Sto
 }
 
 /// The bytes of a transition record.
-pub(crate) fn encode_transition(dir: &Path, t: &StoredTransition) -> Result<Vec<u8>, StoreError> {
+pub fn encode_transition(dir: &Path, t: &StoredTransition) -> Result<Vec<u8>, StoreError> {
     encode(dir, "a transition record", t)
 }
 
 /// The transition in a transition record.
-pub(crate) fn decode_transition(
+pub fn decode_transition(
     dir: &Path,
     id: JobId,
     seq: u64,
