@@ -22,6 +22,10 @@ pub enum DriverError {
         "no credentials: set BANDWIDTH_USERNAME and BANDWIDTH_PASSWORD (Basic) or BANDWIDTH_CLIENT_ID and BANDWIDTH_CLIENT_SECRET (OAuth2)"
     )]
     NoCredentials,
+    /// An upstream request outside of any job could not reach the upstream (connection refused,
+    /// DNS, connect timeout); the detail says what happened.
+    #[error("cannot reach the upstream: {0}; check the base URL and the network, then try again")]
+    Unreachable(String),
     /// An upstream request outside of any job failed (the catalogue); the failure carries the
     /// HTTP status and upstream code when there were any.
     #[error("the upstream request failed: {0}")]
