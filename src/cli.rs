@@ -313,6 +313,10 @@ pub struct SimArgs {
     /// Refuse HTTP Basic (as Bandwidth will after 2026-12-02): only OAuth2 tokens work.
     #[arg(long)]
     pub oauth2_only: bool,
+    /// Reset every create request before it is applied (nothing is created, no answer comes
+    /// back): an upstream that never confirms a create, to see a run give up on it.
+    #[arg(long, conflicts_with = "fault_rate")]
+    pub drop_creates: bool,
 }
 
 const REPORTS_AFTER: &str = "\
@@ -463,7 +467,8 @@ Example:
   $ export REPORTFLOW_BASE_URL=http://127.0.0.1:8085/api BANDWIDTH_ACCOUNT_ID=9900000
   $ export BANDWIDTH_USERNAME=demo BANDWIDTH_PASSWORD=demo-secret
   $ reportflow reports list
-Runs until Ctrl-C, then prints what it served.";
+Runs until Ctrl-C, then prints what it served. With --drop-creates every create is reset
+unanswered: `reportflow run` then gives up on each job after its create budget (exit 3).";
 
 /// Parses a report id: a positive whole number.
 fn parse_report_id(s: &str) -> Result<u32, String> {

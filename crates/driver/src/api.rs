@@ -69,7 +69,7 @@ impl Api {
         loop {
             let same_origin = origin(&uri) == origin(&self.base_uri);
             let auth = if same_origin {
-                self.auth.header(&self.http).await?
+                self.authorization().await?
             } else {
                 None
             };
@@ -107,6 +107,27 @@ impl Api {
             }
             return Ok(response);
         }
+    }
+
+    /// The `Authorization` header for the upstream's own origin, fetching an OAuth2 token when
+    /// none is cached. A token request that failed in a way that may pass means the request it
+    /// was for was never sent ([`CallError::NotSent`]), whatever happened to the token request.
+    async fn authorization(&self) -> Result<Option<http::HeaderValue>, CallError> {
+        self.auth.header(&self.http).await.map_err(|e| match e {
+            CallError::NotSent(m)
+            | CallError::Ambiguous(m)
+            | CallError::Transient(m)
+            | CallError::Malformed(m) => {
+                CallError::NotSent(format!("no OAuth2 token, so nothing was sent: {m}"))
+            }
+            other => other,
+        })
+    }
+
+    /// Makes sure the credentials are ready (an OAuth2 token fetched), so that a create is
+    /// counted only when it can go out at once.
+    pub(crate) async fn authorize(&self) -> Result<(), CallError> {
+        self.authorization().await.map(|_| ())
     }
 
     fn notify(&self, id: JobId) -> impl FnMut(&str, Duration) + '_ {

@@ -133,8 +133,12 @@ pub(crate) async fn step(ctx: &Arc<Ctx>, job: Job) -> Result<Job, DriverError> {
     }
 }
 
-/// Counts the create (durably), then sends it, if the core still wants it sent.
+/// Counts the create (durably), then sends it, if the core still wants it sent. The
+/// credentials are made ready first: a create that cannot go out is not counted.
 async fn create(ctx: &Arc<Ctx>, job: Job) -> Result<Job, DriverError> {
+    if let Err(e) = ctx.api.authorize().await {
+        return settle(ctx, &job, e).await;
+    }
     let job = save(ctx, &job, Input::CreateSending).await?;
     if job.state.name() != StateName::Requested {
         // The create budget was spent (a create lost to a crash was the last one).
