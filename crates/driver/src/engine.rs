@@ -123,7 +123,13 @@ impl Engine {
         let runner = Runner::new(Arc::clone(&self.ctx), self.config.clone());
         let result = runner.run(self.shutdown.subscribe(), rx, keep_going).await;
         self.jobs.set_running(None);
-        self.ctx.store.flush()?;
+        // Whatever rode on the background flush is made durable, off the runtime's threads.
+        let store = Arc::clone(&self.ctx.store);
+        tokio::task::spawn_blocking(move || store.flush())
+            .await
+            .map_err(|e| {
+                DriverError::Config(format!("the final flush stopped: {e}; run again"))
+            })??;
         result
     }
 

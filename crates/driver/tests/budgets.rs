@@ -237,3 +237,61 @@ fn statuses_that_keep_failing_end_the_job_after_its_budget_without_re_creating()
     );
     sim.shutdown();
 }
+
+#[test]
+fn an_upstream_gone_mid_run_ends_its_jobs_after_their_budget_never_looping() {
+    let rt = runtime();
+    let sim = rt
+        .block_on(Sim::start(SimConfig {
+            processing_time: Duration::from_secs(600),
+            billing_processing_time: Duration::from_secs(600),
+            ..quick_sim()
+        }))
+        .expect("sim starts");
+    let mut setup = Setup::new(&sim);
+    setup.config.retry_policy = fast_retries();
+    setup.config.retry.max_times = 2;
+    let engine = setup.engine();
+    engine.submit(inventory(5), None).expect("submit");
+    engine
+        .submit(
+            common::billing(
+                "BDR",
+                Date::constant(2026, 3, 1),
+                Date::constant(2026, 3, 31),
+            ),
+            None,
+        )
+        .expect("submit");
+    let summary = rt.block_on(async {
+        let run = engine.run_until_idle();
+        tokio::pin!(run);
+        // Once both reports exist upstream, the upstream goes away for good.
+        loop {
+            tokio::select! {
+                result = &mut run => panic!("the run ended with the upstream up: {result:?}"),
+                () = tokio::time::sleep(Duration::from_millis(5)) => {}
+            }
+            let stats = sim.stats();
+            if stats.total_instance_creations() + stats.total_billing_creations() == 2 {
+                break;
+            }
+        }
+        sim.shutdown();
+        run.await
+    });
+    let summary = summary.expect("the run ends");
+    assert_eq!(summary.count(StateName::Failed), 2, "{summary:?}");
+    for job in engine.jobs(None).expect("jobs") {
+        assert_eq!(job.creations, 1, "never re-created");
+        let JobState::Failed { failure } = &job.state else {
+            panic!("{:?}", job.state)
+        };
+        assert_eq!(failure.kind, FailureKind::Unavailable);
+        assert!(
+            failure.message.contains("10 tries in a row failed"),
+            "{failure}"
+        );
+        assert!(failure.message.contains("could not connect"), "{failure}");
+    }
+}
