@@ -44,7 +44,8 @@ pub enum Input {
         reason: String,
     },
     /// The job's current step failed in a way that may pass (a 5xx, a reset, a timeout, a 429,
-    /// a body that could not be used), after the HTTP layer's own small retry of a GET.
+    /// no connection), after the HTTP layer's own small retry of a GET. The core counts it and
+    /// says when to try again, or ends the job once its budget of failed steps is spent.
     StepFailed {
         /// What went wrong (never carries credentials).
         reason: String,
