@@ -49,7 +49,7 @@ impl Ctx {
         {
             let delay_ms = due.since(clock::now());
             self.api.counters.retry();
-            tracing::info!(job = %job.id, %reason, delay_ms, "trying again later");
+            tracing::debug!(job = %job.id, %reason, delay_ms, "trying again later");
             let _ = self.events.send(Event::Retrying {
                 id: job.id,
                 reason: reason.clone(),

@@ -295,3 +295,34 @@ fn an_upstream_gone_mid_run_ends_its_jobs_after_their_budget_never_looping() {
         assert!(failure.message.contains("could not connect"), "{failure}");
     }
 }
+
+#[test]
+fn a_download_that_keeps_failing_leaves_no_temporary_file_not_even_a_killed_runs() {
+    let rt = runtime();
+    let sim = rt.block_on(Sim::start(quick_sim())).expect("sim starts");
+    // Every file request answers an error inside a 200: no file ever comes.
+    sim.script(Endpoint::File, vec![Fault::ErrorIn200; 200]);
+    let mut setup = Setup::new(&sim);
+    setup.config.retry_policy = fast_retries();
+    setup.config.retry.max_times = 1;
+    let engine = setup.engine();
+    let id = engine.submit(inventory(8), None).expect("submit").job.id;
+    // What a process killed mid-download leaves behind.
+    let out = setup.out_dir();
+    std::fs::create_dir_all(&out).expect("out dir");
+    let stale = out.join(format!(".reportflow-job{id}.part"));
+    std::fs::write(&stale, b"half of a file").expect("stale part");
+    let summary = rt.block_on(engine.run_until_idle()).expect("the run ends");
+    assert_eq!(summary.count(StateName::Failed), 1, "{summary:?}");
+    let job = engine.job(&id.to_string()).expect("job");
+    let JobState::Failed { failure } = &job.state else {
+        panic!("{:?}", job.state)
+    };
+    assert!(
+        failure.message.contains("while downloading the file"),
+        "{failure}"
+    );
+    assert!(!stale.exists(), "the temporary file is gone");
+    verify(&engine, &sim, &out);
+    sim.shutdown();
+}

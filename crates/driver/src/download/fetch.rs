@@ -45,6 +45,14 @@ pub(super) async fn once(
     out_dir: &Path,
     events: &broadcast::Sender<Event>,
 ) -> Result<Fetched, CallError> {
+    // The temporary file comes first: whatever this try ends in, it goes with it, and so does
+    // a file a killed process left under the same name.
+    let (dir, id) = (out_dir.to_path_buf(), job.id);
+    let (part, output) =
+        tokio::task::spawn_blocking(move || PartFile::create(&dir, id, Output::open))
+            .await
+            .map_err(|e| local("create", out_dir, io::Error::other(e.to_string())))?
+            .map_err(|e| local("create", out_dir, e))?;
     let response = api.open_file(location).await?;
     let total = content_length(response.headers());
     let disposition = response
@@ -67,12 +75,6 @@ pub(super) async fn once(
                 )
             }));
     }
-    let (dir, id) = (out_dir.to_path_buf(), job.id);
-    let (part, output) =
-        tokio::task::spawn_blocking(move || PartFile::create(&dir, id, Output::open))
-            .await
-            .map_err(|e| local("create", out_dir, io::Error::other(e.to_string())))?
-            .map_err(|e| local("create", out_dir, e))?;
     let mut sink = Sink::start(output, total);
     let mut body = response.into_body();
     let mut received = 0u64;
