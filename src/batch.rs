@@ -23,7 +23,6 @@ use reportflow_core::{
     AccountReportSpec, BillingReportSpec, CoreError, Date, JobKey, JobSpec, OutputFormat,
     SpecProblem, parse_date,
 };
-use reportflow_driver::Engine;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -440,10 +439,14 @@ fn without_repeats(checker: &mut Checker<'_>, entries: Vec<Entry>) -> Vec<Entry>
 }
 
 /// Problems the store knows of: a key that already names a job with another request.
-pub fn conflicts_with_store(file: &Path, batch: &Batch, engine: &Engine) -> Vec<String> {
+pub fn conflicts_with_store(
+    file: &Path,
+    batch: &Batch,
+    store: &reportflow_store::Store,
+) -> Vec<String> {
     let mut problems = Vec::new();
     for e in &batch.entries {
-        if let Ok(Some(job)) = engine.store().get_by_key(&e.effective_key)
+        if let Ok(Some(job)) = store.get_by_key(&e.effective_key)
             && job.spec != e.spec
         {
             problems.push(format!(
@@ -462,12 +465,11 @@ pub fn conflicts_with_store(file: &Path, batch: &Batch, engine: &Engine) -> Vec<
 mod tests {
     use super::*;
 
-    fn today() -> Date {
-        Date::constant(2026, 11, 26)
-    }
+    /// The date the tests' batches are checked against.
+    const TODAY: Date = Date::constant(2026, 11, 26);
 
     fn check(text: &str) -> Result<Batch, Vec<String>> {
-        parse(Path::new("b.toml"), text, None, today())
+        parse(Path::new("b.toml"), text, None, TODAY)
     }
 
     #[test]
@@ -605,6 +607,6 @@ to = 2026-03-01
     fn the_account_may_come_from_the_command_line() {
         let text = "[[billing]]\ntype = \"BDR\"\nfrom = 2026-11-01\nto = 2026-11-02\n";
         assert!(check(text).is_err());
-        assert!(parse(Path::new("b.toml"), text, Some("9900000"), today()).is_ok());
+        assert!(parse(Path::new("b.toml"), text, Some("9900000"), TODAY).is_ok());
     }
 }

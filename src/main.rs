@@ -11,7 +11,6 @@ mod credentials;
 mod error;
 mod logging;
 mod output;
-mod preflight;
 mod progress;
 mod shell;
 mod signals;

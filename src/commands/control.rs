@@ -5,33 +5,31 @@ use crate::context::Context;
 use crate::error::{CliError, Outcome};
 use crate::output::{JobView, print, print_json};
 use reportflow_core::{Input, Job};
-use reportflow_driver::{DriverError, Engine};
+use reportflow_driver::{DriverError, Jobs};
 
 /// `retry`.
 pub fn retry(ctx: &Context, args: &JobsArg) -> Result<Outcome, CliError> {
-    apply(ctx, args, Input::Retry, |engine, job| engine.retry(job.id))
+    apply(ctx, args, Input::Retry, |store, job| store.retry(job.id))
 }
 
 /// `cancel`.
 pub fn cancel(ctx: &Context, args: &JobsArg) -> Result<Outcome, CliError> {
-    apply(ctx, args, Input::Cancel, |engine, job| {
-        engine.cancel(job.id)
-    })
+    apply(ctx, args, Input::Cancel, |store, job| store.cancel(job.id))
 }
 
 fn apply(
     ctx: &Context,
     args: &JobsArg,
     input: Input,
-    act: impl Fn(&Engine, &Job) -> Result<Job, DriverError>,
+    act: impl Fn(&Jobs, &Job) -> Result<Job, DriverError>,
 ) -> Result<Outcome, CliError> {
-    let engine = ctx
+    let store = ctx
         .open_existing_store()?
         .ok_or_else(|| DriverError::UnknownJob(args.jobs[0].clone()))?;
     let jobs: Vec<Job> = args
         .jobs
         .iter()
-        .map(|j| engine.job(j))
+        .map(|j| store.job(j))
         .collect::<Result<_, _>>()?;
     // The core's pure transition says whether each job can take the input.
     for job in &jobs {
@@ -40,7 +38,7 @@ fn apply(
     }
     let mut changed = Vec::with_capacity(jobs.len());
     for job in &jobs {
-        changed.push((job.state.name(), act(&engine, job)?));
+        changed.push((job.state.name(), act(&store, job)?));
     }
     if ctx.global.json {
         let views: Vec<JobView> = changed.iter().map(|(_, j)| JobView::of(j)).collect();

@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 /// `status`.
 pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome, CliError> {
     let jobs: Vec<Job> = match ctx.open_existing_store()? {
-        Some(engine) if args.jobs.is_empty() => engine.jobs(args.state)?,
-        Some(engine) => args
+        Some(store) if args.jobs.is_empty() => store.jobs(args.state)?,
+        Some(store) => args
             .jobs
             .iter()
-            .map(|j| engine.job(j))
+            .map(|j| store.job(j))
             .collect::<Result<_, _>>()?,
         None if args.jobs.is_empty() => Vec::new(),
         None => {

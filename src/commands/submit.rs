@@ -69,8 +69,8 @@ fn submit_one(ctx: &Context, spec: JobSpec, key: Option<&str>) -> Result<Outcome
         .transpose()
         .map_err(DriverError::Invalid)?;
     spec.validate(today()).map_err(DriverError::Invalid)?;
-    let engine = ctx.open_store()?;
-    let submitted = engine.submit(spec, key)?;
+    let store = ctx.open_store()?;
+    let submitted = store.submit(spec, key)?;
     for w in &submitted.warnings {
         ctx.warn(&w.to_string());
     }
@@ -118,8 +118,8 @@ pub fn batch(ctx: &Context, args: &SubmitBatch) -> Result<Outcome, CliError> {
         .map(str::trim)
         .filter(|a| !a.is_empty());
     let batch = batch::parse(&args.file, &text, account, today()).map_err(CliError::Batch)?;
-    let engine = ctx.open_store()?;
-    let conflicts = batch::conflicts_with_store(&args.file, &batch, &engine);
+    let store = ctx.open_store()?;
+    let conflicts = batch::conflicts_with_store(&args.file, &batch, store.store());
     if !conflicts.is_empty() {
         return Err(CliError::Batch(conflicts));
     }
@@ -128,7 +128,7 @@ pub fn batch(ctx: &Context, args: &SubmitBatch) -> Result<Outcome, CliError> {
     }
     let mut views = Vec::with_capacity(batch.entries.len());
     for entry in &batch.entries {
-        let submitted = engine.submit(entry.spec.clone(), entry.key.clone())?;
+        let submitted = store.submit(entry.spec.clone(), entry.key.clone())?;
         views.push(SubmittedView::of(&submitted));
     }
     if let Some(out) = &batch.out {

@@ -20,6 +20,7 @@ const LIVE_JOBS: u32 = 20_000;
 
 fn status() -> Input {
     Input::StatusSeen {
+        progress: reportflow_core::Progress::NotReady,
         raw: "Processing".to_string(),
     }
 }

@@ -4,7 +4,7 @@ use crate::columns::{JobArrays, job_from_row, millis_sql, state_sql};
 use crate::counts::Deltas;
 use crate::run::{OpError, commit, retrying};
 use crate::{PgStore, PgStoreError};
-use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, PollPolicy, StateName};
+use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, Policies, StateName};
 use reportflow_store::{Inserted, describe_spec};
 use std::collections::HashMap;
 
@@ -52,7 +52,7 @@ impl PgStore {
         &self,
         spec: JobSpec,
         key: JobKey,
-        policy: PollPolicy,
+        policy: Policies,
         now: Millis,
     ) -> Result<Inserted, PgStoreError> {
         let mut inserted = self.insert_many([(spec, key)], &policy, now).await?;
@@ -72,7 +72,7 @@ impl PgStore {
     pub async fn insert_many(
         &self,
         jobs: impl IntoIterator<Item = (JobSpec, JobKey)>,
-        policy: &PollPolicy,
+        policy: &Policies,
         now: Millis,
     ) -> Result<Vec<Inserted>, PgStoreError> {
         let jobs: Vec<(JobSpec, JobKey)> = jobs.into_iter().collect();
@@ -92,7 +92,7 @@ impl PgStore {
     async fn insert_chunk(
         &self,
         chunk: &[(JobSpec, JobKey)],
-        policy: &PollPolicy,
+        policy: &Policies,
         now: Millis,
     ) -> Result<(Vec<Inserted>, Option<PgStoreError>), PgStoreError> {
         let mut keys: Vec<&str> = Vec::with_capacity(chunk.len());
@@ -145,7 +145,7 @@ impl PgStore {
     fn settle_keys(
         &self,
         chunk: &[(JobSpec, JobKey)],
-        policy: &PollPolicy,
+        policy: &Policies,
         now: Millis,
         mut known: HashMap<String, Job>,
         fresh_ids: &HashMap<String, i64>,

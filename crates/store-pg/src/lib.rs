@@ -60,7 +60,7 @@ fn futures_are_send(store: &PgStore) {
     send(store.apply_many(&[], reportflow_core::Millis(0)));
     send(store.insert_many(
         Vec::new(),
-        &reportflow_core::PollPolicy::default(),
+        &reportflow_core::Policies::default(),
         reportflow_core::Millis(0),
     ));
     let worker = WorkerId::new("w").expect("a name");

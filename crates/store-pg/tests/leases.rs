@@ -54,6 +54,7 @@ async fn a_claim_takes_due_jobs_earliest_first_and_next_due_sees_the_rest() {
             location: "https://upstream.invalid/r/0".to_string(),
         },
         Input::StatusSeen {
+            progress: reportflow_core::Progress::NotReady,
             raw: "Processing".to_string(),
         },
     ] {

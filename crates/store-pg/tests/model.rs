@@ -73,6 +73,7 @@ fn any_input(pick: u64) -> Input {
         Input::CreateSending,
         Input::ReconcileFoundNothing,
         Input::StatusSeen {
+            progress: reportflow_core::Progress::Ready,
             raw: "Ready".to_string(),
         },
         Input::FileNotReady,

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use reportflow_core::{Input, Job, JobId, JobState, Millis, StateName};
-use reportflow_store::{RECORD_VERSION, encode_job};
+use reportflow_store::{JOB_VERSION, encode_job};
 use reportflow_store_pg::{LeaseLoss, PgStep, PgStore, PgStoreError, StepLease, WorkerId};
 use std::path::Path;
 
@@ -39,7 +39,7 @@ async fn a_submit_is_idempotent_on_its_key_and_another_spec_is_refused() {
         .await
         .expect("stores");
     assert!(first.created);
-    assert_eq!(first.job.state, JobState::Requested { sends: 0 });
+    assert_eq!(first.job.state, JobState::requested(T0));
     assert_eq!(first.job.version, 0);
     let again = store
         .insert(spec(0), key("nightly"), policy(), T0.plus_ms(5))
@@ -171,7 +171,7 @@ async fn records_are_the_same_bytes_as_the_sled_stores() {
         encode_job(Path::new("/"), &job).expect("encodes"),
         "the sled store's encoding"
     );
-    assert_eq!(&record[..2], &RECORD_VERSION.to_be_bytes());
+    assert_eq!(&record[..2], &JOB_VERSION.to_be_bytes());
     assert_eq!(
         row.get::<_, i16>(1),
         i16::from(reportflow_store::state_byte(StateName::Cancelled))
@@ -285,7 +285,7 @@ async fn steps_are_checked_by_version_and_refusals_write_nothing() {
         .apply(user_step(&b_now, Input::Retry), T0.plus_ms(20))
         .await
         .expect("retries");
-    assert_eq!(retried.job.state, JobState::Requested { sends: 0 });
+    assert_eq!(retried.job.state, JobState::requested(T0.plus_ms(20)));
     assert_eq!(retried.job.attempt, 2);
     let claimed = store
         .claim(&worker("w2"), 10, 10, T0.plus_ms(20))
@@ -309,6 +309,7 @@ async fn steps_are_checked_by_version_and_refusals_write_nothing() {
                 ..user_step(
                     &a_now,
                     Input::StatusSeen {
+                        progress: reportflow_core::Progress::NotReady,
                         raw: "Processing".into(),
                     },
                 )

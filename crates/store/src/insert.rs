@@ -4,7 +4,7 @@ use crate::layout::{self, META_NEXT_ID, id_key};
 use crate::records::StoredTransition;
 use crate::trees::{Tx, TxResult, abort_on};
 use crate::{Store, StoreError};
-use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, PollPolicy, StateName};
+use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, Policies, StateName};
 
 /// What [`Store::insert`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,8 +25,8 @@ pub(crate) const SUBMIT: &str = "submit";
 pub(crate) const INSERT_BATCH: usize = 128;
 
 impl Store {
-    /// Stores a new job in `Requested`, or returns the job `key` already names when its spec is
-    /// the same (the policy of a repeated submit is ignored); a different spec under the same key
+    /// Stores a new job in `Requested` with `policies`, or returns the job `key` already names
+    /// when its spec is the same (the policies of a repeated submit are ignored); a different spec under the same key
     /// is a [`StoreError::KeyConflict`]. Validation is the caller's job. The job is durable when
     /// this returns (unless the store was opened with [`crate::Durability::Manual`]).
     ///
@@ -35,12 +35,12 @@ impl Store {
         &self,
         spec: JobSpec,
         key: JobKey,
-        policy: PollPolicy,
+        policies: Policies,
         now: Millis,
     ) -> Result<Inserted, StoreError> {
         // `insert_many` flushes also for an existing job: it may have been stored by a call
         // still flushing.
-        let mut inserted = self.insert_many([(spec, key)], &policy, now)?;
+        let mut inserted = self.insert_many([(spec, key)], &policies, now)?;
         inserted.pop().ok_or_else(|| StoreError::Database {
             dir: self.dir.clone(),
             detail: "a job was neither stored nor refused".to_string(),
@@ -56,7 +56,7 @@ impl Store {
     pub fn insert_many(
         &self,
         jobs: impl IntoIterator<Item = (JobSpec, JobKey)>,
-        policy: &PollPolicy,
+        policies: &Policies,
         now: Millis,
     ) -> Result<Vec<Inserted>, StoreError> {
         let mut inserted = Vec::new();
@@ -69,7 +69,7 @@ impl Store {
             if chunk.is_empty() {
                 break;
             }
-            match self.insert_chunk(&chunk, policy, now) {
+            match self.insert_chunk(&chunk, policies, now) {
                 Ok((stored, None)) => inserted.extend(stored),
                 Ok((stored, Some(e))) => {
                     inserted.extend(stored);
@@ -95,7 +95,7 @@ impl Store {
     fn insert_chunk(
         &self,
         chunk: &[(JobSpec, JobKey)],
-        policy: &PollPolicy,
+        policies: &Policies,
         now: Millis,
     ) -> Result<(Vec<Inserted>, Option<StoreError>), StoreError> {
         self.trees().transact(&self.dir, "store a new job", |tx| {
@@ -114,7 +114,7 @@ impl Store {
             let mut stored = Vec::with_capacity(chunk.len());
             let mut failed = None;
             for (spec, key) in chunk {
-                match self.insert_in(tx, spec, key, policy, now, &mut next_id)? {
+                match self.insert_in(tx, spec, key, policies, now, &mut next_id)? {
                     Ok(one) => stored.push(one),
                     Err(e) => {
                         failed = Some(e);
@@ -137,7 +137,7 @@ impl Store {
         tx: &Tx<'_>,
         spec: &JobSpec,
         key: &JobKey,
-        policy: &PollPolicy,
+        policies: &Policies,
         now: Millis,
         next_id: &mut u64,
     ) -> TxResult<Result<Inserted, StoreError>> {
@@ -165,7 +165,7 @@ impl Store {
         }
         let id = *next_id;
         *next_id = id.saturating_add(1);
-        let job = Job::new(JobId(id), key.clone(), spec.clone(), policy.clone(), now);
+        let job = Job::new(JobId(id), key.clone(), spec.clone(), policies.clone(), now);
         tx.enter_state(&job)?;
         tx.put_job(&job)?;
         tx.keys

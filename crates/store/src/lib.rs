@@ -31,7 +31,7 @@ pub use purge::{PURGE_REPORT_MAX_IDS, PurgeReport};
 // (`reportflow-store-pg`), so that both backends store the same bytes.
 pub use layout::{state_byte, state_from_byte};
 pub use records::{
-    RECORD_VERSION, StoredTransition, TransitionRecord, decode_job, decode_transition, encode_job,
-    encode_transition,
+    JOB_VERSION, StoredTransition, TRANSITION_VERSION, TransitionRecord, decode_job,
+    decode_transition, encode_job, encode_transition,
 };
 pub use store::{Durability, Store};

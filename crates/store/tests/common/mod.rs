@@ -3,15 +3,18 @@
 
 use reportflow_core::{
     AccountReportSpec, BillingReportSpec, Date, Failure, FailureKind, Input, Job, JobKey, JobKind,
-    JobSpec, JobState, Millis, OutputFormat, PollPolicy, StoredFile,
+    JobSpec, JobState, Millis, OutputFormat, Policies, PollPolicy, Progress, StoredFile,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A poll policy with a long deadline, so that test times never hit it by accident.
-pub fn policy() -> PollPolicy {
-    PollPolicy {
-        deadline_ms: 1 << 40,
-        ..PollPolicy::default()
+/// Policies with a long poll deadline, so that test times never hit it by accident.
+pub fn policy() -> Policies {
+    Policies {
+        poll: PollPolicy {
+            deadline_ms: 1 << 40,
+            ..PollPolicy::default()
+        },
+        ..Policies::default()
     }
 }
 
@@ -81,7 +84,9 @@ pub fn file(id: u64) -> StoredFile {
 /// them (modulo their number). `None` for a downloaded job (it takes nothing).
 pub fn legal_input(job: &Job, pick: u64) -> Option<Input> {
     let choices: Vec<Input> = match &job.state {
-        JobState::Requested { sends: 0 } => vec![
+        JobState::Requested {
+            in_doubt: false, ..
+        } => vec![
             Input::CreateSending,
             Input::CreateSending,
             Input::CreateSending,
@@ -98,16 +103,20 @@ pub fn legal_input(job: &Job, pick: u64) -> Option<Input> {
                 JobKind::Account => Input::ReconcileFoundNothing,
                 JobKind::Billing => Input::CreateNoData,
             },
-            Input::CreateSending,
+            Input::CreateUnanswered {
+                reason: "the connection was reset".to_string(),
+            },
         ],
         JobState::Created { .. } | JobState::Polling { .. } => vec![
             Input::StatusSeen {
+                progress: Progress::NotReady,
                 raw: "Processing".to_string(),
             },
-            Input::StatusSeen {
-                raw: "Processing".to_string(),
+            Input::StepFailed {
+                reason: "HTTP 503".to_string(),
             },
             Input::StatusSeen {
+                progress: Progress::Ready,
                 raw: match job.kind() {
                     JobKind::Account => "Ready".to_string(),
                     JobKind::Billing => "COMPLETED".to_string(),
