@@ -6,9 +6,7 @@ use crate::credentials::{self, Sources};
 use crate::error::CliError;
 use crate::shell;
 use reportflow_core::{PollPolicy, RetryPolicy};
-use reportflow_driver::{
-    Credentials, EngineConfig, Jobs, ProxyConfig, RetryConfig, TrustConfig,
-};
+use reportflow_driver::{Credentials, EngineConfig, Jobs, ProxyConfig, RetryConfig, TrustConfig};
 use reportflow_sim::{SimConfig, SimHandle};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -1,8 +1,8 @@
 //! How an engine is set up: where things go, whom it talks to, and its limits.
 
+use crate::error::DriverError;
 pub use crate::proxy::ProxyConfig;
 pub use crate::tls::TrustConfig;
-use crate::error::DriverError;
 use crate::url::checked;
 use http::Uri;
 use reportflow_core::{Policies, PollPolicy, RetryPolicy};
