@@ -57,9 +57,7 @@ impl Settings {
             (_, _, Some(username), Some(password)) => Credentials::Basic { username, password },
             _ => return Err("set BANDWIDTH_USERNAME and BANDWIDTH_PASSWORD (or BANDWIDTH_CLIENT_ID and BANDWIDTH_CLIENT_SECRET)".into()),
         };
-        let today = jiff::tz::Offset::UTC
-            .to_datetime(jiff::Timestamp::now())
-            .date();
+        let today = reportflow_driver::today();
         Ok(Settings {
             store_dir: var("REPORTFLOW_STORE")
                 .unwrap_or_else(|| "./reportflow-store".into())

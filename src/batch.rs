@@ -32,7 +32,7 @@ use reportflow_core::{
     AccountReportSpec, BillingReportSpec, CoreError, Date, DateExpr, DateOrigin, JobKey, JobSpec,
     Label, MAX_PARTITIONS, OutputFormat, RangeExpr, Resolver, SpecProblem, Split,
 };
-use reportflow_driver::{Engine, FileLayout};
+use reportflow_driver::FileLayout;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -605,10 +605,14 @@ fn without_repeats(checker: &mut Checker<'_>, entries: Vec<Entry>) -> Vec<Entry>
 }
 
 /// Problems the store knows of: a key that already names a job with another request.
-pub fn conflicts_with_store(file: &Path, batch: &Batch, engine: &Engine) -> Vec<String> {
+pub fn conflicts_with_store(
+    file: &Path,
+    batch: &Batch,
+    store: &reportflow_store::Store,
+) -> Vec<String> {
     let mut problems = Vec::new();
     for e in &batch.entries {
-        if let Ok(Some(job)) = engine.store().get_by_key(&e.effective_key)
+        if let Ok(Some(job)) = store.get_by_key(&e.effective_key)
             && job.spec != e.spec
         {
             problems.push(format!(
@@ -627,12 +631,11 @@ pub fn conflicts_with_store(file: &Path, batch: &Batch, engine: &Engine) -> Vec<
 mod tests {
     use super::*;
 
-    fn today() -> Date {
-        Date::constant(2026, 11, 26)
-    }
+    /// The date the tests' batches are checked against.
+    const TODAY: Date = Date::constant(2026, 11, 26);
 
     fn check(text: &str) -> Result<Batch, Vec<String>> {
-        parse(Path::new("b.toml"), text, None, &SubmitClock::on(today()))
+        parse(Path::new("b.toml"), text, None, &SubmitClock::on(TODAY))
     }
 
     #[test]
@@ -777,7 +780,7 @@ to = 2026-03-01
                 Path::new("b.toml"),
                 text,
                 Some("9900000"),
-                &SubmitClock::on(today())
+                &SubmitClock::on(TODAY)
             )
             .is_ok()
         );

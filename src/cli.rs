@@ -401,6 +401,10 @@ pub struct SimArgs {
     /// With --tls: where to write the CA certificate (PEM) clients must trust.
     #[arg(long, value_name = "FILE", requires = "tls")]
     pub ca_out: Option<PathBuf>,
+    /// Reset every create request before it is applied (nothing is created, no answer comes
+    /// back): an upstream that never confirms a create, to see a run give up on it.
+    #[arg(long, conflicts_with = "fault_rate")]
+    pub drop_creates: bool,
 }
 
 const REPORTS_AFTER: &str = "\
@@ -582,7 +586,8 @@ Example:
   $ reportflow reports list
 With --tls it serves https and prints the file of its CA (trust it with --ca-file):
   $ reportflow sim --tls --ca-out ./sim-ca.pem
-Runs until Ctrl-C, then prints what it served.";
+Runs until Ctrl-C, then prints what it served. With --drop-creates every create is reset
+unanswered: `reportflow run` then gives up on each job after its create budget (exit 3).";
 
 /// Parses a report id: a positive whole number.
 fn parse_report_id(s: &str) -> Result<u32, String> {

@@ -1,18 +1,61 @@
-//! What every command shares: the global options turned into engines, accounts and dates.
+//! What every command shares: the global options turned into the engine's configuration (in
+//! one place, [`Context::engine_config`]), accounts and dates.
 
 use crate::cli::{DEFAULT_STORE, Global};
 use crate::credentials::{self, Sources};
 use crate::error::CliError;
 use crate::shell;
-use reportflow_core::Date;
-use reportflow_driver::{Credentials, Engine, EngineConfig, ProxyConfig, TrustConfig};
+use reportflow_core::{Label, PollPolicy, RetryPolicy};
+use reportflow_driver::{
+    Credentials, EngineConfig, FileLayout, Jobs, ProxyConfig, RetryConfig, TrustConfig,
+};
+use reportflow_sim::{SimConfig, SimHandle};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Today's date in UTC, as the engine validates with (the engine's one clock read of dates).
+pub use reportflow_driver::today;
 
 /// The output folder `run` uses when neither `--out`, `REPORTFLOW_OUT` nor a batch file says.
 pub const DEFAULT_OUT: &str = "./reports";
 /// The CLI's own settings file inside the store directory (the output folder a batch asked for).
 const SETTINGS_FILE: &str = "reportflow-cli.toml";
+
+/// What a command needs the engine for; [`Context::engine_config`] resolves each into the one
+/// configuration the command runs with.
+pub enum Purpose<'a> {
+    /// Recording and reading the store's jobs (`submit`, `status`, `history`, `retry`,
+    /// `cancel`, `purge`): no credentials, no network.
+    Store,
+    /// `run`: the store's jobs (only those with `only_label`, when given), into `out` (placed
+    /// by `layout`, flat without one), `concurrency` at once, with the credentials.
+    Run {
+        /// Where the files go.
+        out: &'a Path,
+        /// Jobs worked on at once.
+        concurrency: usize,
+        /// Where under `out` each file goes (`--layout`, or the one a batch file recorded).
+        layout: Option<&'a FileLayout>,
+        /// Drive only the jobs with this label (`--label`).
+        only_label: Option<&'a Label>,
+    },
+    /// `reports`: the catalogue, with the credentials, on a throwaway store in `scratch`.
+    Catalogue {
+        /// A temporary folder.
+        scratch: &'a Path,
+    },
+    /// `demo`: every report against the embedded simulator, into `run_dir`, with fast polls,
+    /// retries and timeouts (the simulator answers in well under a second).
+    Demo {
+        /// The simulator.
+        sim: &'a SimHandle,
+        /// Its configuration (for its OAuth2 client).
+        sim_config: &'a SimConfig,
+        /// The run's folder; the store goes into its `.store`.
+        run_dir: &'a Path,
+    },
+}
 
 /// The global options, resolved.
 pub struct Context {
@@ -75,28 +118,57 @@ impl Context {
         })
     }
 
-    /// An engine configuration for this store, output folder and base URL (no credentials),
-    /// with the network settings: curl's proxy variables, and the trust of `--native-roots`,
-    /// `SSL_CERT_FILE` and `--ca-file` (REPORTFLOW_CA_FILE).
-    pub fn engine_config(&self, store: &Path, out: &Path) -> EngineConfig {
-        let mut config = EngineConfig::new(store, out, self.global.base_url.trim());
+    /// The engine's configuration for `purpose`: the global options (store, base URL, plain
+    /// http), the credentials where the purpose needs them, and the purpose's own settings.
+    /// Every command builds its configuration here and nowhere else.
+    pub fn engine_config(&self, purpose: Purpose<'_>) -> Result<EngineConfig, CliError> {
+        let base_url = self.global.base_url.trim();
+        let mut config = match purpose {
+            Purpose::Store => EngineConfig::new(&self.global.store, DEFAULT_OUT, base_url),
+            Purpose::Run {
+                out,
+                concurrency,
+                layout,
+                only_label,
+            } => {
+                let mut config = EngineConfig::new(&self.global.store, out, base_url);
+                config.credentials = Some(self.credentials()?);
+                config.concurrency = concurrency;
+                config.per_account_concurrency = config.per_account_concurrency.min(concurrency);
+                config.layout = layout.cloned();
+                config.only_label = only_label.cloned();
+                config
+            }
+            Purpose::Catalogue { scratch } => {
+                let mut config = EngineConfig::new(scratch.join("store"), scratch, base_url);
+                config.credentials = Some(self.credentials()?);
+                config
+            }
+            Purpose::Demo {
+                sim,
+                sim_config,
+                run_dir,
+            } => return Ok(demo_config(sim, sim_config, run_dir)),
+        };
         config.allow_insecure_http = self.global.allow_insecure_http;
+        // The network: curl's proxy variables, and the trust of `--native-roots`,
+        // `SSL_CERT_FILE` and `--ca-file` (REPORTFLOW_CA_FILE).
         config.proxy = ProxyConfig::from_env();
         config.trust = TrustConfig::from_env();
         config.trust.native_roots = self.global.native_roots;
         config.trust.ca_files.extend(self.global.ca_file.clone());
-        config
+        Ok(config)
     }
 
-    /// Opens the engine on the store (creating the store when it does not exist yet).
-    pub fn open_store(&self) -> Result<Engine, CliError> {
-        let config = self.engine_config(&self.global.store, Path::new(DEFAULT_OUT));
-        Ok(Engine::open(config)?)
+    /// Opens the store's jobs (creating the store when it does not exist yet): the store only,
+    /// no HTTP client, no threads.
+    pub fn open_store(&self) -> Result<Jobs, CliError> {
+        Ok(Jobs::open(&self.engine_config(Purpose::Store)?)?)
     }
 
-    /// Opens the engine on the store when the store exists; `None` when it does not (a command
-    /// that only reads then has nothing to show, and creates nothing).
-    pub fn open_existing_store(&self) -> Result<Option<Engine>, CliError> {
+    /// Opens the store's jobs when the store exists; `None` when it does not (a command that
+    /// only reads then has nothing to show, and creates nothing).
+    pub fn open_existing_store(&self) -> Result<Option<Jobs>, CliError> {
         if self.global.store.exists() {
             self.open_store().map(Some)
         } else {
@@ -135,11 +207,38 @@ impl Context {
     }
 }
 
-/// Today's date in UTC, as the engine validates with.
-pub fn today() -> Date {
-    jiff::tz::Offset::UTC
-        .to_datetime(jiff::Timestamp::now())
-        .date()
+/// The demo's configuration: the simulator's URL and OAuth2 client, fast polls, short retries
+/// and timeouts, 16 jobs at once.
+fn demo_config(sim: &SimHandle, sim_config: &SimConfig, run_dir: &Path) -> EngineConfig {
+    let mut config = EngineConfig::new(run_dir.join(".store"), run_dir, &sim.base_url());
+    config.credentials = Some(Credentials::OAuth2 {
+        client_id: sim_config.client_id.clone(),
+        client_secret: sim_config.client_secret.clone(),
+        token_url: sim.token_url(),
+    });
+    config.poll = PollPolicy {
+        first_delay_ms: 100,
+        growth_percent: 150,
+        cap_ms: 1_000,
+        jitter_percent: 10,
+        deadline_ms: 5 * 60 * 1000,
+    };
+    config.retry_policy = RetryPolicy {
+        first_delay_ms: 100,
+        cap_ms: 2_000,
+        ..RetryPolicy::default()
+    };
+    config.retry = RetryConfig {
+        min_delay: Duration::from_millis(50),
+        max_delay: Duration::from_millis(500),
+        max_times: 3,
+    };
+    config.connect_timeout = Duration::from_secs(2);
+    config.response_timeout = Duration::from_secs(5);
+    config.idle_body_timeout = Duration::from_secs(2);
+    config.concurrency = 16;
+    config.per_account_concurrency = 16;
+    config
 }
 
 /// `path` made absolute against the current directory (so stored file paths are absolute).

@@ -13,7 +13,6 @@ mod extract;
 mod logging;
 mod manifest;
 mod output;
-mod preflight;
 mod progress;
 mod shell;
 mod signals;

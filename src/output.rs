@@ -1,7 +1,7 @@
 //! Rendering: aligned tables for people, JSON for programs.
 
 use crate::error::CliError;
-use reportflow_core::{DateOrigin, Job, JobSpec, JobState, Millis};
+use reportflow_core::{DateOrigin, Job, JobKind, JobSpec, JobState, Millis};
 use serde::Serialize;
 use std::io::Write;
 
@@ -132,8 +132,10 @@ pub struct JobView {
     pub sha256: Option<String>,
     /// Why the job ended without a file (failed, expired, cancelled).
     pub error: Option<String>,
-    /// What a live job is waiting for.
+    /// What a live job is waiting for (and, after failures, how many and when it tries again).
     pub detail: Option<String>,
+    /// When a job waiting after a failure tries again (RFC 3339, UTC).
+    pub retry_at: Option<String>,
     /// The attempt number (an explicit retry starts the next one).
     pub attempt: u32,
     /// Create requests sent upstream over the job's life.
@@ -177,7 +179,8 @@ impl JobView {
             bytes: file.map(|f| f.bytes),
             sha256: file.map(|f| f.sha256.clone()),
             error: error_of(&job.state),
-            detail: detail_of(&job.state),
+            detail: detail_of(job),
+            retry_at: retry_at(job).map(rfc3339),
             attempt: job.attempt,
             creations: job.creations,
             location: job.state.upstream().map(|u| u.location.clone()),
@@ -249,22 +252,58 @@ fn error_of(state: &JobState) -> Option<String> {
     }
 }
 
-fn detail_of(state: &JobState) -> Option<String> {
-    match state {
-        JobState::Requested { sends: 0 } => Some("waiting for `reportflow run`".to_string()),
-        JobState::Requested { sends } => Some(format!(
-            "{sends} create request(s) unconfirmed; `run` reconciles"
-        )),
-        JobState::Created { .. } => Some("created upstream; not polled yet".to_string()),
+/// When a job waiting after a failure (an unconfirmed create, a failed step) tries again.
+fn retry_at(job: &Job) -> Option<Millis> {
+    let failed = match &job.state {
+        JobState::Requested { last_error, .. } => last_error.is_some(),
+        _ => false,
+    };
+    if failed || job.backoff.is_some() {
+        job.effect().due()
+    } else {
+        None
+    }
+}
+
+fn detail_of(job: &Job) -> Option<String> {
+    let mut detail = match &job.state {
+        JobState::Requested { unconfirmed: 0, .. } => "waiting for `reportflow run`".to_string(),
+        JobState::Requested {
+            unconfirmed,
+            in_doubt,
+            last_error,
+            ..
+        } => {
+            let mut text = format!(
+                "{unconfirmed} create request(s) unconfirmed ({} allowed per attempt)",
+                job.retry.max_unconfirmed_creates
+            );
+            if let Some(error) = last_error {
+                text.push_str(&format!(", the last: {error}"));
+            }
+            if *in_doubt && job.kind() == JobKind::Account {
+                text.push_str("; `run` first looks for the report in the instance listing");
+            }
+            text
+        }
+        JobState::Created { .. } => "created upstream; not polled yet".to_string(),
         JobState::Polling {
             polls, last_status, ..
-        } => Some(format!("status {last_status}, poll {polls}")),
-        JobState::Ready { .. } | JobState::Completed { .. } => {
-            Some("ready to download".to_string())
-        }
-        JobState::NoData => Some("no data for the range".to_string()),
-        _ => None,
+        } => format!("status {last_status}, poll {polls}"),
+        JobState::Ready { .. } | JobState::Completed { .. } => "ready to download".to_string(),
+        JobState::NoData => "no data for the range".to_string(),
+        _ => return None,
+    };
+    if let Some(b) = &job.backoff {
+        detail.push_str(&format!(
+            "; {} failed tries in a row ({} allowed), the last: {}",
+            b.failures, job.retry.max_step_failures, b.last_error
+        ));
     }
+    if let Some(at) = retry_at(job) {
+        detail.push_str(&format!("; tries again at {} UTC", short_time(at)));
+    }
+    Some(detail)
 }
 
 /// The jobs as a table: id, key, kind, state, size, and the file, error or detail; with a

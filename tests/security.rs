@@ -644,6 +644,10 @@ fn a_trickling_xml_body_is_cut_off_by_the_response_timeout() {
     config.retry.min_delay = Duration::from_millis(10);
     config.retry.max_delay = Duration::from_millis(50);
     config.retry.max_times = 2;
+    // The job's own tries after the GET's: short waits, two failed polls end it.
+    config.retry_policy.first_delay_ms = 10;
+    config.retry_policy.cap_ms = 50;
+    config.retry_policy.max_step_failures = 2;
     let engine = reportflow_driver::Engine::open(config).expect("engine");
     let mut params = std::collections::BTreeMap::new();
     params.insert(

@@ -113,7 +113,10 @@ fn template() -> Template {
     eprintln!("   building the recovery store (once): {FINISHED} finished jobs, {LIVE} live");
     let started = Instant::now();
     let store = Store::open_with(&store_dir, Durability::Manual).expect("open");
-    let policy = immediate_poll();
+    let policy = reportflow_core::Policies {
+        poll: immediate_poll(),
+        ..reportflow_core::Policies::default()
+    };
     // Through the store's batch calls: `insert_many` stores up to 128 jobs per transaction and
     // `apply_many` cancels a chunk of them in one.
     let mut start = 0;

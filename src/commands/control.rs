@@ -5,7 +5,7 @@ use crate::context::Context;
 use crate::error::{CliError, Outcome};
 use crate::output::{JobView, print, print_json};
 use reportflow_core::{Input, Job, StateName};
-use reportflow_driver::{DriverError, Engine};
+use reportflow_driver::{DriverError, Jobs};
 
 /// `retry`: the jobs named, or every job with the label that a retry can start again.
 pub fn retry(ctx: &Context, args: &RetryArgs) -> Result<Outcome, CliError> {
@@ -13,11 +13,9 @@ pub fn retry(ctx: &Context, args: &RetryArgs) -> Result<Outcome, CliError> {
         let named = JobsArg {
             jobs: args.jobs.clone(),
         };
-        return apply(ctx, &named, Input::Retry, |engine, job| {
-            engine.retry(job.id)
-        });
+        return apply(ctx, &named, Input::Retry, |store, job| store.retry(job.id));
     };
-    let Some(engine) = ctx.open_existing_store()? else {
+    let Some(store) = ctx.open_existing_store()? else {
         print(&format!(
             "no job has the label {label}: there is no store yet\n"
         ));
@@ -29,13 +27,14 @@ pub fn retry(ctx: &Context, args: &RetryArgs) -> Result<Outcome, CliError> {
         StateName::Cancelled,
         StateName::NoData,
     ];
-    let ids: Vec<String> = engine
+    let ids: Vec<String> = store
         .labelled(label)?
         .into_iter()
         .filter(|job| retryable.contains(&job.state.name()))
         .map(|job| job.id.to_string())
         .collect();
-    drop(engine);
+    // `apply` opens the store again: one process holds it once.
+    drop(store);
     if ids.is_empty() {
         if ctx.global.json {
             print_json(&Vec::<JobView>::new())?;
@@ -47,31 +46,27 @@ pub fn retry(ctx: &Context, args: &RetryArgs) -> Result<Outcome, CliError> {
         return Ok(Outcome::Success);
     }
     let named = JobsArg { jobs: ids };
-    apply(ctx, &named, Input::Retry, |engine, job| {
-        engine.retry(job.id)
-    })
+    apply(ctx, &named, Input::Retry, |store, job| store.retry(job.id))
 }
 
 /// `cancel`.
 pub fn cancel(ctx: &Context, args: &JobsArg) -> Result<Outcome, CliError> {
-    apply(ctx, args, Input::Cancel, |engine, job| {
-        engine.cancel(job.id)
-    })
+    apply(ctx, args, Input::Cancel, |store, job| store.cancel(job.id))
 }
 
 fn apply(
     ctx: &Context,
     args: &JobsArg,
     input: Input,
-    act: impl Fn(&Engine, &Job) -> Result<Job, DriverError>,
+    act: impl Fn(&Jobs, &Job) -> Result<Job, DriverError>,
 ) -> Result<Outcome, CliError> {
-    let engine = ctx
+    let store = ctx
         .open_existing_store()?
         .ok_or_else(|| DriverError::UnknownJob(args.jobs[0].clone()))?;
     let jobs: Vec<Job> = args
         .jobs
         .iter()
-        .map(|j| engine.job(j))
+        .map(|j| store.job(j))
         .collect::<Result<_, _>>()?;
     // The core's pure transition says whether each job can take the input.
     for job in &jobs {
@@ -80,7 +75,7 @@ fn apply(
     }
     let mut changed = Vec::with_capacity(jobs.len());
     for job in &jobs {
-        changed.push((job.state.name(), act(&engine, job)?));
+        changed.push((job.state.name(), act(&store, job)?));
     }
     if ctx.global.json {
         let views: Vec<JobView> = changed.iter().map(|(_, j)| JobView::of(j)).collect();

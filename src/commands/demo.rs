@@ -4,7 +4,7 @@
 use crate::cli::DemoArgs;
 use crate::commands::run::{drive, ended_line, finished_event};
 use crate::commands::sim::{SIM_ACCOUNT, fault_plan, stats_line};
-use crate::context::{Context, absolute, today};
+use crate::context::{Context, Purpose, absolute, today};
 use crate::error::{CliError, Outcome};
 use crate::output::{JobView, jobs_table, print, print_json_line};
 use crate::progress::Mode;
@@ -12,10 +12,9 @@ use crate::shell;
 use crate::signals::Stop;
 use jiff::ToSpan;
 use reportflow_core::{
-    AccountReportSpec, BillingReportSpec, Job, JobSpec, JobState, KNOWN_BILLING_TYPES,
-    OutputFormat, PollPolicy,
+    AccountReportSpec, BillingReportSpec, Job, JobSpec, JobState, KNOWN_BILLING_TYPES, OutputFormat,
 };
-use reportflow_driver::{Credentials, Engine, EngineConfig, RetryConfig, sample_parameters};
+use reportflow_driver::{Engine, sample_parameters};
 use reportflow_sim::{Sim, SimConfig, SimHandle};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,7 +38,11 @@ pub async fn demo(ctx: &Context, args: &DemoArgs) -> Result<Outcome, CliError> {
         ..SimConfig::default()
     };
     let sim = Sim::start(sim_config.clone()).await?;
-    let engine = Engine::open(engine_config(&sim, &sim_config, &run_dir))?;
+    let engine = Engine::open(ctx.engine_config(Purpose::Demo {
+        sim: &sim,
+        sim_config: &sim_config,
+        run_dir: &run_dir,
+    })?)?;
     let specs = catalogue(&engine, args.jobs).await?;
     if !ctx.global.json {
         print(&format!(
@@ -122,34 +125,6 @@ fn fresh_run_dir(parent: &Path) -> Result<PathBuf, CliError> {
         parent.display(),
         last.map(|e| e.to_string()).unwrap_or_default()
     )))
-}
-
-/// Fast polls, short retries and timeouts: the simulator answers in well under a second.
-fn engine_config(sim: &SimHandle, sim_config: &SimConfig, run_dir: &Path) -> EngineConfig {
-    let mut config = EngineConfig::new(run_dir.join(".store"), run_dir, &sim.base_url());
-    config.credentials = Some(Credentials::OAuth2 {
-        client_id: sim_config.client_id.clone(),
-        client_secret: sim_config.client_secret.clone(),
-        token_url: sim.token_url(),
-    });
-    config.poll = PollPolicy {
-        first_delay_ms: 100,
-        growth_percent: 150,
-        cap_ms: 1_000,
-        jitter_percent: 10,
-        deadline_ms: 5 * 60 * 1000,
-    };
-    config.retry = RetryConfig {
-        min_delay: Duration::from_millis(50),
-        max_delay: Duration::from_secs(1),
-        max_times: 10,
-    };
-    config.connect_timeout = Duration::from_secs(2);
-    config.response_timeout = Duration::from_secs(5);
-    config.idle_body_timeout = Duration::from_secs(2);
-    config.concurrency = 16;
-    config.per_account_concurrency = 16;
-    config
 }
 
 /// Every account report with sample parameters, every billing type over the last 30 days, and

@@ -18,11 +18,11 @@ struct StepView {
 
 /// `history`.
 pub fn history(ctx: &Context, args: &JobArg) -> Result<Outcome, CliError> {
-    let engine = ctx
+    let store = ctx
         .open_existing_store()?
         .ok_or_else(|| DriverError::UnknownJob(args.job.clone()))?;
-    let job = engine.job(&args.job)?;
-    let steps = engine.history(job.id)?;
+    let job = store.job(&args.job)?;
+    let steps = store.history(job.id)?;
     if ctx.global.json {
         let views: Vec<StepView> = steps
             .iter()

@@ -10,7 +10,7 @@ use std::time::Duration;
 /// `purge`.
 pub fn purge(ctx: &Context, args: &PurgeArgs) -> Result<Outcome, CliError> {
     let report = match ctx.open_existing_store()? {
-        Some(engine) => engine.purge(Duration::from_secs(u64::from(args.older_than) * 86_400))?,
+        Some(store) => store.purge(Duration::from_secs(u64::from(args.older_than) * 86_400))?,
         None => Default::default(),
     };
     if ctx.global.json {

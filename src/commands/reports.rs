@@ -1,10 +1,9 @@
 //! `reports list` and `reports show`: the account's report catalogue, from the upstream.
 
 use crate::cli::ReportsCommand;
-use crate::context::{Context, today};
+use crate::context::{Context, Purpose, today};
 use crate::error::{CliError, Outcome};
 use crate::output::{Table, print, print_json};
-use crate::preflight;
 use reportflow_driver::{DriverError, Engine, ReportDetail, sample_parameters};
 use serde::Serialize;
 
@@ -12,16 +11,15 @@ use serde::Serialize;
 /// works while a `run` holds the real one.
 pub async fn reports(ctx: &Context, command: &ReportsCommand) -> Result<Outcome, CliError> {
     let account = ctx.account()?;
-    let credentials = ctx.credentials()?;
     let scratch = tempfile::tempdir().map_err(|e| {
         CliError::Runtime(format!(
             "cannot create a temporary folder: {e}; check TMPDIR and its free space"
         ))
     })?;
-    let mut config = ctx.engine_config(&scratch.path().join("store"), scratch.path());
-    config.credentials = Some(credentials);
+    let config = ctx.engine_config(Purpose::Catalogue {
+        scratch: scratch.path(),
+    })?;
     let engine = Engine::open(config)?;
-    preflight::reachable(&engine).await?;
     match command {
         ReportsCommand::List => list(ctx, &engine, &account).await,
         ReportsCommand::Show { report_id } => show(ctx, &engine, &account, *report_id).await,
@@ -229,7 +227,7 @@ fn detail_view(ctx: &Context, detail: &ReportDetail, account: &str) -> DetailVie
 /// A failed catalogue request; a refusal of the credentials says so.
 fn catalogue_error(error: DriverError) -> CliError {
     match error {
-        DriverError::Upstream(failure) if preflight::refused(&failure) => {
+        DriverError::Upstream(failure) if failure.refuses_credentials() => {
             CliError::Runtime(format!(
                 "the upstream refused the credentials: {failure}; check BANDWIDTH_USERNAME/PASSWORD or BANDWIDTH_CLIENT_ID/SECRET"
             ))

@@ -4,10 +4,9 @@
 
 use crate::cli::RunArgs;
 use crate::commands::scope::Scope;
-use crate::context::{Context, DEFAULT_OUT, absolute};
+use crate::context::{Context, DEFAULT_OUT, Purpose, absolute};
 use crate::error::{CliError, EXIT_RUNTIME, Outcome};
 use crate::output::{jobs_table, print, print_json_line};
-use crate::preflight;
 use crate::progress::{self, Mode};
 use crate::signals::Stop;
 use reportflow_core::{Job, JobId, StateName};
@@ -28,18 +27,18 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
             store.display()
         )));
     }
-    let credentials = ctx.credentials()?;
     let out = match &args.out {
         Some(out) => out.clone(),
         None => ctx.remembered_out().unwrap_or_else(|| DEFAULT_OUT.into()),
     };
     let out = absolute(&out)?;
-    let mut config = ctx.engine_config(store, &out);
-    config.credentials = Some(credentials);
-    config.concurrency = usize::from(args.concurrency);
-    config.per_account_concurrency = config.per_account_concurrency.min(config.concurrency);
     let scope = Scope::of(ctx, args)?;
-    scope.configure(&mut config);
+    let config = ctx.engine_config(Purpose::Run {
+        out: &out,
+        concurrency: usize::from(args.concurrency),
+        layout: scope.layout.as_ref(),
+        only_label: scope.label.as_ref(),
+    })?;
     // A marker left by an earlier run must not outlive this one's start.
     scope.clear_marker()?;
     let mode = Mode::choose(ctx.global.json, ctx.global.quiet);
@@ -87,7 +86,7 @@ struct Round {
 }
 
 /// Opens the store and drives its live jobs until idle (or a stop request); `None` when no
-/// job is live. The upstream is checked first, so an unreachable upstream or refused
+/// job is live. The upstream is asked first, so an unreachable upstream or refused
 /// credentials change nothing.
 async fn round(
     config: &EngineConfig,
@@ -114,8 +113,7 @@ async fn round(
     let Some(first) = shown.first() else {
         return Ok(None);
     };
-    preflight::reachable(&engine).await?;
-    preflight::authorized(&engine, first.spec.account()).await?;
+    check_upstream(&engine, first.spec.account()).await?;
     let summary = drive(&engine, mode, stop).await?;
     let ids = shown.iter().map(|j| j.id).collect();
     Ok(Some(Round {
@@ -124,6 +122,47 @@ async fn round(
         covered,
         summary,
     }))
+}
+
+/// Asks the upstream for `account`'s report list, one request through the engine's own client
+/// (its timeouts, TLS and proxy): when it cannot be reached or refuses the credentials, every
+/// job would fail alike, so the run stops before touching any (exit 1). Other trouble is left
+/// to the jobs' own retries.
+async fn check_upstream(engine: &Engine, account: &str) -> Result<(), CliError> {
+    let base_url = &engine.config().base_url;
+    match engine.report_types(account).await {
+        Ok(_) => Ok(()),
+        Err(DriverError::Unreachable(why)) => {
+            let at = host_and_port(base_url).unwrap_or_else(|| base_url.clone());
+            Err(CliError::Runtime(format!(
+                "cannot reach the upstream at {at} ({base_url}): {why}; check --base-url (or REPORTFLOW_BASE_URL), the proxy settings (HTTPS_PROXY, NO_PROXY) and the network, then run again (nothing was changed)"
+            )))
+        }
+        Err(DriverError::Upstream(failure)) if failure.refuses_credentials() => {
+            Err(CliError::Runtime(format!(
+                "the upstream refused the credentials for account {account}: {failure}; fix them and run again (nothing was changed)"
+            )))
+        }
+        Err(DriverError::Upstream(failure)) => {
+            tracing::warn!("could not check the credentials ({failure}); going on");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `host:port` of a URL, the port filled in from the scheme.
+fn host_and_port(url: &str) -> Option<String> {
+    let uri: http::Uri = url.parse().ok()?;
+    let host = uri.host()?;
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        });
+    Some(format!("{host}:{port}"))
 }
 
 /// Rounds every `interval` until a stop request. After the first round, runtime trouble (the
@@ -290,6 +329,23 @@ pub fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_base_url_names_its_host_and_port() {
+        assert_eq!(
+            host_and_port("http://127.0.0.1:8085/api").as_deref(),
+            Some("127.0.0.1:8085")
+        );
+        assert_eq!(
+            host_and_port("https://dashboard.bandwidth.com/api").as_deref(),
+            Some("dashboard.bandwidth.com:443")
+        );
+        assert_eq!(
+            host_and_port("http://[::1]/api").as_deref(),
+            Some("[::1]:80")
+        );
+        assert_eq!(host_and_port("not a url"), None);
+    }
 
     #[test]
     fn the_summary_line_counts_each_end() {

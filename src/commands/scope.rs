@@ -9,7 +9,7 @@ use crate::error::{CliError, Outcome};
 use crate::extract::{self, Limits};
 use crate::manifest::{Entry, FileCheck, Manifest, SUCCESS_MARKER};
 use reportflow_core::{Job, JobId, JobKind, JobState, Label};
-use reportflow_driver::{Engine, EngineConfig, FileLayout};
+use reportflow_driver::{Engine, FileLayout};
 use std::path::{Path, PathBuf};
 
 /// A run's scope, resolved from its flags and the store's settings.
@@ -48,12 +48,6 @@ impl Scope {
             marker: args.success_marker,
             extract: args.extract,
         })
-    }
-
-    /// Sets the engine up to drive only this scope's jobs and place them by its layout.
-    pub fn configure(&self, config: &mut EngineConfig) {
-        config.layout = self.layout.clone();
-        config.only_label = self.label.clone();
     }
 
     /// Removes the `_SUCCESS` beside the manifest, if the run is to write one: until this run

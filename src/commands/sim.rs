@@ -7,7 +7,7 @@ use crate::error::{CliError, Outcome};
 use crate::output::{print, print_json_line};
 use crate::shell;
 use crate::signals;
-use reportflow_sim::{Fault, FaultPlan, Sim, SimConfig, SimStats, SimTls};
+use reportflow_sim::{Endpoint, Fault, FaultPlan, Sim, SimConfig, SimStats, SimTls};
 use serde_json::json;
 use std::time::Duration;
 
@@ -69,7 +69,11 @@ pub async fn sim(ctx: &Context, args: &SimArgs) -> Result<Outcome, CliError> {
         billing_processing_time: millis,
         redirect_files: args.redirect_files,
         basic_auth: !args.oauth2_only,
-        faults: fault_plan(args.fault_rate),
+        faults: if args.drop_creates {
+            FaultPlan::none().on(Endpoint::Create, Fault::ConnectionReset, 1.0)
+        } else {
+            fault_plan(args.fault_rate)
+        },
         tls: ca_file.clone().map(|ca_file| SimTls {
             ca_file: Some(ca_file),
             ..SimTls::default()
@@ -134,7 +138,7 @@ pub async fn sim(ctx: &Context, args: &SimArgs) -> Result<Outcome, CliError> {
              \n  Basic      {basic}\
              \n  OAuth2     BANDWIDTH_CLIENT_ID={} BANDWIDTH_CLIENT_SECRET={} BANDWIDTH_TOKEN_URL={token}\
              \n  account    any digits, e.g. {SIM_ACCOUNT}\
-             \n  faults     {} per kind and request; reports ready after {} ms\n\
+             \n  faults     {}; reports ready after {} ms\n\
              \ntry it in another terminal:\
              \n  export {location}\
              \n  export {login}\
@@ -142,7 +146,14 @@ pub async fn sim(ctx: &Context, args: &SimArgs) -> Result<Outcome, CliError> {
              \n  reportflow submit billing BDR --from 2026-01-01 --to 2026-01-31\
              \n  reportflow run\n\
              \nCtrl-C stops the simulator.\n",
-            config.client_id, config.client_secret, args.fault_rate, args.processing_ms,
+            config.client_id,
+            config.client_secret,
+            if args.drop_creates {
+                "every create is reset unanswered (--drop-creates)".to_string()
+            } else {
+                format!("{} per kind and request", args.fault_rate)
+            },
+            args.processing_ms,
         ));
     }
     signals::stop_requested().await;

@@ -11,18 +11,18 @@ use std::collections::BTreeMap;
 pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome, CliError> {
     let label = &args.label;
     let jobs: Vec<Job> = match ctx.open_existing_store()? {
-        Some(engine) if args.jobs.is_empty() => match label {
-            Some(label) => engine
+        Some(store) if args.jobs.is_empty() => match label {
+            Some(label) => store
                 .labelled(label)?
                 .into_iter()
                 .filter(|job| args.state.is_none_or(|s| job.state.name() == s))
                 .collect(),
-            None => engine.jobs(args.state)?,
+            None => store.jobs(args.state)?,
         },
-        Some(engine) => args
+        Some(store) => args
             .jobs
             .iter()
-            .map(|j| engine.job(j))
+            .map(|j| store.job(j))
             .collect::<Result<_, _>>()?,
         None if args.jobs.is_empty() => Vec::new(),
         None => {

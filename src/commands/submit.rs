@@ -161,10 +161,10 @@ fn submit(
     for job in &planned {
         job.spec.validate(today).map_err(DriverError::Invalid)?;
     }
-    let engine = ctx.open_store()?;
+    let store = ctx.open_store()?;
     let single = planned.len() == 1 && split.is_none();
     let origin = planned.first().and_then(|p| p.origin.clone());
-    let submitted = engine.submit_many(planned.into_iter().map(|p| {
+    let submitted = store.submit_many(planned.into_iter().map(|p| {
         NewJob::new(p.spec, p.key)
             .labelled(label.clone())
             .dated(p.origin)
@@ -247,15 +247,15 @@ pub fn batch(ctx: &Context, args: &SubmitBatch) -> Result<Outcome, CliError> {
     let clock = clock(&args.options);
     let batch = batch::parse(&args.file, &text, account, &clock).map_err(CliError::Batch)?;
     let label = args.options.label.clone().or_else(|| batch.label.clone());
-    let engine = ctx.open_store()?;
-    let conflicts = batch::conflicts_with_store(&args.file, &batch, &engine);
+    let store = ctx.open_store()?;
+    let conflicts = batch::conflicts_with_store(&args.file, &batch, store.store());
     if !conflicts.is_empty() {
         return Err(CliError::Batch(conflicts));
     }
     for w in &batch.warnings {
         ctx.warn(w);
     }
-    let submitted = engine.submit_many(batch.entries.iter().map(|e| {
+    let submitted = store.submit_many(batch.entries.iter().map(|e| {
         NewJob::new(e.spec.clone(), e.key.clone())
             .labelled(label.clone())
             .dated(e.origin.clone())

@@ -390,7 +390,11 @@ pub fn end_checks_allowing(
                 if let Some(kill) = first_kill {
                     windows_with_kill += 1;
                     kills_in_windows.push(kill);
-                } else if pair[1].input == "create-sending" {
+                } else if pair[1].input == "create-sending"
+                    || pair[1].input.starts_with("create-unanswered")
+                {
+                    // The answer was lost: recorded as such, or not at all (a step abandoned
+                    // before its answer came) before the next create.
                     lost_without_kill += 1;
                 }
             }

@@ -18,6 +18,12 @@ pub enum CoreError {
         /// What is inconsistent.
         reason: String,
     },
+    /// The retry policy is inconsistent.
+    #[error("the retry policy is not valid: {reason}; fix the retry settings")]
+    InvalidRetryPolicy {
+        /// What is inconsistent.
+        reason: String,
+    },
     /// A job key given by the user cannot be used.
     #[error("the job key {key:?} is not valid: {reason}")]
     InvalidKey {

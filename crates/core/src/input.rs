@@ -1,13 +1,20 @@
 //! What the driver reports back to the core.
 
-use crate::{Failure, StoredFile};
+use crate::{Failure, Progress, StoredFile};
 use serde::{Deserialize, Serialize};
 
 /// Something that happened to a job, reported by the driver with the current time.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Input {
-    /// A create request is about to be sent (recorded, durably, before sending it).
+    /// A create request is about to be sent (recorded, durably, before sending it). Past the
+    /// create budget the job ends `Failed` instead: send nothing unless it is still `Requested`.
     CreateSending,
+    /// The create was sent and no answer came back (the connection broke or timed out after
+    /// sending, or the answer was unreadable): it may have been applied.
+    CreateUnanswered {
+        /// What went wrong (never carries credentials).
+        reason: String,
+    },
     /// The create was accepted with this `Location` (or reconciliation found the instance).
     CreateAccepted {
         /// The report's location, absolute, as the upstream gave it.
@@ -17,9 +24,11 @@ pub enum Input {
     ReconcileFoundNothing,
     /// The billing create answered 204: no data for the range.
     CreateNoData,
-    /// A status request answered this literal.
+    /// A status request answered this status.
     StatusSeen {
-        /// The status literal as received.
+        /// What the status means.
+        progress: Progress,
+        /// The status literal as received (for people; may be unknown upstream text).
         raw: String,
     },
     /// The file request answered "not ready yet" (202, or a still-constructing code).
@@ -34,7 +43,14 @@ pub enum Input {
         /// What the upstream said.
         reason: String,
     },
-    /// The upstream refused for good, or retries ran out.
+    /// The job's current step failed in a way that may pass (a 5xx, a reset, a timeout, a 429,
+    /// no connection), after the HTTP layer's own small retry of a GET. The core counts it and
+    /// says when to try again, or ends the job once its budget of failed steps is spent.
+    StepFailed {
+        /// What went wrong (never carries credentials).
+        reason: String,
+    },
+    /// The upstream refused for good.
     PermanentError {
         /// Why.
         failure: Failure,
@@ -52,6 +68,7 @@ impl Input {
     pub fn name(&self) -> &'static str {
         match self {
             Self::CreateSending => "create-sending",
+            Self::CreateUnanswered { .. } => "create-unanswered",
             Self::CreateAccepted { .. } => "create-accepted",
             Self::ReconcileFoundNothing => "reconcile-found-nothing",
             Self::CreateNoData => "create-no-data",
@@ -59,6 +76,7 @@ impl Input {
             Self::FileNotReady => "file-not-ready",
             Self::FileStored { .. } => "file-stored",
             Self::OutputGone { .. } => "output-gone",
+            Self::StepFailed { .. } => "step-failed",
             Self::PermanentError { .. } => "permanent-error",
             Self::DeadlinePassed => "deadline-passed",
             Self::Cancel => "cancel",
@@ -70,7 +88,8 @@ impl Input {
     pub fn summary(&self) -> String {
         match self {
             Self::CreateAccepted { location } => format!("create-accepted {location}"),
-            Self::StatusSeen { raw } => format!("status-seen {raw:?}"),
+            Self::CreateUnanswered { reason } => format!("create-unanswered: {reason}"),
+            Self::StatusSeen { raw, .. } => format!("status-seen {raw:?}"),
             Self::FileStored { file } => {
                 format!(
                     "file-stored {} ({} bytes, sha256 {})",
@@ -78,6 +97,7 @@ impl Input {
                 )
             }
             Self::OutputGone { reason } => format!("output-gone: {reason}"),
+            Self::StepFailed { reason } => format!("step-failed: {reason}"),
             Self::PermanentError { failure } => format!("permanent-error: {failure}"),
             other => other.name().to_string(),
         }

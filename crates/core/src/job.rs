@@ -1,8 +1,8 @@
 //! A job and its one transition function.
 
 use crate::{
-    CoreError, DateOrigin, Effect, Failure, FailureKind, Input, JobKey, JobKind, JobSpec, JobState,
-    Label, Millis, PollPolicy, Progress, Upstream, classify_status,
+    Backoff, CoreError, DateOrigin, Effect, Failure, FailureKind, Input, JobKey, JobKind, JobSpec,
+    JobState, Label, Millis, Policies, PollPolicy, Progress, RetryPolicy, Upstream,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -17,7 +17,7 @@ impl fmt::Display for JobId {
     }
 }
 
-/// A report job: what was asked for, how far it got, and its counters.
+/// A report job: what was asked for, how far it got, its counters and the rules it follows.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Job {
     /// The job's id.
@@ -27,12 +27,17 @@ pub struct Job {
     /// What was asked for.
     pub spec: JobSpec,
     /// How its status is polled.
-    pub policy: PollPolicy,
+    pub poll: PollPolicy,
+    /// How it tries again after failures, and when it gives up.
+    pub retry: RetryPolicy,
     /// Where it is.
     pub state: JobState,
+    /// Transient failures of its current step since it last moved forward, if any.
+    pub backoff: Option<Backoff>,
     /// How many transitions it has taken (the store's optimistic-concurrency version).
     pub version: u64,
-    /// The attempt number, from 1; an explicit retry starts the next one.
+    /// The attempt number, from 1; an explicit retry (or a re-request of an expired output)
+    /// starts the next one.
     pub attempt: u32,
     /// When the current attempt's intent was recorded.
     pub attempt_started_at: Millis,
@@ -42,14 +47,14 @@ pub struct Job {
     pub submitted_at: Millis,
     /// When it last changed.
     pub updated_at: Millis,
-    /// The label it was submitted under (stored from record version 2).
+    /// The label it was submitted under (stored from record version 3).
     pub label: Option<Label>,
     /// Where its dates came from, when they were written relative to the submit's day
-    /// (stored from record version 2).
+    /// (stored from record version 3).
     pub origin: Option<DateOrigin>,
 }
 
-fn reject(state: &JobState, input: &Input, hint: &'static str) -> CoreError {
+pub(crate) fn reject(state: &JobState, input: &Input, hint: &'static str) -> CoreError {
     CoreError::Rejected {
         state: state.name(),
         input: input.name(),
@@ -58,14 +63,16 @@ fn reject(state: &JobState, input: &Input, hint: &'static str) -> CoreError {
 }
 
 impl Job {
-    /// A new job in `Requested`, with nothing sent yet.
-    pub fn new(id: JobId, key: JobKey, spec: JobSpec, policy: PollPolicy, now: Millis) -> Job {
+    /// A new job in `Requested`, with nothing sent yet and its first create due at `now`.
+    pub fn new(id: JobId, key: JobKey, spec: JobSpec, policies: Policies, now: Millis) -> Job {
         Job {
             id,
             key,
             spec,
-            policy,
-            state: JobState::Requested { sends: 0 },
+            poll: policies.poll,
+            retry: policies.retry,
+            state: JobState::requested(now),
+            backoff: None,
             version: 0,
             attempt: 1,
             attempt_started_at: now,
@@ -91,23 +98,34 @@ impl Job {
     pub fn deadline(&self) -> Option<Millis> {
         self.state
             .upstream()
-            .map(|u| self.policy.deadline(u.created_at))
+            .map(|u| self.poll.deadline(u.created_at))
     }
 
-    /// What the driver should do next; a pure function of the stored job.
+    /// What the driver should do next and when; a pure function of the stored job.
     pub fn effect(&self) -> Effect {
+        // A failed step is not tried again before its backoff allows.
+        let at = |due: Millis| self.backoff.as_ref().map_or(due, |b| due.max(b.retry_at));
         match &self.state {
-            JobState::Requested { sends: 0 } => Effect::Create,
-            JobState::Requested { .. } => match self.kind() {
-                JobKind::Account => Effect::Reconcile {
-                    since: self.attempt_started_at,
-                },
-                JobKind::Billing => Effect::Create,
-            },
+            JobState::Requested {
+                in_doubt, next_at, ..
+            } => {
+                let at = at(*next_at);
+                if *in_doubt && self.kind() == JobKind::Account {
+                    Effect::Reconcile {
+                        since: self.attempt_started_at,
+                        at,
+                    }
+                } else {
+                    Effect::Create { at }
+                }
+            }
             JobState::Created { upstream } => Effect::Poll {
-                at: self
-                    .policy
-                    .next_poll_at(self.id, 0, upstream.created_at, upstream.created_at),
+                at: at(self.poll.next_poll_at(
+                    self.id,
+                    0,
+                    upstream.created_at,
+                    upstream.created_at,
+                )),
                 location: upstream.location.clone(),
             },
             JobState::Polling {
@@ -115,10 +133,11 @@ impl Job {
                 next_poll_at,
                 ..
             } => Effect::Poll {
-                at: *next_poll_at,
+                at: at(*next_poll_at),
                 location: upstream.location.clone(),
             },
             JobState::Ready { upstream } | JobState::Completed { upstream } => Effect::Download {
+                at: at(self.updated_at),
                 location: upstream.location.clone(),
             },
             JobState::Downloaded { .. }
@@ -130,38 +149,45 @@ impl Job {
     }
 
     /// True when the step from `before` to `after` must be flushed to disk before the driver
-    /// acts on it: a create is about to be sent (or a new attempt begins), a location arrived,
-    /// or the job ended.
-    pub fn must_flush(before: &JobState, after: &JobState) -> bool {
-        after.is_terminal()
-            || matches!(after, JobState::Requested { .. })
-            || (matches!(before, JobState::Requested { .. })
-                && matches!(after, JobState::Created { .. }))
+    /// acts on it: a create is about to be sent or went unconfirmed (or a new attempt begins),
+    /// a location arrived, a failure was counted, or the job ended.
+    pub fn must_flush(before: &Job, after: &Job) -> bool {
+        after.state.is_terminal()
+            || matches!(after.state, JobState::Requested { .. })
+            || (matches!(before.state, JobState::Requested { .. })
+                && matches!(after.state, JobState::Created { .. }))
+            || (after.backoff.is_some() && after.backoff != before.backoff)
     }
 
     /// The job after `input` happened at `now`, or [`CoreError::Rejected`] when the input makes
     /// no sense in the job's state (the job is then unchanged). Never panics.
     pub fn apply(&self, input: Input, now: Millis) -> Result<Job, CoreError> {
         let mut next = self.clone();
-        next.state = self.next_state(&input, now, &mut next)?;
+        self.transition(&input, now, &mut next)?;
+        // In `Requested` only a confirmed create moves the job forward; elsewhere every
+        // accepted input but a failure does.
+        let setback = matches!(
+            input,
+            Input::StepFailed { .. }
+                | Input::CreateSending
+                | Input::CreateUnanswered { .. }
+                | Input::ReconcileFoundNothing
+        );
+        if !setback || next.state.is_terminal() {
+            next.backoff = None;
+        }
         next.version = self.version.saturating_add(1);
         next.updated_at = now;
         Ok(next)
     }
 
-    fn next_state(
-        &self,
-        input: &Input,
-        now: Millis,
-        next: &mut Job,
-    ) -> Result<JobState, CoreError> {
+    fn transition(&self, input: &Input, now: Millis, next: &mut Job) -> Result<(), CoreError> {
         let state = &self.state;
         if state.is_terminal() {
             return match input {
                 Input::Retry if !matches!(state, JobState::Downloaded { .. }) => {
-                    next.attempt = self.attempt.saturating_add(1);
-                    next.attempt_started_at = now;
-                    Ok(JobState::Requested { sends: 0 })
+                    next.start_attempt(now);
+                    Ok(())
                 }
                 Input::Retry => Err(reject(
                     state,
@@ -175,65 +201,40 @@ impl Job {
                 )),
             };
         }
-        match (state, input) {
-            (_, Input::Cancel) => Ok(JobState::Cancelled),
-            (_, Input::PermanentError { failure }) => Ok(JobState::Failed {
+        next.state = match (state, input) {
+            (_, Input::Cancel) => JobState::Cancelled,
+            (_, Input::PermanentError { failure }) => JobState::Failed {
                 failure: failure.clone(),
-            }),
-            (_, Input::Retry) => Err(reject(
-                state,
-                input,
-                "the job has not ended; `run` continues it",
-            )),
-            (JobState::Requested { sends }, Input::CreateSending) => {
-                next.creations = self.creations.saturating_add(1);
-                Ok(JobState::Requested {
-                    sends: sends.saturating_add(1),
-                })
+            },
+            (_, Input::Retry) => {
+                return Err(reject(
+                    state,
+                    input,
+                    "the job has not ended; `run` continues it",
+                ));
             }
-            (JobState::Requested { sends }, _) if *sends == 0 => Err(reject(
-                state,
-                input,
-                "no create request was sent yet; record create-sending first",
-            )),
-            (JobState::Requested { .. }, Input::CreateAccepted { location }) => {
-                if location.trim().is_empty() {
-                    return Err(reject(state, input, "the location is empty"));
-                }
-                Ok(JobState::Created {
-                    upstream: Upstream {
-                        location: location.clone(),
-                        created_at: now,
-                    },
-                })
+            (_, Input::StepFailed { reason }) => {
+                self.step_failed(reason, now, next);
+                return Ok(());
             }
-            (JobState::Requested { .. }, Input::ReconcileFoundNothing)
-                if self.kind() == JobKind::Account =>
-            {
-                Ok(JobState::Requested { sends: 0 })
-            }
-            (JobState::Requested { .. }, Input::CreateNoData)
-                if self.kind() == JobKind::Billing =>
-            {
-                Ok(JobState::NoData)
-            }
-            (JobState::Created { upstream }, Input::StatusSeen { raw }) => {
-                Ok(self.after_status(upstream, 0, raw, now))
+            (JobState::Requested { .. }, _) => return self.in_requested(input, now, next),
+            (JobState::Created { upstream }, Input::StatusSeen { progress, raw }) => {
+                return self.after_status(upstream, 0, *progress, raw, now, next);
             }
             (
                 JobState::Polling {
                     upstream, polls, ..
                 },
-                Input::StatusSeen { raw },
-            ) => Ok(self.after_status(upstream, *polls, raw, now)),
+                Input::StatusSeen { progress, raw },
+            ) => return self.after_status(upstream, *polls, *progress, raw, now, next),
             (
                 JobState::Created { upstream } | JobState::Polling { upstream, .. },
                 Input::DeadlinePassed,
             ) => {
-                if now < self.policy.deadline(upstream.created_at) {
+                if now < self.poll.deadline(upstream.created_at) {
                     return Err(reject(state, input, "the poll deadline has not passed yet"));
                 }
-                Ok(self.timed_out("no status"))
+                self.timed_out("no status")
             }
             (
                 JobState::Created { .. }
@@ -241,49 +242,82 @@ impl Job {
                 | JobState::Ready { .. }
                 | JobState::Completed { .. },
                 Input::OutputGone { reason },
-            ) => Ok(JobState::Expired {
-                reason: reason.clone(),
-            }),
+            ) => {
+                self.expired(reason.clone(), now, next);
+                return Ok(());
+            }
             (
                 JobState::Ready { upstream } | JobState::Completed { upstream },
                 Input::FileNotReady,
-            ) => Ok(self.not_ready(upstream, 0, "file not ready", now)),
+            ) => self.not_ready(upstream, 0, "file not ready", now),
             (
                 JobState::Ready { upstream } | JobState::Completed { upstream },
                 Input::FileStored { file },
-            ) => Ok(JobState::Downloaded {
+            ) => JobState::Downloaded {
                 upstream: upstream.clone(),
                 file: file.clone(),
-            }),
-            _ => Err(reject(
-                state,
-                input,
-                "this input does not apply in this state",
-            )),
+            },
+            _ => {
+                return Err(reject(
+                    state,
+                    input,
+                    "this input does not apply in this state",
+                ));
+            }
+        };
+        Ok(())
+    }
+
+    /// Starts the next attempt: nothing sent yet, its first create due at `now`.
+    fn start_attempt(&mut self, now: Millis) {
+        self.attempt = self.attempt.saturating_add(1);
+        self.attempt_started_at = now;
+        self.state = JobState::requested(now);
+    }
+
+    /// The output is gone: a new attempt while the retry policy allows automatic re-requests,
+    /// else `Expired`.
+    fn expired(&self, reason: String, now: Millis, next: &mut Job) {
+        if self.attempt < self.retry.max_attempts {
+            next.start_attempt(now);
+        } else {
+            next.state = JobState::Expired { reason };
         }
     }
 
-    /// The state after a status literal was seen, `polls` statuses having been seen before.
-    fn after_status(&self, upstream: &Upstream, polls: u32, raw: &str, now: Millis) -> JobState {
-        match classify_status(self.kind(), raw) {
-            Progress::Ready => match self.kind() {
-                JobKind::Account => JobState::Ready {
-                    upstream: upstream.clone(),
-                },
-                JobKind::Billing => JobState::Completed {
-                    upstream: upstream.clone(),
-                },
+    /// After a status was seen, `polls` statuses having been seen not ready before.
+    fn after_status(
+        &self,
+        upstream: &Upstream,
+        polls: u32,
+        progress: Progress,
+        raw: &str,
+        now: Millis,
+        next: &mut Job,
+    ) -> Result<(), CoreError> {
+        next.state = match (progress, self.kind()) {
+            (Progress::Ready, JobKind::Account) => JobState::Ready {
+                upstream: upstream.clone(),
             },
-            Progress::Expired => JobState::Expired {
-                reason: format!("the upstream reports the report as {raw:?}"),
+            (Progress::Ready, JobKind::Billing) => JobState::Completed {
+                upstream: upstream.clone(),
             },
-            Progress::NotReady => self.not_ready(upstream, polls, raw, now),
-        }
+            (Progress::Expired, _) => {
+                self.expired(
+                    format!("the upstream reports the report as {raw:?}"),
+                    now,
+                    next,
+                );
+                return Ok(());
+            }
+            (Progress::NotReady, _) => self.not_ready(upstream, polls, raw, now),
+        };
+        Ok(())
     }
 
     /// Back to polling after a not-ready answer, or failed once the deadline has passed.
     fn not_ready(&self, upstream: &Upstream, polls: u32, raw: &str, now: Millis) -> JobState {
-        if now >= self.policy.deadline(upstream.created_at) {
+        if now >= self.poll.deadline(upstream.created_at) {
             return self.timed_out(raw);
         }
         let polls = polls.saturating_add(1);
@@ -291,7 +325,7 @@ impl Job {
             upstream: upstream.clone(),
             polls,
             next_poll_at: self
-                .policy
+                .poll
                 .next_poll_at(self.id, polls, now, upstream.created_at),
             last_status: raw.to_string(),
         }
@@ -305,7 +339,61 @@ impl Job {
                 code: None,
                 message: format!(
                     "the report was not ready within {} s of its creation (last status {last_status:?}); retry the job or raise the poll deadline",
-                    self.policy.deadline_ms / 1000
+                    self.poll.deadline_ms / 1000
+                ),
+            },
+        }
+    }
+
+    /// A step failed transiently: counted, and tried again after the policy's wait, or the job
+    /// ends `Failed` once the failures in a row reach the policy's maximum.
+    fn step_failed(&self, reason: &str, now: Millis, next: &mut Job) {
+        let failures = self
+            .backoff
+            .as_ref()
+            .map_or(0, |b| b.failures)
+            .saturating_add(1);
+        if failures >= self.retry.max_step_failures {
+            next.state = self.gave_up(failures, reason);
+            return;
+        }
+        next.backoff = Some(Backoff {
+            failures,
+            retry_at: now.plus_ms(self.retry.delay_ms(self.id, failures - 1)),
+            last_error: reason.to_string(),
+        });
+        self.create_failed(reason, next);
+    }
+
+    /// The failure that ends a job whose steps kept failing.
+    fn gave_up(&self, failures: u32, last_error: &str) -> JobState {
+        let doing = match &self.state {
+            JobState::Requested { in_doubt: true, .. } if self.kind() == JobKind::Account => {
+                "creating the report or looking for it in the instance listing"
+            }
+            JobState::Requested { .. } => "creating the report",
+            JobState::Ready { .. } | JobState::Completed { .. } => "downloading the file",
+            _ => "asking for the report's status",
+        };
+        self.unavailable(
+            format!(
+                "{failures} tries in a row failed while {doing} (the limit is {})",
+                self.retry.max_step_failures
+            ),
+            last_error,
+        )
+    }
+
+    /// `Failed` as unavailable: what gave out, the last error, and what to do.
+    pub(crate) fn unavailable(&self, what: String, last_error: &str) -> JobState {
+        JobState::Failed {
+            failure: Failure {
+                kind: FailureKind::Unavailable,
+                http_status: None,
+                code: None,
+                message: format!(
+                    "{what}; the last error: {last_error}; check that the upstream is reachable and answering (the base URL, the network, its status page), then retry the job (`reportflow retry {}`)",
+                    self.id
                 ),
             },
         }

@@ -1,4 +1,5 @@
-//! The poll schedule: a pure function of the poll count, the policy and the job id.
+//! The poll schedule: a pure function of the poll count, the policy and the job id; and the
+//! delay curve it shares with the retry policy ([`crate::RetryPolicy`]).
 
 use crate::{CoreError, JobId, Millis};
 use serde::{Deserialize, Serialize};
@@ -69,39 +70,17 @@ impl PollPolicy {
 
     /// The delay before poll number `poll` (from 0) without jitter, in milliseconds.
     pub fn base_delay_ms(&self, poll: u32) -> u64 {
-        let cap = self.cap_ms.max(1);
-        let mut delay = self.first_delay_ms.clamp(1, cap);
-        if self.growth_percent <= 100 {
-            return delay;
-        }
-        for _ in 0..poll {
-            if delay >= cap {
-                break;
-            }
-            let grown = (u128::from(delay) * u128::from(self.growth_percent) / 100) as u64;
-            delay = grown.max(delay + 1).min(cap);
-        }
-        delay
+        grown_delay_ms(self.first_delay_ms, self.growth_percent, self.cap_ms, poll)
     }
 
     /// The job's fixed jitter, in per mille of a delay: within `±10 * jitter_percent`.
     pub fn jitter_permille(&self, job: JobId) -> i64 {
-        let span = i64::from(self.jitter_percent.min(50)) * 10;
-        if span == 0 {
-            return 0;
-        }
-        let digest = Sha256::digest(job.0.to_le_bytes());
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        let draw = u64::from_le_bytes(first) % (2 * span as u64 + 1);
-        draw as i64 - span
+        jitter_permille(self.jitter_percent, job)
     }
 
     /// The delay before poll number `poll` for this job, jitter included, in milliseconds.
     pub fn delay_ms(&self, job: JobId, poll: u32) -> u64 {
-        let base = u128::from(self.base_delay_ms(poll));
-        let factor = (1_000 + self.jitter_permille(job)) as u128;
-        ((base * factor) / 1_000).max(1) as u64
+        jittered_ms(self.base_delay_ms(poll), self.jitter_permille(job))
     }
 
     /// When a report created at `created_at` must be ready by.
@@ -114,4 +93,43 @@ impl PollPolicy {
         now.plus_ms(self.delay_ms(job, poll))
             .min(self.deadline(created_at))
     }
+}
+
+/// Delay `n` (from 0) of a curve starting at `first` and growing by `growth_percent` per step up
+/// to `cap`, in milliseconds: `min(first * growth^n, cap)`, at least 1 ms, never shrinking.
+pub(crate) fn grown_delay_ms(first: u64, growth_percent: u32, cap: u64, n: u32) -> u64 {
+    let cap = cap.max(1);
+    let mut delay = first.clamp(1, cap);
+    if growth_percent <= 100 {
+        return delay;
+    }
+    for _ in 0..n {
+        if delay >= cap {
+            break;
+        }
+        let grown = (u128::from(delay) * u128::from(growth_percent) / 100) as u64;
+        delay = grown.max(delay + 1).min(cap);
+    }
+    delay
+}
+
+/// A job's fixed jitter for `jitter_percent` (at most 50), in per mille of a delay: a draw
+/// within `±10 * jitter_percent` derived from the job id (sha256), so the same job always gets
+/// the same factor and jobs started together spread out.
+pub(crate) fn jitter_permille(jitter_percent: u32, job: JobId) -> i64 {
+    let span = i64::from(jitter_percent.min(50)) * 10;
+    if span == 0 {
+        return 0;
+    }
+    let digest = Sha256::digest(job.0.to_le_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    let draw = u64::from_le_bytes(first) % (2 * span as u64 + 1);
+    draw as i64 - span
+}
+
+/// `base` milliseconds scaled by `1 + permille / 1000`, at least 1 ms.
+pub(crate) fn jittered_ms(base: u64, permille: i64) -> u64 {
+    let factor = (1_000 + permille).max(0) as u128;
+    ((u128::from(base) * factor) / 1_000).max(1) as u64
 }

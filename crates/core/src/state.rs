@@ -24,6 +24,18 @@ pub struct StoredFile {
     pub sha256: String,
 }
 
+/// What the upstream said about a report's progress: the meaning of a status literal, read by
+/// the one parser of the upstream's vocabulary (`reportflow-wire`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Progress {
+    /// Still being built (including every literal the upstream does not publish).
+    NotReady,
+    /// The output can be downloaded.
+    Ready,
+    /// The output is gone.
+    Expired,
+}
+
 /// What kind of reason ended a job as failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum FailureKind {
@@ -50,6 +62,14 @@ pub struct Failure {
     pub message: String,
 }
 
+impl Failure {
+    /// True when the upstream refused the credentials (401 or 403): every job of the account
+    /// would be refused alike.
+    pub fn refuses_credentials(&self) -> bool {
+        self.kind == FailureKind::Upstream && matches!(self.http_status, Some(401 | 403))
+    }
+}
+
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.http_status, self.code) {
@@ -64,12 +84,22 @@ impl fmt::Display for Failure {
 /// The state of a job. See `docs/architecture.md` for the diagram.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum JobState {
-    /// The intent is durably recorded; no create has been confirmed. `sends` counts the create
-    /// requests sent in this attempt whose answer was never recorded (after a crash, an account
-    /// report is then looked for in the instance listing before creating again).
+    /// The intent is durably recorded; no create has been confirmed. The state counts the
+    /// create requests of this attempt that no answer confirmed (across reconciliations and
+    /// restarts: only a confirmed create or a new attempt resets it) and knows when the next
+    /// step is due.
     Requested {
-        /// Create requests sent in this attempt without a recorded answer.
-        sends: u32,
+        /// Create requests sent in this attempt without a confirming answer; each is counted
+        /// (durably) before it is sent.
+        unconfirmed: u32,
+        /// The last create request may have been applied upstream and no answer says so (it is
+        /// in flight, its answer was lost, or the process stopped): an account report is then
+        /// looked for in the instance listing before another create is sent.
+        in_doubt: bool,
+        /// When the next create (or the search of the instance listing) is due.
+        next_at: Millis,
+        /// Why the last create was not confirmed, for people.
+        last_error: Option<String>,
     },
     /// The upstream location is known; no status seen yet.
     Created {
@@ -197,6 +227,16 @@ impl fmt::Display for StateName {
 }
 
 impl JobState {
+    /// The state of a new attempt: nothing sent yet, the first create due at `now`.
+    pub fn requested(now: Millis) -> JobState {
+        JobState::Requested {
+            unconfirmed: 0,
+            in_doubt: false,
+            next_at: now,
+            last_error: None,
+        }
+    }
+
     /// The state's name.
     pub fn name(&self) -> StateName {
         match self {

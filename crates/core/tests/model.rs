@@ -6,44 +6,46 @@ use proptest::test_runner::Config;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use reportflow_core::{
     AccountReportSpec, BillingReportSpec, Date, Effect, Failure, FailureKind, Input, Job, JobId,
-    JobKey, JobKind, JobSpec, JobState, Millis, OutputFormat, PollPolicy, StateName, StoredFile,
+    JobKey, JobKind, JobSpec, JobState, Millis, OutputFormat, Policies, PollPolicy, Progress,
+    RetryPolicy, StateName, StoredFile,
 };
 use std::collections::BTreeMap;
 
 const DEADLINE_MS: u64 = 600_000;
+/// Small budgets, so that random sequences reach them.
+const MAX_CREATES: u32 = 4;
+const MAX_FAILURES: u32 = 3;
+const MAX_ATTEMPTS: u32 = 2;
 
-fn policy() -> PollPolicy {
-    PollPolicy {
-        first_delay_ms: 1_000,
-        growth_percent: 150,
-        cap_ms: 30_000,
-        jitter_percent: 10,
-        deadline_ms: DEADLINE_MS,
+fn policies() -> Policies {
+    Policies {
+        poll: PollPolicy {
+            first_delay_ms: 1_000,
+            growth_percent: 150,
+            cap_ms: 30_000,
+            jitter_percent: 10,
+            deadline_ms: DEADLINE_MS,
+        },
+        retry: RetryPolicy {
+            first_delay_ms: 500,
+            growth_percent: 200,
+            cap_ms: 20_000,
+            jitter_percent: 10,
+            max_unconfirmed_creates: MAX_CREATES,
+            max_step_failures: MAX_FAILURES,
+            max_attempts: MAX_ATTEMPTS,
+        },
     }
 }
-
-/// Status literals with what they must mean for (account, billing): 'r' ready, 'e' expired,
-/// 'n' not ready. An oracle written independently of the core's classifier.
-const STATUSES: &[(&str, char, char)] = &[
-    ("Ready", 'r', 'n'),
-    ("READY", 'r', 'n'),
-    ("Expired", 'e', 'n'),
-    ("Processing", 'n', 'n'),
-    ("RECEIVED", 'n', 'n'),
-    ("PROCESSING", 'n', 'n'),
-    ("COMPLETED", 'n', 'r'),
-    ("COMPLETE", 'n', 'r'),
-    ("complete", 'n', 'r'),
-    ("", 'n', 'n'),
-    ("Something new", 'n', 'n'),
-];
 
 #[derive(Clone, Debug)]
 struct Model {
     id: u64,
     kind: JobKind,
     name: StateName,
-    sends: u32,
+    unconfirmed: u32,
+    in_doubt: bool,
+    failures: u32,
     now: u64,
     created_at: u64,
     attempt: u32,
@@ -66,21 +68,45 @@ fn any_input() -> impl Strategy<Value = Input> {
         code: Some(19032),
         message: "missing parameter".into(),
     };
+    let progress = prop_oneof![
+        Just(Progress::NotReady),
+        Just(Progress::Ready),
+        Just(Progress::Expired)
+    ];
     prop_oneof![
         3 => Just(Input::CreateSending),
         3 => prop_oneof![Just(String::new()), Just("  ".to_string()), "http://u/[a-z0-9]{1,8}"]
             .prop_map(|location| Input::CreateAccepted { location }),
+        2 => Just(Input::CreateUnanswered { reason: "connection reset".into() }),
         1 => Just(Input::ReconcileFoundNothing),
         1 => Just(Input::CreateNoData),
-        6 => (0..STATUSES.len()).prop_map(|i| Input::StatusSeen { raw: STATUSES[i].0.to_string() }),
+        6 => (progress, "[A-Za-z ]{0,10}").prop_map(|(progress, raw)| Input::StatusSeen { progress, raw }),
         1 => Just(Input::FileNotReady),
         2 => Just(Input::FileStored { file: StoredFile { path: "/out/r.pdf".into(), bytes: 10, sha256: "ab".into() } }),
         1 => Just(Input::OutputGone { reason: "19049".into() }),
+        3 => Just(Input::StepFailed { reason: "HTTP 503".into() }),
         1 => Just(Input::PermanentError { failure }),
         1 => Just(Input::DeadlinePassed),
         1 => Just(Input::Cancel),
         2 => Just(Input::Retry),
     ]
+}
+
+/// A new attempt of the model's job.
+fn new_attempt(n: &mut Model) {
+    n.name = StateName::Requested;
+    n.unconfirmed = 0;
+    n.in_doubt = false;
+    n.attempt += 1;
+}
+
+/// The output is gone: re-requested while attempts remain, else expired.
+fn expire(n: &mut Model) {
+    if n.attempt < MAX_ATTEMPTS {
+        new_attempt(n);
+    } else {
+        n.name = StateName::Expired;
+    }
 }
 
 fn expected(m: &Model, input: &Input, now: u64) -> Option<Model> {
@@ -89,21 +115,38 @@ fn expected(m: &Model, input: &Input, now: u64) -> Option<Model> {
     n.previous = m.name;
     let past_deadline = now >= m.created_at + DEADLINE_MS;
     let terminal = m.name.is_terminal();
+    let account = m.kind == JobKind::Account;
+    let spent = m.unconfirmed >= MAX_CREATES;
     match input {
-        Input::Retry if terminal && m.name != Downloaded => {
-            n.name = Requested;
-            n.sends = 0;
-            n.attempt += 1;
-        }
+        Input::Retry if terminal && m.name != Downloaded => new_attempt(&mut n),
         _ if terminal => return None,
         Input::Retry => return None,
         Input::Cancel => n.name = Cancelled,
         Input::PermanentError { .. } => n.name = Failed,
-        Input::CreateSending if m.name == Requested => {
-            n.sends += 1;
-            n.creations += 1;
+        Input::StepFailed { .. } => {
+            n.failures += 1;
+            if n.failures >= MAX_FAILURES {
+                n.name = Failed;
+            } else if m.name == Requested && !account {
+                n.in_doubt = false;
+                if spent {
+                    n.name = Failed;
+                }
+            }
         }
-        _ if m.name == Requested && m.sends == 0 => return None,
+        Input::CreateSending if m.name == Requested => {
+            if m.in_doubt && account {
+                return None;
+            }
+            if spent {
+                n.name = Failed;
+            } else {
+                n.unconfirmed += 1;
+                n.in_doubt = true;
+                n.creations += 1;
+            }
+        }
+        _ if m.name == Requested && !m.in_doubt => return None,
         Input::CreateAccepted { location } if m.name == Requested => {
             if location.trim().is_empty() {
                 return None;
@@ -111,36 +154,49 @@ fn expected(m: &Model, input: &Input, now: u64) -> Option<Model> {
             n.name = Created;
             n.created_at = now;
         }
-        Input::ReconcileFoundNothing if m.name == Requested && m.kind == JobKind::Account => {
-            n.sends = 0;
+        Input::CreateNoData if m.name == Requested && !account => n.name = NoData,
+        Input::CreateUnanswered { .. } if m.name == Requested => {
+            if !account && spent {
+                n.name = Failed;
+            }
+            n.in_doubt = account;
         }
-        Input::CreateNoData if m.name == Requested && m.kind == JobKind::Billing => n.name = NoData,
-        Input::StatusSeen { raw } if matches!(m.name, Created | Polling) => {
-            let (_, account, billing) = STATUSES.iter().find(|s| s.0 == raw).copied()?;
-            let meaning = if m.kind == JobKind::Account {
-                account
-            } else {
-                billing
-            };
-            n.name = match meaning {
-                'r' if m.kind == JobKind::Account => Ready,
-                'r' => Completed,
-                'e' => Expired,
-                _ if past_deadline => Failed,
-                _ => Polling,
-            };
+        Input::ReconcileFoundNothing if m.name == Requested && account => {
+            if spent {
+                n.name = Failed;
+            }
+            n.in_doubt = false;
+        }
+        Input::StatusSeen { progress, .. } if matches!(m.name, Created | Polling) => {
+            match (progress, m.kind) {
+                (Progress::Ready, JobKind::Account) => n.name = Ready,
+                (Progress::Ready, JobKind::Billing) => n.name = Completed,
+                (Progress::Expired, _) => expire(&mut n),
+                (Progress::NotReady, _) if past_deadline => n.name = Failed,
+                (Progress::NotReady, _) => n.name = Polling,
+            }
         }
         Input::DeadlinePassed if matches!(m.name, Created | Polling) && past_deadline => {
             n.name = Failed
         }
         Input::OutputGone { .. } if matches!(m.name, Created | Polling | Ready | Completed) => {
-            n.name = Expired
+            expire(&mut n)
         }
         Input::FileNotReady if matches!(m.name, Ready | Completed) => {
             n.name = if past_deadline { Failed } else { Polling };
         }
         Input::FileStored { .. } if matches!(m.name, Ready | Completed) => n.name = Downloaded,
         _ => return None,
+    }
+    let setback = matches!(
+        input,
+        Input::StepFailed { .. }
+            | Input::CreateSending
+            | Input::CreateUnanswered { .. }
+            | Input::ReconcileFoundNothing
+    );
+    if !setback || n.name.is_terminal() {
+        n.failures = 0;
     }
     n.version += 1;
     Some(n)
@@ -162,7 +218,9 @@ impl ReferenceStateMachine for RefMachine {
                     JobKind::Account
                 },
                 name: StateName::Requested,
-                sends: 0,
+                unconfirmed: 0,
+                in_doubt: false,
+                failures: 0,
                 now,
                 created_at: 0,
                 attempt: 1,
@@ -238,7 +296,7 @@ impl StateMachineTest for CoreTest {
             }),
         };
         let key = JobKey::derived(&spec);
-        let job = Job::new(JobId(m.id), key, spec, policy(), Millis(m.now));
+        let job = Job::new(JobId(m.id), key, spec, policies(), Millis(m.now));
         Sut {
             resumed: job.clone(),
             job,
@@ -281,8 +339,22 @@ impl StateMachineTest for CoreTest {
         assert_eq!(after.version, before.version + 1);
         assert_eq!(after.attempt, m.attempt);
         assert_eq!(after.creations, m.creations);
-        if let JobState::Requested { sends } = after.state {
-            assert_eq!(sends, m.sends);
+        if let JobState::Requested {
+            unconfirmed,
+            in_doubt,
+            ..
+        } = &after.state
+        {
+            assert_eq!((*unconfirmed, *in_doubt), (m.unconfirmed, m.in_doubt));
+            assert!(*unconfirmed <= MAX_CREATES, "never past the create budget");
+        }
+        assert_eq!(
+            after.backoff.as_ref().map_or(0, |b| b.failures),
+            m.failures,
+            "failures in a row"
+        );
+        if let (Some(b), Input::StepFailed { .. }) = (&after.backoff, &input) {
+            assert!(b.retry_at > now, "a failed step waits");
         }
         if after.state.name() == StateName::Downloaded {
             assert!(matches!(
@@ -297,7 +369,10 @@ impl StateMachineTest for CoreTest {
             ..
         } = &after.state
         {
-            check_delay(&mut sut, *polls, *next_poll_at, upstream.created_at, now);
+            // A failed step leaves the schedule as it was (its backoff decides the wait).
+            if !matches!(input, Input::StepFailed { .. }) {
+                check_delay(&mut sut, *polls, *next_poll_at, upstream.created_at, now);
+            }
         } else {
             sut.last_delay = None;
         }
@@ -306,6 +381,15 @@ impl StateMachineTest for CoreTest {
 
     fn check_invariants(sut: &Sut, m: &Model) {
         let effect = sut.job.effect();
+        if let Some(b) = &sut.job.backoff {
+            assert!(
+                effect.due().is_some_and(|due| due >= b.retry_at),
+                "no step before its backoff: {effect:?} {b:?}"
+            );
+        }
+        if m.name == StateName::Requested && m.in_doubt && m.kind == JobKind::Account {
+            assert!(matches!(effect, Effect::Reconcile { .. }), "{effect:?}");
+        }
         assert_eq!(
             effect == Effect::None,
             m.name.is_terminal(),
@@ -318,7 +402,7 @@ impl StateMachineTest for CoreTest {
 
 /// Poll delays stay within the jitter bounds of the base delay, and never shrink.
 fn check_delay(sut: &mut Sut, polls: u32, next: Millis, created_at: Millis, now: Millis) {
-    let p = policy();
+    let p = policies().poll;
     let deadline = created_at.plus_ms(p.deadline_ms);
     assert!(next <= deadline, "never polls after the deadline");
     assert!(next > now, "the next poll lies in the future");

@@ -2,7 +2,8 @@
 
 use reportflow_core::{
     AccountReportSpec, BillingReportSpec, CoreError, Date, Effect, Failure, FailureKind, Input,
-    Job, JobId, JobKey, JobSpec, JobState, Millis, OutputFormat, PollPolicy, StateName, StoredFile,
+    Job, JobId, JobKey, JobSpec, JobState, Millis, OutputFormat, Policies, Progress, StateName,
+    StoredFile,
 };
 use std::collections::BTreeMap;
 
@@ -20,7 +21,7 @@ fn account_job() -> Job {
         JobId(7),
         JobKey::derived(&spec),
         spec,
-        PollPolicy::default(),
+        Policies::default(),
         T0,
     )
 }
@@ -36,7 +37,7 @@ fn billing_job() -> Job {
         JobId(8),
         JobKey::derived(&spec),
         spec,
-        PollPolicy::default(),
+        Policies::default(),
         T0,
     )
 }
@@ -61,6 +62,14 @@ fn created(job: Job) -> Job {
         },
         2,
     )
+}
+
+/// A status answer: its meaning (as the wire crate reads it) and its literal.
+fn seen(progress: Progress, raw: &str) -> Input {
+    Input::StatusSeen {
+        progress,
+        raw: raw.into(),
+    }
 }
 
 fn file() -> StoredFile {
@@ -90,8 +99,8 @@ fn refused(job: &Job, input: Input) -> StateName {
 #[test]
 fn a_new_job_asks_for_a_create() {
     let job = account_job();
-    assert_eq!(job.state, JobState::Requested { sends: 0 });
-    assert_eq!(job.effect(), Effect::Create);
+    assert_eq!(job.state, JobState::requested(T0));
+    assert_eq!(job.effect(), Effect::Create { at: T0 });
     assert_eq!((job.attempt, job.creations, job.version), (1, 0, 0));
 }
 
@@ -99,36 +108,50 @@ fn a_new_job_asks_for_a_create() {
 fn create_sending_counts_the_creation_and_must_be_flushed() {
     let job = account_job();
     let sent = step(&job, Input::CreateSending, 5);
-    assert_eq!(sent.state, JobState::Requested { sends: 1 });
+    assert_eq!(
+        sent.state,
+        JobState::Requested {
+            unconfirmed: 1,
+            in_doubt: true,
+            next_at: T0,
+            last_error: None
+        }
+    );
     assert_eq!(sent.creations, 1);
     assert_eq!(sent.version, 1);
     assert_eq!(sent.updated_at, at(5));
-    assert!(Job::must_flush(&job.state, &sent.state));
+    assert!(Job::must_flush(&job, &sent));
 }
 
 #[test]
 fn an_account_report_sent_but_unconfirmed_is_reconciled_first() {
     let sent = step(&account_job(), Input::CreateSending, 0);
-    assert_eq!(sent.effect(), Effect::Reconcile { since: T0 });
+    assert_eq!(sent.effect(), Effect::Reconcile { since: T0, at: T0 });
+    assert_eq!(
+        refused(&sent, Input::CreateSending),
+        StateName::Requested,
+        "no second create while the first one's answer is unknown"
+    );
     let nothing = step(&sent, Input::ReconcileFoundNothing, 10);
-    assert_eq!(nothing.state, JobState::Requested { sends: 0 });
-    assert_eq!(nothing.effect(), Effect::Create);
+    assert_eq!(nothing.effect(), Effect::Create { at: at(10) });
     assert_eq!(nothing.creations, 1, "the count of requests sent stays");
+    assert_eq!(
+        nothing.unconfirmed_creates(),
+        1,
+        "finding nothing does not reset the count"
+    );
 }
 
 #[test]
 fn a_billing_report_sent_but_unconfirmed_is_posted_again() {
     let sent = step(&billing_job(), Input::CreateSending, 0);
-    assert_eq!(sent.effect(), Effect::Create);
+    assert_eq!(sent.effect(), Effect::Create { at: T0 });
     assert_eq!(
         refused(&sent, Input::ReconcileFoundNothing),
         StateName::Requested
     );
     let again = step(&sent, Input::CreateSending, 1);
-    assert_eq!(
-        (again.state.clone(), again.creations),
-        (JobState::Requested { sends: 2 }, 2)
-    );
+    assert_eq!((again.unconfirmed_creates(), again.creations), (2, 2));
 }
 
 #[test]
@@ -146,12 +169,12 @@ fn create_accepted_records_the_location_durably() {
     };
     assert_eq!(upstream.location, "http://up/i/1");
     assert_eq!(upstream.created_at, at(2));
-    assert!(Job::must_flush(&sent.state, &job.state));
+    assert!(Job::must_flush(&sent, &job));
     let Effect::Poll { at: due, location } = job.effect() else {
         panic!()
     };
     assert_eq!(location, "http://up/i/1");
-    assert_eq!(due, job.policy.next_poll_at(job.id, 0, at(2), at(2)));
+    assert_eq!(due, job.poll.next_poll_at(job.id, 0, at(2), at(2)));
     assert!(due > at(2));
 }
 
@@ -173,13 +196,7 @@ fn a_billing_204_ends_as_no_data() {
 #[test]
 fn a_status_not_ready_moves_to_polling_with_a_later_due_time() {
     let job = created(account_job());
-    let polling = step(
-        &job,
-        Input::StatusSeen {
-            raw: "Processing".into(),
-        },
-        3_000,
-    );
+    let polling = step(&job, seen(Progress::NotReady, "Processing"), 3_000);
     let JobState::Polling {
         polls,
         next_poll_at,
@@ -192,16 +209,10 @@ fn a_status_not_ready_moves_to_polling_with_a_later_due_time() {
     assert_eq!((*polls, last_status.as_str()), (1, "Processing"));
     assert_eq!(
         *next_poll_at,
-        at(3_000).plus_ms(polling.policy.delay_ms(polling.id, 1))
+        at(3_000).plus_ms(polling.poll.delay_ms(polling.id, 1))
     );
-    assert!(!Job::must_flush(&job.state, &polling.state));
-    let again = step(
-        &polling,
-        Input::StatusSeen {
-            raw: "Processing".into(),
-        },
-        6_000,
-    );
+    assert!(!Job::must_flush(&job, &polling));
+    let again = step(&polling, seen(Progress::NotReady, "Processing"), 6_000);
     let JobState::Polling { polls, .. } = again.state else {
         panic!()
     };
@@ -210,28 +221,17 @@ fn a_status_not_ready_moves_to_polling_with_a_later_due_time() {
 
 #[test]
 fn ready_and_completed_statuses_by_family() {
-    let ready = step(
-        &created(account_job()),
-        Input::StatusSeen {
-            raw: "Ready".into(),
-        },
-        3,
-    );
+    let ready = step(&created(account_job()), seen(Progress::Ready, "Ready"), 3);
     assert!(matches!(ready.state, JobState::Ready { .. }));
     assert_eq!(
         ready.effect(),
         Effect::Download {
+            at: at(3),
             location: "http://up/instances/1".into()
         }
     );
     for literal in ["COMPLETED", "COMPLETE"] {
-        let done = step(
-            &created(billing_job()),
-            Input::StatusSeen {
-                raw: literal.into(),
-            },
-            3,
-        );
+        let done = step(&created(billing_job()), seen(Progress::Ready, literal), 3);
         assert!(
             matches!(done.state, JobState::Completed { .. }),
             "{literal}"
@@ -239,9 +239,7 @@ fn ready_and_completed_statuses_by_family() {
     }
     let not_billing = step(
         &created(billing_job()),
-        Input::StatusSeen {
-            raw: "Ready".into(),
-        },
+        seen(Progress::NotReady, "Ready"),
         3,
     );
     assert_eq!(not_billing.state.name(), StateName::Polling);
@@ -251,23 +249,12 @@ fn ready_and_completed_statuses_by_family() {
 fn expired_status_and_gone_outputs_end_as_expired() {
     let job = step(
         &created(account_job()),
-        Input::StatusSeen {
-            raw: "Expired".into(),
-        },
+        seen(Progress::Expired, "Expired"),
         3,
     );
     assert_eq!(job.state.name(), StateName::Expired);
-    assert!(Job::must_flush(
-        &JobState::Requested { sends: 1 },
-        &job.state
-    ));
-    let ready = step(
-        &created(account_job()),
-        Input::StatusSeen {
-            raw: "Ready".into(),
-        },
-        3,
-    );
+    assert!(Job::must_flush(&created(account_job()), &job));
+    let ready = step(&created(account_job()), seen(Progress::Ready, "Ready"), 3);
     let gone = step(
         &ready,
         Input::OutputGone {
@@ -285,13 +272,7 @@ fn expired_status_and_gone_outputs_end_as_expired() {
 
 #[test]
 fn a_file_stored_from_ready_is_downloaded() {
-    let ready = step(
-        &created(account_job()),
-        Input::StatusSeen {
-            raw: "ready".into(),
-        },
-        3,
-    );
+    let ready = step(&created(account_job()), seen(Progress::Ready, "ready"), 3);
     let done = step(&ready, Input::FileStored { file: file() }, 4);
     let JobState::Downloaded { file: stored, .. } = &done.state else {
         panic!()
@@ -302,13 +283,7 @@ fn a_file_stored_from_ready_is_downloaded() {
 
 #[test]
 fn a_202_on_the_file_goes_back_to_polling() {
-    let ready = step(
-        &created(account_job()),
-        Input::StatusSeen {
-            raw: "Ready".into(),
-        },
-        3,
-    );
+    let ready = step(&created(account_job()), seen(Progress::Ready, "Ready"), 3);
     let back = step(&ready, Input::FileNotReady, 4);
     assert_eq!(back.state.name(), StateName::Polling);
 }
@@ -316,7 +291,7 @@ fn a_202_on_the_file_goes_back_to_polling() {
 #[test]
 fn the_poll_deadline_fails_the_job_as_timed_out() {
     let job = created(account_job());
-    let deadline_ms = job.policy.deadline_ms;
+    let deadline_ms = job.poll.deadline_ms;
     assert_eq!(refused(&job, Input::DeadlinePassed), StateName::Created);
     let late = step(&job, Input::DeadlinePassed, deadline_ms + 2);
     let JobState::Failed { failure } = &late.state else {
@@ -325,19 +300,11 @@ fn the_poll_deadline_fails_the_job_as_timed_out() {
     assert_eq!(failure.kind, FailureKind::TimedOut);
     let late_status = step(
         &job,
-        Input::StatusSeen {
-            raw: "Processing".into(),
-        },
+        seen(Progress::NotReady, "Processing"),
         deadline_ms + 2,
     );
     assert_eq!(late_status.state.name(), StateName::Failed);
-    let polling = step(
-        &job,
-        Input::StatusSeen {
-            raw: "Processing".into(),
-        },
-        10,
-    );
+    let polling = step(&job, seen(Progress::NotReady, "Processing"), 10);
     let JobState::Polling { next_poll_at, .. } = polling.state.clone() else {
         panic!()
     };
@@ -365,12 +332,12 @@ fn retry_starts_a_new_attempt_of_an_ended_job() {
         9,
     );
     let again = step(&failed, Input::Retry, 20);
-    assert_eq!(again.state, JobState::Requested { sends: 0 });
+    assert_eq!(again.state, JobState::requested(at(20)));
     assert_eq!(
         (again.attempt, again.attempt_started_at, again.creations),
         (2, at(20), 1)
     );
-    assert!(Job::must_flush(&failed.state, &again.state));
+    assert!(Job::must_flush(&failed, &again));
     for ended in [
         step(&account_job(), Input::Cancel, 1),
         step(
@@ -395,22 +362,14 @@ fn retry_starts_a_new_attempt_of_an_ended_job() {
 
 #[test]
 fn terminal_states_absorb_every_other_input() {
-    let ready = step(
-        &created(account_job()),
-        Input::StatusSeen {
-            raw: "Ready".into(),
-        },
-        3,
-    );
+    let ready = step(&created(account_job()), seen(Progress::Ready, "Ready"), 3);
     let done = step(&ready, Input::FileStored { file: file() }, 4);
     for input in [
         Input::Retry,
         Input::Cancel,
         Input::CreateSending,
         Input::FileStored { file: file() },
-        Input::StatusSeen {
-            raw: "Ready".into(),
-        },
+        seen(Progress::Ready, "Ready"),
         Input::PermanentError { failure: failure() },
     ] {
         assert_eq!(refused(&done, input), StateName::Downloaded);
@@ -423,12 +382,7 @@ fn terminal_states_absorb_every_other_input() {
 fn a_sample_of_inputs_that_make_no_sense() {
     let job = account_job();
     assert_eq!(
-        refused(
-            &job,
-            Input::StatusSeen {
-                raw: "Ready".into()
-            }
-        ),
+        refused(&job, seen(Progress::Ready, "Ready")),
         StateName::Requested
     );
     assert_eq!(
@@ -471,20 +425,9 @@ fn a_sample_of_inputs_that_make_no_sense() {
     );
     assert_eq!(refused(&c, Input::FileNotReady), StateName::Created);
     assert_eq!(refused(&c, Input::CreateSending), StateName::Created);
-    let ready = step(
-        &c,
-        Input::StatusSeen {
-            raw: "Ready".into(),
-        },
-        3,
-    );
+    let ready = step(&c, seen(Progress::Ready, "Ready"), 3);
     assert_eq!(
-        refused(
-            &ready,
-            Input::StatusSeen {
-                raw: "Ready".into()
-            }
-        ),
+        refused(&ready, seen(Progress::Ready, "Ready")),
         StateName::Ready
     );
     assert_eq!(refused(&ready, Input::DeadlinePassed), StateName::Ready);

@@ -13,11 +13,11 @@ use bytes::Bytes;
 use http::header::LOCATION;
 use http::{Method, Response, StatusCode, Uri};
 use hyper::body::Incoming;
-use reportflow_core::{AccountReportSpec, BillingReportSpec, JobId, JobKind};
+use reportflow_core::{AccountReportSpec, BillingReportSpec, JobId, JobKind, Progress};
 use reportflow_wire::{
-    BillingReportRequest, Instance, InstanceRequest, Parameter, ReportDetail, ReportSummary,
-    WireError, parse_billing_retrieval, parse_error_envelope, parse_instance, parse_instance_list,
-    parse_report_detail, parse_report_list,
+    BillingReportRequest, BillingStatus, Instance, InstanceRequest, InstanceStatus, Parameter,
+    ReportDetail, ReportSummary, WireError, parse_billing_retrieval, parse_error_envelope,
+    parse_instance, parse_instance_list, parse_report_detail, parse_report_list,
 };
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -25,7 +25,7 @@ use tokio::sync::broadcast;
 /// Redirects followed at most for one request.
 const MAX_REDIRECTS: usize = 5;
 
-/// Talks to the upstream: auth, redirects, retries, rate limits.
+/// Talks to the upstream: auth, redirects, the 429 gate, the bounded retry of GETs.
 pub(crate) struct Api {
     pub(crate) http: Http,
     pub(crate) counters: Counters,
@@ -71,7 +71,7 @@ impl Api {
         loop {
             let same_origin = origin(&uri) == origin(&self.base_uri);
             let auth = if same_origin {
-                self.auth.header(&self.http).await?
+                self.authorization().await?
             } else {
                 None
             };
@@ -111,6 +111,27 @@ impl Api {
         }
     }
 
+    /// The `Authorization` header for the upstream's own origin, fetching an OAuth2 token when
+    /// none is cached. A token request that failed in a way that may pass means the request it
+    /// was for was never sent ([`CallError::NotSent`]), whatever happened to the token request.
+    async fn authorization(&self) -> Result<Option<http::HeaderValue>, CallError> {
+        self.auth.header(&self.http).await.map_err(|e| match e {
+            CallError::NotSent(m)
+            | CallError::Ambiguous(m)
+            | CallError::Transient(m)
+            | CallError::Malformed(m) => {
+                CallError::NotSent(format!("no OAuth2 token, so nothing was sent: {m}"))
+            }
+            other => other,
+        })
+    }
+
+    /// Makes sure the credentials are ready (an OAuth2 token fetched), so that a create is
+    /// counted only when it can go out at once.
+    pub(crate) async fn authorize(&self) -> Result<(), CallError> {
+        self.authorization().await.map(|_| ())
+    }
+
     fn notify<'a>(&'a self, id: JobId, request: &'a str) -> impl FnMut(&str, Duration) + 'a {
         move |reason, delay| {
             self.counters.retry();
@@ -118,8 +139,9 @@ impl Api {
         }
     }
 
-    /// Runs `op` with retries for `endpoint`; `request` names it in the log line of each retry
-    /// (e.g. `the report detail (GET https://...)`).
+    /// Runs the idempotent GET `op` with the bounded retry of [`crate::RetryConfig`] for
+    /// `endpoint`; `request` names it in the log line of each retry (e.g. `the report detail
+    /// (GET https://...)`).
     pub(crate) async fn retrying<T, F, Fut>(
         &self,
         id: JobId,
@@ -141,12 +163,12 @@ impl Api {
         .await
     }
 
-    /// POSTs a create and returns its status and Location. Answers that say nothing was
-    /// created (429, 5xx) and refused connections are retried; a connection lost after sending
-    /// ends as [`CallError::Unconfirmed`], for the caller to reconcile instead of posting blindly.
+    /// POSTs a create once (after the endpoint's 429 gate) and returns its status and
+    /// Location. Never retried here: a connection lost after sending ends as
+    /// [`CallError::Unconfirmed`] and any other failure goes back to the core, which decides.
+    /// A 429 holds the endpoint for every job until its reset.
     async fn post_create(
         &self,
-        id: JobId,
         url: &str,
         body: String,
         what: &'static str,
@@ -155,47 +177,56 @@ impl Api {
             content_type: "application/xml; charset=utf-8",
             bytes: Bytes::from(body),
         };
-        let request = format!("the {what} (POST {})", shown(url));
-        self.retrying(id, Endpoint::Create, &request, || async {
-            let response = match self.exchange(Method::POST, url, Some(&payload)).await {
-                Err(CallError::Ambiguous(m)) => return Err(CallError::Unconfirmed(m)),
-                other => other?,
-            };
-            let status = response.status();
-            let headers = response.headers().clone();
-            let location = headers
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|l| resolve(&self.base_uri, l));
-            match (status, location) {
-                // The answer is complete without its body (informational only).
-                (StatusCode::CREATED, Some(location)) => return Ok((status, Some(location))),
-                (StatusCode::NO_CONTENT, _) => return Ok((status, None)),
-                _ => {}
-            }
-            let body = match self.http.read_xml(response.into_body(), what).await {
-                Err(CallError::Ambiguous(m)) => return Err(CallError::Unconfirmed(m)),
-                other => other?,
-            };
-            if status.is_success() {
-                return Err(parse_error_envelope(&body)
-                    .as_ref()
-                    .and_then(by_code)
-                    .unwrap_or_else(|| {
-                        CallError::Unconfirmed(format!(
-                            "the {what} answered HTTP {status} without a usable Location"
-                        ))
-                    }));
-            }
-            Err(classify(status, &headers, &body, false, what))
-        })
-        .await
+        self.gate.wait(Endpoint::Create).await;
+        let answer = self.post_once(url, &payload, what).await;
+        if let Err(CallError::RateLimited(wait)) = &answer {
+            self.gate.hold(Endpoint::Create, *wait);
+        }
+        answer
+    }
+
+    async fn post_once(
+        &self,
+        url: &str,
+        payload: &Payload,
+        what: &'static str,
+    ) -> Result<(StatusCode, Option<String>), CallError> {
+        let response = match self.exchange(Method::POST, url, Some(payload)).await {
+            Err(CallError::Ambiguous(m)) => return Err(CallError::Unconfirmed(m)),
+            other => other?,
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        let location = headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| resolve(&self.base_uri, l));
+        match (status, location) {
+            // The answer is complete without its body (informational only).
+            (StatusCode::CREATED, Some(location)) => return Ok((status, Some(location))),
+            (StatusCode::NO_CONTENT, _) => return Ok((status, None)),
+            _ => {}
+        }
+        let body = match self.http.read_xml(response.into_body(), what).await {
+            Err(CallError::Ambiguous(m)) => return Err(CallError::Unconfirmed(m)),
+            other => other?,
+        };
+        if status.is_success() {
+            return Err(parse_error_envelope(&body)
+                .as_ref()
+                .and_then(by_code)
+                .unwrap_or_else(|| {
+                    CallError::Unconfirmed(format!(
+                        "the {what} answered HTTP {status} without a usable Location"
+                    ))
+                }));
+        }
+        Err(classify(status, &headers, &body, false, what))
     }
 
     /// Creates an account report instance; returns its location.
     pub(crate) async fn create_instance(
         &self,
-        id: JobId,
         spec: &AccountReportSpec,
     ) -> Result<String, CallError> {
         let body = InstanceRequest {
@@ -217,7 +248,7 @@ impl Api {
             self.base, spec.account, spec.report_id
         );
         match self
-            .post_create(id, &url, body, "report instance creation")
+            .post_create(&url, body, "report instance creation")
             .await?
         {
             (StatusCode::CREATED, Some(location)) => Ok(location),
@@ -230,7 +261,6 @@ impl Api {
     /// Creates a billing report; `None` when the upstream has no data for the range (204).
     pub(crate) async fn create_billing(
         &self,
-        id: JobId,
         spec: &BillingReportSpec,
     ) -> Result<Option<String>, CallError> {
         let body = BillingReportRequest {
@@ -242,7 +272,7 @@ impl Api {
         .map_err(|e| bad_answer(e.to_string()))?;
         let url = format!("{}/accounts/{}/billingReports", self.base, spec.account);
         match self
-            .post_create(id, &url, body, "billing report creation")
+            .post_create(&url, body, "billing report creation")
             .await?
         {
             (StatusCode::NO_CONTENT, _) => Ok(None),
@@ -286,25 +316,29 @@ impl Api {
         .await
     }
 
-    /// The raw status literal of a report at `location`.
+    /// The status of a report at `location`: what it means, as the wire crate reads the
+    /// family's vocabulary, and its literal.
     pub(crate) async fn status(
         &self,
         id: JobId,
         kind: JobKind,
         location: &str,
-    ) -> Result<String, CallError> {
+    ) -> Result<(Progress, String), CallError> {
         let what = "report status";
         match kind {
             JobKind::Account => {
                 self.get_parsed(id, Endpoint::Status, location, true, what, |b| {
-                    parse_instance(b)
-                        .map(|i| i.status.map(|s| s.as_str().to_string()).unwrap_or_default())
+                    parse_instance(b).map(|i| match i.status {
+                        Some(status) => (instance_progress(&status), status.as_str().to_string()),
+                        None => (Progress::NotReady, String::new()),
+                    })
                 })
                 .await
             }
             JobKind::Billing => {
                 self.get_parsed(id, Endpoint::Status, location, true, what, |b| {
-                    parse_billing_retrieval(b).map(|r| r.status.as_str().to_string())
+                    parse_billing_retrieval(b)
+                        .map(|r| (billing_progress(&r.status), r.status.as_str().to_string()))
                 })
                 .await
             }
@@ -427,9 +461,65 @@ pub(crate) fn unreadable(document: &str, detail: &str, endpoint: &str, body: &[u
     )
 }
 
+/// What an account report instance's status means for its job.
+fn instance_progress(status: &InstanceStatus) -> Progress {
+    if status.is_ready() {
+        Progress::Ready
+    } else if status.is_expired() {
+        Progress::Expired
+    } else {
+        Progress::NotReady
+    }
+}
+
+/// What a billing report's status means for its job.
+fn billing_progress(status: &BillingStatus) -> Progress {
+    if status.is_completed() {
+        Progress::Ready
+    } else {
+        Progress::NotReady
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{shown, unreadable};
+    use super::*;
+
+    #[test]
+    fn statuses_mean_what_each_family_publishes() {
+        // Account reports: `Ready` and `Expired` in any case; anything else is not ready.
+        for (raw, progress) in [
+            ("Ready", Progress::Ready),
+            (" READY ", Progress::Ready),
+            ("Expired", Progress::Expired),
+            ("expired", Progress::Expired),
+            ("Processing", Progress::NotReady),
+            ("COMPLETED", Progress::NotReady),
+            ("", Progress::NotReady),
+        ] {
+            assert_eq!(
+                instance_progress(&InstanceStatus::parse(raw)),
+                progress,
+                "{raw:?}"
+            );
+        }
+        // Billing reports: `COMPLETED` or `COMPLETE` in any case; `Ready` means nothing here.
+        for (raw, progress) in [
+            ("COMPLETED", Progress::Ready),
+            ("COMPLETE", Progress::Ready),
+            ("complete", Progress::Ready),
+            ("RECEIVED", Progress::NotReady),
+            ("PROCESSING", Progress::NotReady),
+            ("Ready", Progress::NotReady),
+            ("Something new", Progress::NotReady),
+        ] {
+            assert_eq!(
+                billing_progress(&BillingStatus::parse(raw)),
+                progress,
+                "{raw:?}"
+            );
+        }
+    }
 
     #[test]
     fn urls_in_messages_lose_their_query_and_user_info() {

@@ -1,4 +1,6 @@
-//! How one upstream call can end, how answers are classified, and the retry loop (backon).
+//! How one upstream call can end, how answers are classified, and the bounded retry of an
+//! idempotent GET inside one step (backon). POSTs are never retried here: a create that fails
+//! goes back to the core, which counts it and decides when (and whether) to send another.
 
 use crate::config::RetryConfig;
 use crate::error::DriverError;
@@ -28,7 +30,8 @@ pub(crate) enum CallError {
     /// was sent, or a body was cut short.
     Ambiguous(String),
     /// A create was sent and its answer lost: it may or may not have been applied. Never
-    /// retried blindly; the engine reconciles (account reports) or counts a new creation.
+    /// retried here; the core counts it, and searches the instance listing (account reports)
+    /// before it lets another create go.
     Unconfirmed(String),
     /// The upstream answered with a transient error (5xx, 19031, 15606).
     Transient(String),
@@ -202,10 +205,11 @@ pub(crate) fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Duration 
     wait.clamp(Duration::from_millis(50), MAX_RATE_WAIT)
 }
 
-/// Runs `op` until it succeeds, fails for good, or the retries run out: exponential backoff with
-/// jitter (backon) between transient failures, an unreadable whole answer asked again at most
-/// once, and every 429 holds the endpoint for all jobs until its reset. `on_retry` hears of
-/// each wait (and logs it).
+/// Runs the idempotent GET `op` until it succeeds, fails for good, or its few retries run out:
+/// exponential backoff with jitter (backon) between transient failures, an unreadable whole
+/// answer asked again at most once, and every 429 holds the endpoint for all jobs until its
+/// reset. `on_retry` hears of each wait (and logs it). What is left of a failure then is the
+/// core's to wait for (a failed step).
 pub(crate) async fn with_retries<T, F, Fut>(
     retry: &RetryConfig,
     gate: &RateGate,
@@ -257,13 +261,18 @@ where
     }
 }
 
-fn describe(error: &CallError) -> String {
+/// A failure in words, for logs and for the core's records.
+pub(crate) fn describe(error: &CallError) -> String {
     match error {
         CallError::NotSent(m)
         | CallError::Ambiguous(m)
         | CallError::Unconfirmed(m)
         | CallError::Malformed(m)
         | CallError::Transient(m) => m.clone(),
+        CallError::RateLimited(wait) => format!(
+            "the upstream answered 429 Too Many Requests (its reset is {} ms away)",
+            wait.as_millis()
+        ),
         other => format!("{other:?}"),
     }
 }

@@ -1,4 +1,4 @@
-//! The engine's only clock reads.
+//! The engine's only clock reads (and the CLI's: it uses [`today`] too).
 
 use jiff::civil::Date;
 use reportflow_core::Millis;

@@ -1,9 +1,12 @@
 //! How an engine is set up: where things go, whom it talks to, and its limits.
 
 use crate::FileLayout;
+use crate::error::DriverError;
 pub use crate::proxy::ProxyConfig;
 pub use crate::tls::TrustConfig;
-use reportflow_core::{Label, PollPolicy};
+use crate::url::checked;
+use http::Uri;
+use reportflow_core::{Label, Policies, PollPolicy, RetryPolicy};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -47,24 +50,29 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// How requests are retried on transient failures (exponential backoff with jitter, by backon).
+/// How one idempotent GET (a status, a page of the instance listing, a file, the catalogue) is
+/// retried inside a step: exponential backoff with jitter (backon), a few times, so that a
+/// glitch costs a job no wait of its own. POSTs are never retried here. When these retries run
+/// out, the failure goes to the core as a failed step, and the job's [`RetryPolicy`] decides
+/// when to try again and when to give up. (429 answers are not counted here: they hold their
+/// endpoint for every job until the upstream's reset.)
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryConfig {
     /// First delay.
     pub min_delay: Duration,
     /// Longest delay.
     pub max_delay: Duration,
-    /// Retries after the first try before a request is given up as unavailable.
+    /// Retries after the first try.
     pub max_times: usize,
 }
 
 impl Default for RetryConfig {
-    /// 200 ms doubling to 30 s, 10 retries (about 3 minutes in all).
+    /// 200 ms doubling to 2 s, 3 retries (about 1.5 s in all).
     fn default() -> Self {
         RetryConfig {
             min_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(30),
-            max_times: 10,
+            max_delay: Duration::from_secs(2),
+            max_times: 3,
         }
     }
 }
@@ -98,14 +106,14 @@ pub struct EngineConfig {
     pub idle_body_timeout: Duration,
     /// Largest XML body accepted, in bytes.
     pub xml_body_cap: usize,
-    /// Retries of transient failures.
+    /// The retry of one idempotent GET inside a step.
     pub retry: RetryConfig,
-    /// The poll policy given to newly submitted jobs.
+    /// The poll policy given to newly submitted jobs (stored with each job).
     pub poll: PollPolicy,
-    /// Start a new attempt automatically when a report's output expired.
-    pub re_request_expired: bool,
-    /// The most attempts a job gets through automatic re-requests.
-    pub max_attempts: u32,
+    /// The retry policy given to newly submitted jobs (stored with each job): the waits and
+    /// budgets of unconfirmed creates and failed steps, and automatic re-requests of expired
+    /// outputs (`max_attempts`).
+    pub retry_policy: RetryPolicy,
     /// Which requests go through a proxy (none by default; [`ProxyConfig::from_env`] reads
     /// curl's variables).
     pub proxy: ProxyConfig,
@@ -115,8 +123,9 @@ pub struct EngineConfig {
 
 impl EngineConfig {
     /// A configuration with the defaults: 16 jobs at once (8 per account), 10 s to connect,
-    /// 60 s for a response head or a pause in a body, 1 MiB XML cap, no automatic re-requests,
-    /// no proxy, the built-in webpki roots. Nothing is read from the environment.
+    /// 60 s for a response head or a pause in a body, 1 MiB XML cap, the default policies
+    /// ([`PollPolicy::default`], [`RetryPolicy::default`]: no automatic re-requests), no proxy,
+    /// the built-in webpki roots. Nothing is read from the environment.
     pub fn new(store_dir: impl Into<PathBuf>, out_dir: impl Into<PathBuf>, base_url: &str) -> Self {
         EngineConfig {
             store_dir: store_dir.into(),
@@ -134,10 +143,41 @@ impl EngineConfig {
             xml_body_cap: 1024 * 1024,
             retry: RetryConfig::default(),
             poll: PollPolicy::default(),
-            re_request_expired: false,
-            max_attempts: 3,
+            retry_policy: RetryPolicy::default(),
             proxy: ProxyConfig::default(),
             trust: TrustConfig::default(),
         }
+    }
+
+    /// The policies a job submitted now is stored with.
+    pub fn policies(&self) -> Policies {
+        Policies {
+            poll: self.poll.clone(),
+            retry: self.retry_policy.clone(),
+        }
+    }
+
+    /// Checks the whole configuration without touching the disk or the network: the URLs, the
+    /// bounds and the policies. Every command checks it first, so a bad setting is reported
+    /// before anything is stored or sent.
+    pub fn validate(&self) -> Result<(), DriverError> {
+        self.base_uri().map(|_| ())
+    }
+
+    /// The checked base URL (and the checks of [`EngineConfig::validate`]).
+    pub(crate) fn base_uri(&self) -> Result<Uri, DriverError> {
+        let base = checked(&self.base_url, self.allow_insecure_http)
+            .map_err(|e| DriverError::Config(format!("bad base URL: {e}")))?;
+        if let Some(Credentials::OAuth2 { token_url, .. }) = &self.credentials {
+            checked(token_url, self.allow_insecure_http)
+                .map_err(|e| DriverError::Config(format!("bad OAuth2 token URL: {e}")))?;
+        }
+        if self.concurrency == 0 || self.per_account_concurrency == 0 {
+            return Err(DriverError::Config(
+                "the concurrency must be at least 1".to_string(),
+            ));
+        }
+        self.policies().validate()?;
+        Ok(base)
     }
 }

@@ -22,6 +22,11 @@ pub enum DriverError {
         "no credentials: set BANDWIDTH_USERNAME and BANDWIDTH_PASSWORD (Basic) or BANDWIDTH_CLIENT_ID and BANDWIDTH_CLIENT_SECRET (OAuth2)"
     )]
     NoCredentials,
+    /// An upstream request outside of any job could not reach the upstream or the proxy in
+    /// front of it (connection refused, DNS, connect timeout, a refused tunnel); the detail says
+    /// what happened.
+    #[error("cannot reach the upstream: {0}; check the base URL and the network, then try again")]
+    Unreachable(String),
     /// An upstream request outside of any job failed (the catalogue); the failure carries the
     /// HTTP status and upstream code when there were any.
     #[error("the upstream request failed: {0}")]
@@ -46,9 +51,6 @@ pub enum DriverError {
     /// as it was and resumes once the trust settings are fixed.
     #[error("{0}")]
     Certificate(String),
-    /// The upstream (or the proxy in front of it) could not be reached.
-    #[error("{0}")]
-    Unreachable(String),
     /// The engine was shut down while working; every job is resumable.
     #[error("the engine was shut down; run again to continue")]
     ShutDown,

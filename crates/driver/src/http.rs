@@ -16,7 +16,6 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use std::sync::Arc;
 use std::time::Duration;
-use tower_service::Service;
 
 /// A request body with its content type.
 pub(crate) struct Payload {
@@ -29,7 +28,6 @@ pub(crate) struct Payload {
 /// The pooled client and its limits.
 pub(crate) struct Http {
     client: Client<Connector, Full<Bytes>>,
-    connector: Connector,
     proxies: Arc<Proxies>,
     allow_insecure_http: bool,
     response_timeout: Duration,
@@ -55,10 +53,9 @@ impl Http {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(config.concurrency.max(1) * 2)
-            .build(connector.clone());
+            .build(connector);
         Ok(Http {
             client,
-            connector,
             proxies,
             allow_insecure_http: config.allow_insecure_http,
             response_timeout: config.response_timeout,
@@ -72,24 +69,6 @@ impl Http {
     /// http leaving this machine through a proxy), if so.
     pub(crate) fn refused_route(&self, uri: &Uri) -> Option<String> {
         self.proxies.refuse_plain(uri, self.allow_insecure_http)
-    }
-
-    /// Opens one connection to `uri` as a request would (through its proxy, with the TLS
-    /// handshake and the certificate check), sends nothing and closes it.
-    pub(crate) async fn probe(&self, uri: &Uri) -> Result<(), CallError> {
-        if let Some(why) = self.refused_route(uri) {
-            return Err(bad_answer(why));
-        }
-        let mut connector = self.connector.clone();
-        match tokio::time::timeout(self.response_timeout, connector.call(uri.clone())).await {
-            Err(_) => Err(CallError::NotSent(format!(
-                "no connection to {} within {} s",
-                redact(uri),
-                self.response_timeout.as_secs()
-            ))),
-            Ok(Err(e)) => Err(self.connect_failed(uri, &*e)),
-            Ok(Ok(_connection)) => Ok(()),
-        }
     }
 
     /// A failed connection as a call error: a refused certificate or a proxy that wants

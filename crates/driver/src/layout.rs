@@ -367,7 +367,7 @@ pub(crate) fn make_room(out_dir: &Path, relative: &Path) -> io::Result<(PathBuf,
 mod tests {
     use super::*;
     use reportflow_core::{
-        AccountReportSpec, BillingReportSpec, Date, JobId, JobKey, OutputFormat, PollPolicy,
+        AccountReportSpec, BillingReportSpec, Date, JobId, JobKey, OutputFormat, Policies,
     };
     use std::collections::{BTreeMap, BTreeSet};
 
@@ -381,7 +381,7 @@ mod tests {
                 start: Date::constant(2026, 11, 1),
                 end: Date::constant(2026, 11, 30),
             }),
-            PollPolicy::default(),
+            Policies::default(),
             Millis(1_795_000_000_000),
         )
     }
@@ -401,7 +401,7 @@ mod tests {
                 params,
                 expires_at: None,
             }),
-            PollPolicy::default(),
+            Policies::default(),
             // 2026-11-24T..Z
             Millis(1_795_500_000_000),
         )

@@ -1,10 +1,14 @@
 //! The reportflow engine: executes the core's effects against Bandwidth (or the simulator).
 //!
-//! [`Engine::open`] opens the store and builds the HTTP client; [`Engine::submit`] records a
-//! job (nothing is sent); [`Engine::run_until_idle`] drives every live job to a terminal state,
-//! resuming whatever a previous process left, and [`Engine::run`] keeps going until
-//! [`Engine::shutdown`]. Every step is recorded in the store before the engine acts on it, so a
-//! process killed at any instant loses nothing: the next run continues from the stored state.
+//! [`Jobs::open`] opens a store and nothing else: submit, look, retry, cancel, purge
+//! ([`Jobs::submit`] records a job; nothing is sent). [`Engine::open`] adds the running side: the
+//! HTTP client and the store writer; [`Engine::run_until_idle`] drives every live job to a
+//! terminal state, resuming whatever a previous process left, and [`Engine::run`] keeps going
+//! until [`Engine::shutdown`]. Every step is recorded in the store before the engine acts on it,
+//! so a process killed at any instant loses nothing: the next run continues from the stored
+//! state. When to try again and when to give up is the core's decision, stored with each job
+//! (`reportflow_core::RetryPolicy`); the engine only keeps the 429 gate of each endpoint and a
+//! small bounded retry of idempotent GETs ([`RetryConfig`]).
 
 #![deny(missing_docs)]
 
@@ -19,6 +23,7 @@ mod error;
 mod events;
 mod gate;
 mod http;
+mod jobs;
 mod layout;
 mod metrics;
 mod proxy;
@@ -30,12 +35,14 @@ mod tls;
 mod url;
 mod writer;
 
+pub use clock::today;
 pub use config::{
     Credentials, DEFAULT_TOKEN_URL, EngineConfig, ProxyConfig, RetryConfig, TrustConfig,
 };
-pub use engine::{Engine, Submitted};
+pub use engine::Engine;
 pub use error::DriverError;
 pub use events::Event;
+pub use jobs::{Jobs, Submitted};
 pub use layout::{FileLayout, PLACEHOLDERS};
 pub use metrics::Metrics;
 pub use reportflow_wire::{ReportDetail, ReportSummary};

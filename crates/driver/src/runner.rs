@@ -1,13 +1,13 @@
 //! The scheduling loop: due jobs are stepped under the concurrency bounds; a job waiting for
-//! its next poll is one heap entry (a timer), not a task.
+//! its next step is one heap entry (a timer), not a task. Every due time is the core's
+//! (`Effect::due`): the loop orders them and keeps no retry state of its own.
 
 use crate::clock;
 use crate::config::EngineConfig;
-use crate::download::remove_part;
 use crate::error::DriverError;
 use crate::events::Event;
-use crate::step::{Ctx, Stepped, step};
-use reportflow_core::{Effect, Failure, FailureKind, Input, Job, JobId, Millis, StateName};
+use crate::step::{Ctx, step};
+use reportflow_core::{Job, JobId, Millis, StateName};
 use reportflow_store::StoreError;
 use serde::Serialize;
 use std::cmp::Reverse;
@@ -45,7 +45,7 @@ impl RunSummary {
     }
 }
 
-type Outcome = (JobId, String, Result<Stepped, DriverError>);
+type Outcome = (JobId, String, Result<Job, DriverError>);
 
 /// Live jobs read and planned per turn of the loop at the start of a run.
 const LIVE_PAGE: usize = 256;
@@ -70,7 +70,6 @@ pub(crate) struct Runner {
     held: HashMap<String, VecDeque<Job>>,
     per_account: HashMap<String, usize>,
     in_flight: HashMap<JobId, String>,
-    unconfirmed: HashMap<JobId, u32>,
     tasks: JoinSet<Outcome>,
     summary: RunSummary,
 }
@@ -85,35 +84,21 @@ impl Runner {
             held: HashMap::new(),
             per_account: HashMap::new(),
             in_flight: HashMap::new(),
-            unconfirmed: HashMap::new(),
             tasks: JoinSet::new(),
             summary: RunSummary::default(),
         }
     }
 
-    /// Plans a job's next step per its effect (a terminal job is counted instead).
-    fn schedule(&mut self, job: &Job) -> Result<(), DriverError> {
-        let at = match job.effect() {
-            Effect::None => {
+    /// Plans a job's next step at the time its effect is due (a terminal job is counted
+    /// instead).
+    fn schedule(&mut self, job: &Job) {
+        match job.effect().due() {
+            Some(at) => self.plan(job.id, at),
+            None => {
                 self.planned.remove(&job.id);
-                self.unconfirmed.remove(&job.id);
-                let state = job.state.name();
-                if state == StateName::Expired
-                    && self.config.re_request_expired
-                    && job.attempt < self.config.max_attempts
-                {
-                    tracing::info!(job = %job.id, attempt = job.attempt + 1, "output expired: requesting it again");
-                    let again = self.ctx.record(job, Input::Retry)?;
-                    return self.schedule(&again);
-                }
-                *self.summary.ended.entry(state).or_insert(0) += 1;
-                return Ok(());
+                *self.summary.ended.entry(job.state.name()).or_insert(0) += 1;
             }
-            Effect::Poll { at, .. } => at,
-            Effect::Create | Effect::Reconcile { .. } | Effect::Download { .. } => clock::now(),
-        };
-        self.plan(job.id, at);
-        Ok(())
+        }
     }
 
     fn plan(&mut self, id: JobId, at: Millis) {
@@ -137,7 +122,7 @@ impl Runner {
                 && !self.planned.contains_key(&job.id)
                 && !self.in_flight.contains_key(&job.id)
             {
-                self.schedule(job)?;
+                self.schedule(job);
             }
         }
         Ok(())
@@ -195,6 +180,19 @@ impl Runner {
             let Some(job) = self.ctx.store.get(id)? else {
                 continue;
             };
+            // The job may have changed since it was planned (a retry, a cancel): it goes when
+            // its effect is due now.
+            match job.effect().due() {
+                Some(due) if due > now => {
+                    self.plan(id, due);
+                    continue;
+                }
+                None => {
+                    self.schedule(&job);
+                    continue;
+                }
+                Some(_) => {}
+            }
             let account = job.spec.account().to_string();
             if self.per_account.get(&account).copied().unwrap_or(0)
                 >= self.config.per_account_concurrency.max(1)
@@ -232,47 +230,14 @@ impl Runner {
             self.start(job, account);
         }
         match result {
-            Ok(Stepped::Moved(job)) => {
-                self.unconfirmed.remove(&id);
-                self.schedule(&job)
+            Ok(job) => self.schedule(&job),
+            Err(DriverError::Store(StoreError::Conflict { .. })) => {
+                if let Some(job) = self.ctx.store.get(id)? {
+                    self.schedule(&job);
+                }
             }
-            Ok(Stepped::Unconfirmed(job, reason)) => self.unconfirmed_create(job, reason),
-            Err(DriverError::Store(StoreError::Conflict { .. })) => match self.ctx.store.get(id)? {
-                Some(job) => self.schedule(&job),
-                None => Ok(()),
-            },
-            Err(e) => Err(e),
+            Err(e) => return Err(e),
         }
-    }
-
-    /// A create whose answer was lost: pause (exponential), then reconcile or post again; give
-    /// up as unavailable after the configured number of retries.
-    fn unconfirmed_create(&mut self, job: Job, reason: String) -> Result<(), DriverError> {
-        let streak = self.unconfirmed.entry(job.id).or_insert(0);
-        *streak += 1;
-        let streak = *streak;
-        if streak as usize > self.config.retry.max_times {
-            let failure = Failure {
-                kind: FailureKind::Unavailable,
-                http_status: None,
-                code: None,
-                message: format!(
-                    "{reason}; the create was not confirmed after {streak} tries (check the upstream, then `retry` the job)"
-                ),
-            };
-            let failed = self.ctx.record(&job, Input::PermanentError { failure })?;
-            return self.schedule(&failed);
-        }
-        let factor = 1u32 << streak.min(16);
-        let delay = (self.config.retry.min_delay * factor).min(self.config.retry.max_delay);
-        crate::events::announce_retry(
-            &self.ctx.events,
-            job.id,
-            "the create (reconciled or sent again)",
-            &format!("the create was not confirmed: {reason}"),
-            delay,
-        );
-        self.plan(job.id, clock::now().plus_ms(delay.as_millis() as u64));
         Ok(())
     }
 
@@ -291,13 +256,9 @@ impl Runner {
                 tracing::warn!(error = %e, "while stopping");
             }
         }
+        // An abandoned download's temporary file goes with its step (see `download::place`).
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
-        for id in self.in_flight.keys() {
-            if let Err(e) = remove_part(&self.ctx.out_dir, *id) {
-                tracing::warn!(job = %id, error = %e, "could not remove a temporary file");
-            }
-        }
         self.in_flight.clear();
     }
 
@@ -370,7 +331,7 @@ impl Runner {
                         && let Some(job) = self.ctx.store.get(id)?
                         && self.selected(&job)
                     {
-                        self.schedule(&job)?;
+                        self.schedule(&job);
                     }
                 }
                 // More live jobs to plan: take the next page on the next turn, without waiting.

@@ -129,15 +129,19 @@ async fn expired_outputs_end_as_expired_or_are_requested_again() {
     drop(engine);
 
     // With automatic re-requests, the engine starts new attempts by itself (and gives up after
-    // max_attempts).
-    setup.config.re_request_expired = true;
-    setup.config.max_attempts = 3;
+    // max_attempts). The retry policy is stored with each job when it is submitted: a job
+    // submitted under it is re-requested, the first job keeps the policy it was submitted with.
+    setup.config.retry_policy.max_attempts = 3;
     let engine = setup.engine();
+    let auto = engine.submit(inventory(2), None).expect("submit").job.id;
     let summary = engine.run_until_idle().await.expect("run");
-    assert_eq!(summary.count(StateName::Expired), 1);
-    let job = engine.jobs(None).expect("jobs").remove(0);
+    assert_eq!(summary.count(StateName::Expired), 2);
+    let job = engine.job(&auto.to_string()).expect("the new job");
     assert_eq!(job.attempt, 3, "re-requested up to max_attempts");
-    assert_eq!(sim.stats().total_instance_creations(), 3);
+    assert_eq!(job.creations, 3);
+    let first = engine.job(&again.id.to_string()).expect("the first job");
+    assert_eq!(first.attempt, 2, "not re-requested: its policy says so");
+    assert_eq!(sim.stats().total_instance_creations(), 2 + 3);
     sim.shutdown();
 }
 

@@ -74,8 +74,13 @@ impl App {
     }
 
     /// Draws the fault for the next request of `endpoint` and records it when it is one.
-    pub(crate) fn draw_fault(&self, endpoint: Endpoint, config: &SimConfig) -> Fault {
-        let (fault, request) = lock(&self.faults).next(endpoint, &config.faults);
+    pub(crate) fn draw_fault(
+        &self,
+        endpoint: Endpoint,
+        account: Option<&str>,
+        config: &SimConfig,
+    ) -> Fault {
+        let (fault, request) = lock(&self.faults).next(endpoint, account, &config.faults);
         if fault != Fault::Pass {
             self.stats.fault(FaultEvent {
                 endpoint,

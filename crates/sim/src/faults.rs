@@ -182,12 +182,15 @@ macro_rules! named {
 named!(Endpoint, "endpoint");
 named!(Fault, "fault");
 
-/// One line of a fault plan: on `endpoint` (or every endpoint when `None`), inject `fault`
-/// with `probability`.
+/// One line of a fault plan: on `endpoint` (or every endpoint when `None`), for requests of
+/// `account` (or of every account when `None`), inject `fault` with `probability`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultRule {
     /// The endpoint class the rule applies to; `None` means every class but [`Endpoint::Other`].
     pub endpoint: Option<Endpoint>,
+    /// The account whose requests the rule applies to (the `{a}` of `/accounts/{a}/...`);
+    /// `None` means every request, with or without an account.
+    pub account: Option<String>,
     /// The fault to inject.
     pub fault: Fault,
     /// Probability in `0.0..=1.0` for each request of the class.
@@ -195,8 +198,9 @@ pub struct FaultRule {
 }
 
 impl FaultRule {
-    fn applies_to(&self, endpoint: Endpoint) -> bool {
+    fn applies_to(&self, endpoint: Endpoint, account: Option<&str>) -> bool {
         self.endpoint.is_none_or(|e| e == endpoint)
+            && self.account.as_deref().is_none_or(|a| Some(a) == account)
     }
 }
 
@@ -236,6 +240,26 @@ impl FaultPlan {
     pub fn on(mut self, endpoint: Endpoint, fault: Fault, probability: f64) -> Self {
         self.rules.push(FaultRule {
             endpoint: Some(endpoint),
+            account: None,
+            fault,
+            probability,
+        });
+        self
+    }
+
+    /// Adds a rule for one endpoint class and the requests of one account only: e.g. an
+    /// upstream that resets every create of one account (nothing created, no answer) while
+    /// the other accounts' jobs go through.
+    pub fn on_account(
+        mut self,
+        account: &str,
+        endpoint: Endpoint,
+        fault: Fault,
+        probability: f64,
+    ) -> Self {
+        self.rules.push(FaultRule {
+            endpoint: Some(endpoint),
+            account: Some(account.to_string()),
             fault,
             probability,
         });
@@ -246,6 +270,7 @@ impl FaultPlan {
     pub fn everywhere(mut self, fault: Fault, probability: f64) -> Self {
         self.rules.push(FaultRule {
             endpoint: None,
+            account: None,
             fault,
             probability,
         });
@@ -259,7 +284,8 @@ impl FaultPlan {
         })
     }
 
-    /// Checks that probabilities are in `0..=1` and add up to at most 1 per endpoint class.
+    /// Checks that probabilities are in `0..=1` and add up to at most 1 per endpoint class (and
+    /// account, for the rules of one account).
     pub(crate) fn validate(&self) -> Result<(), String> {
         if let Some(r) = self
             .rules
@@ -271,17 +297,28 @@ impl FaultPlan {
                 r.fault, r.probability
             ));
         }
-        for endpoint in Endpoint::ALL {
-            let sum: f64 = self
-                .rules
+        let mut accounts: Vec<Option<&str>> = vec![None];
+        accounts.extend(
+            self.rules
                 .iter()
-                .filter(|r| r.applies_to(endpoint))
-                .map(|r| r.probability)
-                .sum();
-            if sum > 1.0 + 1e-9 {
-                return Err(format!(
-                    "fault probabilities on endpoint {endpoint} add up to {sum}; keep the sum at most 1"
-                ));
+                .filter_map(|r| r.account.as_deref().map(Some)),
+        );
+        for endpoint in Endpoint::ALL {
+            for account in &accounts {
+                let sum: f64 = self
+                    .rules
+                    .iter()
+                    .filter(|r| r.applies_to(endpoint, *account))
+                    .map(|r| r.probability)
+                    .sum();
+                if sum > 1.0 + 1e-9 {
+                    let whose = account
+                        .map(|a| format!(" for account {a}"))
+                        .unwrap_or_default();
+                    return Err(format!(
+                        "fault probabilities on endpoint {endpoint}{whose} add up to {sum}; keep the sum at most 1"
+                    ));
+                }
             }
         }
         Ok(())
@@ -327,12 +364,18 @@ impl FaultEngine {
         self.scripts.clear();
     }
 
-    /// The fault for the next request of `endpoint`, with the request's ordinal in its class.
+    /// The fault for the next request of `endpoint` (for `account`, when its path names one),
+    /// with the request's ordinal in its class.
     ///
     /// A scripted fault wins and does not consume a random draw; otherwise exactly one number
     /// is drawn from the class's own stream, so the sequence for a class depends only on the
     /// seed, the plan and how many requests of that class came before.
-    pub(crate) fn next(&mut self, endpoint: Endpoint, plan: &FaultPlan) -> (Fault, u64) {
+    pub(crate) fn next(
+        &mut self,
+        endpoint: Endpoint,
+        account: Option<&str>,
+        plan: &FaultPlan,
+    ) -> (Fault, u64) {
         let count = self.counts.entry(endpoint).or_default();
         *count += 1;
         let ordinal = *count;
@@ -354,7 +397,11 @@ impl FaultEngine {
         });
         let draw: f64 = rng.random();
         let mut sum = 0.0;
-        for rule in plan.rules.iter().filter(|r| r.applies_to(endpoint)) {
+        for rule in plan
+            .rules
+            .iter()
+            .filter(|r| r.applies_to(endpoint, account))
+        {
             sum += rule.probability;
             if draw < sum {
                 return (rule.fault, ordinal);
@@ -386,19 +433,48 @@ mod tests {
         let mut b = FaultEngine::new(7);
         b.script(Endpoint::Create, vec![Fault::AppliedResponseLost]);
         assert_eq!(
-            b.next(Endpoint::Create, &plan).0,
+            b.next(Endpoint::Create, None, &plan).0,
             Fault::AppliedResponseLost
         );
         // Interleaving another class does not change a class's sequence.
-        let seq_a: Vec<_> = (0..50).map(|_| a.next(Endpoint::Status, &plan).0).collect();
+        let seq_a: Vec<_> = (0..50)
+            .map(|_| a.next(Endpoint::Status, None, &plan).0)
+            .collect();
         let seq_b: Vec<_> = (0..50)
             .map(|_| {
-                b.next(Endpoint::File, &plan);
-                b.next(Endpoint::Status, &plan).0
+                b.next(Endpoint::File, None, &plan);
+                b.next(Endpoint::Status, None, &plan).0
             })
             .collect();
         assert_eq!(seq_a, seq_b);
         assert!(seq_a.contains(&Fault::InternalError) && seq_a.contains(&Fault::Pass));
+    }
+
+    #[test]
+    fn a_rule_of_one_account_spares_the_others() {
+        let plan =
+            FaultPlan::none().on_account("1111", Endpoint::Create, Fault::ConnectionReset, 1.0);
+        assert!(plan.validate().is_ok());
+        let mut engine = FaultEngine::new(3);
+        for _ in 0..20 {
+            assert_eq!(
+                engine.next(Endpoint::Create, Some("1111"), &plan).0,
+                Fault::ConnectionReset
+            );
+            assert_eq!(
+                engine.next(Endpoint::Create, Some("9900000"), &plan).0,
+                Fault::Pass
+            );
+            assert_eq!(
+                engine.next(Endpoint::Status, Some("1111"), &plan).0,
+                Fault::Pass
+            );
+            assert_eq!(engine.next(Endpoint::Create, None, &plan).0, Fault::Pass);
+        }
+        let too_much = plan.clone().on(Endpoint::Create, Fault::InternalError, 0.1);
+        assert!(too_much.validate().is_err(), "1.1 for account 1111");
+        let fine = plan.on_account("2222", Endpoint::Create, Fault::InternalError, 1.0);
+        assert!(fine.validate().is_ok(), "each account on its own");
     }
 
     #[test]

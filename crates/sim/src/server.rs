@@ -140,6 +140,10 @@ async fn serve_connection(
     };
     match accepted {
         Ok(Ok(tls)) => serve_http(TokioIo::new(tls), origin, app, control, shutdown).await,
+        // The client went away mid-handshake (closed, reset, killed): it refused nothing.
+        Ok(Err(error)) if abandoned(&error) => {
+            tracing::debug!(%error, "simulator: TLS handshake abandoned by the client");
+        }
         Ok(Err(error)) => {
             app.stats.tls_handshake_failed();
             tracing::debug!(%error, "simulator: TLS handshake failed");
@@ -149,6 +153,16 @@ async fn serve_connection(
             tracing::debug!("simulator: TLS handshake timed out");
         }
     }
+}
+
+/// True when a handshake ended because the connection did (the client closed it, reset it or
+/// was killed), not because either side refused the other.
+fn abandoned(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    matches!(
+        error.kind(),
+        UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe
+    )
 }
 
 /// Serves HTTP/1 on a connection (plain or TLS).

@@ -73,7 +73,8 @@ pub struct SimStats {
     /// Highest number of connections open at the same time.
     pub max_concurrent_connections: u64,
     /// TLS handshakes that failed or timed out (a client that refused the certificate, or
-    /// spoke plain http to a TLS listener).
+    /// spoke plain http to a TLS listener). A client that went away mid-handshake (closed,
+    /// reset or killed) is not counted.
     pub tls_handshake_failures: u64,
     /// Requests that carried a `Proxy-Authorization` header: a client must never send its
     /// proxy's credentials to the upstream, so this stays `0`.

@@ -42,6 +42,7 @@ fn build(dir: &Path, finished: u64) -> Store {
                     location: format!("https://upstream.invalid/r/{n}"),
                 },
                 Input::StatusSeen {
+                    progress: reportflow_core::Progress::NotReady,
                     raw: "Processing".to_string(),
                 },
             ]

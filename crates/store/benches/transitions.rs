@@ -34,10 +34,12 @@ fn lifecycle(store: &Store, n: u64) -> u64 {
     ];
     for _ in 0..5 {
         inputs.push(Input::StatusSeen {
+            progress: reportflow_core::Progress::NotReady,
             raw: "Processing".to_string(),
         });
     }
     inputs.push(Input::StatusSeen {
+        progress: reportflow_core::Progress::Ready,
         raw: "Ready".to_string(),
     });
     inputs.push(Input::FileStored {

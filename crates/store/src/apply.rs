@@ -76,7 +76,7 @@ impl Store {
             })?;
         let point = outcomes
             .iter()
-            .any(|o| matches!(o, Ok((before, after)) if Job::must_flush(before, &after.state)));
+            .any(|o| matches!(o, Ok((before, after)) if Job::must_flush(before, after)));
         Ok(Applied {
             flush_needed: self.wants_flush(point),
             results: outcomes
@@ -99,11 +99,7 @@ pub struct Applied {
 
 /// Records one step inside the transaction. The inner `Err` is the step's own refusal (nothing
 /// of it written); the outer one aborts or retries the whole transaction.
-fn record(
-    tx: &Tx<'_>,
-    step: &Step,
-    now: Millis,
-) -> TxResult<Result<(reportflow_core::JobState, Job), StoreError>> {
+fn record(tx: &Tx<'_>, step: &Step, now: Millis) -> TxResult<Result<(Job, Job), StoreError>> {
     let id = step.id;
     let job = match tx.job(id) {
         Ok(Some(job)) => job,
@@ -134,5 +130,5 @@ fn record(
         at: now,
     };
     tx.put_transition(id, next.version, &transition)?;
-    Ok(Ok((job.state, next)))
+    Ok(Ok((job, next)))
 }

@@ -4,7 +4,7 @@ use crate::layout::{self, META_NEXT_ID, id_key};
 use crate::records::StoredTransition;
 use crate::trees::{Tx, TxResult, abort_on};
 use crate::{Store, StoreError};
-use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, NewJob, PollPolicy, StateName};
+use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, NewJob, Policies, StateName};
 
 /// What [`Store::insert`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,22 +25,23 @@ pub(crate) const SUBMIT: &str = "submit";
 pub(crate) const INSERT_BATCH: usize = 128;
 
 impl Store {
-    /// Stores a new job in `Requested`, or returns the job `key` already names when its spec is
-    /// the same (the policy, label and date origin of a repeated submit are ignored); a different spec under the same key
-    /// is a [`StoreError::KeyConflict`]. Validation is the caller's job. The job is durable when
-    /// this returns (unless the store was opened with [`crate::Durability::Manual`]).
+    /// Stores a new job in `Requested` with `policies`, or returns the job `key` already names
+    /// when its spec is the same (the policies, label and date origin of a repeated submit are
+    /// ignored); a different spec under the same key is a [`StoreError::KeyConflict`].
+    /// Validation is the caller's job. The job is durable when this returns (unless the store
+    /// was opened with [`crate::Durability::Manual`]).
     ///
     /// Ids start at 1, grow by one per new job, and are never reused, even after a purge.
     pub fn insert(
         &self,
         spec: JobSpec,
         key: JobKey,
-        policy: PollPolicy,
+        policies: Policies,
         now: Millis,
     ) -> Result<Inserted, StoreError> {
         // `insert_many` flushes also for an existing job: it may have been stored by a call
         // still flushing.
-        let mut inserted = self.insert_many([(spec, key)], &policy, now)?;
+        let mut inserted = self.insert_many([(spec, key)], &policies, now)?;
         inserted.pop().ok_or_else(|| StoreError::Database {
             dir: self.dir.clone(),
             detail: "a job was neither stored nor refused".to_string(),
@@ -56,7 +57,7 @@ impl Store {
     pub fn insert_many(
         &self,
         jobs: impl IntoIterator<Item = impl Into<NewJob>>,
-        policy: &PollPolicy,
+        policies: &Policies,
         now: Millis,
     ) -> Result<Vec<Inserted>, StoreError> {
         let mut inserted = Vec::new();
@@ -69,7 +70,7 @@ impl Store {
             if chunk.is_empty() {
                 break;
             }
-            match self.insert_chunk(&chunk, policy, now) {
+            match self.insert_chunk(&chunk, policies, now) {
                 Ok((stored, None)) => inserted.extend(stored),
                 Ok((stored, Some(e))) => {
                     inserted.extend(stored);
@@ -95,7 +96,7 @@ impl Store {
     fn insert_chunk(
         &self,
         chunk: &[NewJob],
-        policy: &PollPolicy,
+        policies: &Policies,
         now: Millis,
     ) -> Result<(Vec<Inserted>, Option<StoreError>), StoreError> {
         self.trees().transact(&self.dir, "store a new job", |tx| {
@@ -114,7 +115,7 @@ impl Store {
             let mut stored = Vec::with_capacity(chunk.len());
             let mut failed = None;
             for new in chunk {
-                match self.insert_in(tx, new, policy, now, &mut next_id)? {
+                match self.insert_in(tx, new, policies, now, &mut next_id)? {
                     Ok(one) => stored.push(one),
                     Err(e) => {
                         failed = Some(e);
@@ -136,7 +137,7 @@ impl Store {
         &self,
         tx: &Tx<'_>,
         new: &NewJob,
-        policy: &PollPolicy,
+        policies: &Policies,
         now: Millis,
         next_id: &mut u64,
     ) -> TxResult<Result<Inserted, StoreError>> {
@@ -165,7 +166,7 @@ impl Store {
         }
         let id = *next_id;
         *next_id = id.saturating_add(1);
-        let mut job = Job::new(JobId(id), key.clone(), spec.clone(), policy.clone(), now);
+        let mut job = Job::new(JobId(id), key.clone(), spec.clone(), policies.clone(), now);
         job.label = new.label.clone();
         job.origin = new.origin.clone();
         tx.enter_state(&job)?;
@@ -202,7 +203,7 @@ impl Store {
 }
 
 /// A one-line description of a spec, for errors.
-pub(crate) fn describe(spec: &JobSpec) -> String {
+pub fn describe(spec: &JobSpec) -> String {
     match spec {
         JobSpec::Account(a) => {
             let params: Vec<String> = a

@@ -56,7 +56,7 @@ pub(crate) fn history_seq(key: &[u8]) -> Option<u64> {
 
 /// The stable byte of a state in keys. Fixed here (not derived from the core's declaration
 /// order), so that reordering the core's enum cannot silently change stored keys.
-pub(crate) fn state_byte(state: StateName) -> u8 {
+pub fn state_byte(state: StateName) -> u8 {
     match state {
         StateName::Requested => 1,
         StateName::Created => 2,
@@ -72,7 +72,7 @@ pub(crate) fn state_byte(state: StateName) -> u8 {
 }
 
 /// The state a key byte stands for.
-pub(crate) fn state_from_byte(byte: u8) -> Option<StateName> {
+pub fn state_from_byte(byte: u8) -> Option<StateName> {
     StateName::ALL.into_iter().find(|s| state_byte(*s) == byte)
 }
 

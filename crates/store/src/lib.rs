@@ -25,7 +25,13 @@ mod trees;
 pub use apply::{Applied, Step};
 pub use error::StoreError;
 pub use group::GroupCommit;
-pub use insert::Inserted;
+pub use insert::{Inserted, describe as describe_spec};
 pub use purge::{PURGE_REPORT_MAX_IDS, PurgeReport};
-pub use records::TransitionRecord;
+// The record encoding and the state bytes, shared with the PostgreSQL backend
+// (`reportflow-store-pg`), so that both backends store the same bytes.
+pub use layout::{state_byte, state_from_byte};
+pub use records::{
+    JOB_VERSION, StoredTransition, TRANSITION_VERSION, TransitionRecord, decode_job,
+    decode_transition, encode_job, encode_transition,
+};
 pub use store::{Durability, Store};

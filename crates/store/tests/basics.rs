@@ -37,6 +37,7 @@ fn to_downloaded() -> Vec<Input> {
             location: "https://upstream.invalid/r/1".to_string(),
         },
         Input::StatusSeen {
+            progress: reportflow_core::Progress::Ready,
             raw: "Ready".to_string(),
         },
         Input::FileStored { file: file(1) },
@@ -51,7 +52,7 @@ fn insert_is_idempotent_on_the_key_and_ids_start_at_one() {
         .unwrap();
     assert!(first.created);
     assert_eq!(first.job.id, JobId(1));
-    assert_eq!(first.job.state, JobState::Requested { sends: 0 });
+    assert_eq!(first.job.state, JobState::requested(Millis(5)));
     let again = store
         .insert(spec(0), key("a"), policy(), Millis(99))
         .unwrap();
@@ -230,7 +231,7 @@ fn a_retried_job_is_live_again_and_is_not_purged() {
     let id = submit(&store, spec(0), "a", 1).id;
     drive(&store, id, vec![Input::Cancel, Input::Retry]);
     let job = store.get(id).unwrap().unwrap();
-    assert_eq!(job.state, JobState::Requested { sends: 0 });
+    assert_eq!(job.state, JobState::requested(Millis(20)));
     assert_eq!(job.attempt, 2);
     assert_eq!(store.live_jobs().unwrap(), vec![job]);
     assert_eq!(
@@ -349,4 +350,41 @@ fn a_store_can_be_shared_between_threads() {
         .collect();
     assert_eq!(ids, (1..=40).map(JobId).collect());
     assert_eq!(store.counts().unwrap()[&StateName::Requested], 40);
+}
+
+#[test]
+fn the_create_count_and_the_backoff_survive_a_reopen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let (id, before) = {
+        let store = Store::open(&dir).unwrap();
+        let id = submit(&store, account_spec(1), "a", 1).id;
+        drive(
+            &store,
+            id,
+            vec![
+                Input::CreateSending,
+                Input::CreateUnanswered {
+                    reason: "the connection was reset".to_string(),
+                },
+                Input::StepFailed {
+                    reason: "HTTP 503".to_string(),
+                },
+                Input::ReconcileFoundNothing,
+                Input::CreateSending,
+            ],
+        );
+        (id, store.get(id).unwrap().unwrap())
+    };
+    let store = Store::open(&dir).unwrap();
+    let after = store.get(id).unwrap().unwrap();
+    assert_eq!(after, before, "a reopen changes nothing");
+    assert_eq!(after.unconfirmed_creates(), 2, "both creates still count");
+    assert_eq!(after.backoff.as_ref().map(|b| b.failures), Some(1));
+    assert_eq!(
+        after.effect(),
+        before.effect(),
+        "the same next step, at the same time"
+    );
+    assert_eq!(store.live_jobs().unwrap(), vec![after]);
 }

@@ -58,6 +58,7 @@ fn any_input(pick: u64) -> Input {
         Input::ReconcileFoundNothing,
         Input::CreateNoData,
         Input::StatusSeen {
+            progress: reportflow_core::Progress::Ready,
             raw: "Ready".to_string(),
         },
         Input::FileNotReady,

@@ -104,7 +104,10 @@ fn check_job(store: &Store, job: &Job) {
         job.id,
         job.key.clone(),
         job.spec.clone(),
-        job.policy.clone(),
+        reportflow_core::Policies {
+            poll: job.poll.clone(),
+            retry: job.retry.clone(),
+        },
         job.submitted_at,
     );
     for step in &history[1..] {
@@ -274,7 +277,7 @@ fn child_applies_transitions_until_killed() {
             continue;
         };
         let next = store.apply(id, job.version, input, now).unwrap();
-        if Job::must_flush(&job.state, &next.state) {
+        if Job::must_flush(&job, &next) {
             note(&mut log, &next);
         }
     }

@@ -318,7 +318,7 @@ pub(crate) async fn respond(app: &Arc<App>, origin: Origin, req: Request<Incomin
     let route = Route::parse(origin, req.method(), req.uri().path());
     let endpoint = route.endpoint();
     let config = app.config();
-    let fault = app.draw_fault(endpoint, &config);
+    let fault = app.draw_fault(endpoint, route.account(), &config);
     let outcome = match fault {
         Fault::Latency => {
             tokio::time::sleep(config.faults.latency).await;

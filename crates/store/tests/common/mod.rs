@@ -2,16 +2,20 @@
 #![allow(dead_code)]
 
 use reportflow_core::{
-    AccountReportSpec, BillingReportSpec, Date, Failure, FailureKind, Input, Job, JobKey, JobKind,
-    JobSpec, JobState, Millis, OutputFormat, PollPolicy, StoredFile,
+    AccountReportSpec, BillingReportSpec, Date, DateOrigin, Failure, FailureKind, Input, Job,
+    JobKey, JobKind, JobSpec, JobState, Label, Millis, NewJob, OutputFormat, Policies, PollPolicy,
+    Progress, StoredFile,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A poll policy with a long deadline, so that test times never hit it by accident.
-pub fn policy() -> PollPolicy {
-    PollPolicy {
-        deadline_ms: 1 << 40,
-        ..PollPolicy::default()
+/// Policies with a long poll deadline, so that test times never hit it by accident.
+pub fn policy() -> Policies {
+    Policies {
+        poll: PollPolicy {
+            deadline_ms: 1 << 40,
+            ..PollPolicy::default()
+        },
+        ..Policies::default()
     }
 }
 
@@ -58,6 +62,18 @@ pub fn key(name: &str) -> JobKey {
     JobKey::user(name).expect("a valid key")
 }
 
+/// Spec number `n` under `name`, submitted with the label `label` and relative dates (a
+/// night's `range = "yesterday"` in Europe/Berlin).
+pub fn labelled(n: u32, name: &str, label: &str) -> NewJob {
+    NewJob::new(spec(n), Some(key(name)))
+        .labelled(Some(Label::new(label).expect("a valid label")))
+        .dated(Some(DateOrigin {
+            expressions: vec![("range".to_string(), "yesterday".to_string())],
+            zone: "Europe/Berlin".to_string(),
+            resolved_on: Date::new(2024, 1, 2).expect("a valid date"),
+        }))
+}
+
 /// A failure for `PermanentError`.
 pub fn failure() -> Failure {
     Failure {
@@ -81,7 +97,9 @@ pub fn file(id: u64) -> StoredFile {
 /// them (modulo their number). `None` for a downloaded job (it takes nothing).
 pub fn legal_input(job: &Job, pick: u64) -> Option<Input> {
     let choices: Vec<Input> = match &job.state {
-        JobState::Requested { sends: 0 } => vec![
+        JobState::Requested {
+            in_doubt: false, ..
+        } => vec![
             Input::CreateSending,
             Input::CreateSending,
             Input::CreateSending,
@@ -98,16 +116,20 @@ pub fn legal_input(job: &Job, pick: u64) -> Option<Input> {
                 JobKind::Account => Input::ReconcileFoundNothing,
                 JobKind::Billing => Input::CreateNoData,
             },
-            Input::CreateSending,
+            Input::CreateUnanswered {
+                reason: "the connection was reset".to_string(),
+            },
         ],
         JobState::Created { .. } | JobState::Polling { .. } => vec![
             Input::StatusSeen {
+                progress: Progress::NotReady,
                 raw: "Processing".to_string(),
             },
-            Input::StatusSeen {
-                raw: "Processing".to_string(),
+            Input::StepFailed {
+                reason: "HTTP 503".to_string(),
             },
             Input::StatusSeen {
+                progress: Progress::Ready,
                 raw: match job.kind() {
                     JobKind::Account => "Ready".to_string(),
                     JobKind::Billing => "COMPLETED".to_string(),

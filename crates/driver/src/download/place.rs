@@ -1,0 +1,231 @@
+//! The temporary file of a download, and placing the finished file under its final name. The
+//! `.part` file is created and removed here only: a [`PartFile`] removes its file when it is
+//! dropped (a failed try, an abandoned step, a shutdown) unless the file was placed.
+
+use super::hex;
+use reportflow_core::JobId;
+use sha2::{Digest, Sha256};
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+/// The most name suffixes tried on collisions.
+const MAX_SUFFIX: u32 = 10_000;
+
+/// A job's temporary download file in the output folder.
+#[derive(Debug)]
+pub(super) struct PartFile {
+    dir: PathBuf,
+    path: PathBuf,
+    /// The file went under its final name (or is gone): nothing to remove.
+    placed: bool,
+}
+
+impl PartFile {
+    /// Creates (or truncates) the temporary file of job `id` in `dir` with `open`, which also
+    /// gives what writes to it.
+    pub(super) fn create<W>(
+        dir: &Path,
+        id: JobId,
+        open: impl FnOnce(&Path) -> io::Result<W>,
+    ) -> io::Result<(PartFile, W)> {
+        let part = PartFile {
+            dir: dir.to_path_buf(),
+            path: dir.join(format!(".reportflow-job{id}.part")),
+            placed: false,
+        };
+        let writer = open(&part.path)?;
+        Ok((part, writer))
+    }
+
+    /// Where the file is.
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Links the synced file under `name` in `dir` (the output folder, or a folder of the file
+    /// layout inside it; `name-1`, `name-2`, ... when taken; never overwriting), removes the
+    /// temporary name and syncs the folders. A file already there with the same size and sha256
+    /// is this job's own file from a run that crashed before recording it. Returns the final
+    /// path.
+    pub(super) fn place(
+        mut self,
+        dir: &Path,
+        name: &str,
+        bytes: u64,
+        sha256: &str,
+    ) -> io::Result<PathBuf> {
+        let part = self.path.clone();
+        for n in 0..MAX_SUFFIX {
+            let candidate = if n == 0 {
+                name.to_string()
+            } else {
+                with_suffix(name, n)
+            };
+            let path = dir.join(&candidate);
+            if path.parent() != Some(dir) {
+                return Err(io::Error::other(format!(
+                    "the file name {candidate:?} leaves the output folder"
+                )));
+            }
+            let linked = match fs::hard_link(&part, &path) {
+                // A file system without hard links: rename, having checked the name is free.
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists && !path.exists() => {
+                    tracing::debug!(error = %e, "no hard links here; renaming instead");
+                    fs::rename(&part, &path).map(|()| true)
+                }
+                other => other.map(|()| false),
+            };
+            match linked {
+                Ok(true) => {
+                    self.placed = true;
+                    return self.sync_dirs(dir, path);
+                }
+                Ok(false) => return self.finish(dir, path),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let same = fs::metadata(&path).is_ok_and(|m| m.len() == bytes)
+                        && sha256_of(&path)? == sha256;
+                    if same {
+                        return self.finish(dir, path);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::other(format!(
+            "{MAX_SUFFIX} files named like {name:?} already exist"
+        )))
+    }
+
+    /// Removes the temporary name of a file now under `path` (in `dir`), and syncs the folders.
+    fn finish(&mut self, dir: &Path, path: PathBuf) -> io::Result<PathBuf> {
+        fs::remove_file(&self.path)?;
+        self.placed = true;
+        self.sync_dirs(dir, path)
+    }
+
+    /// Syncs `dir`, which now holds the file at `path`, and the temporary file's folder when it
+    /// is another one (it lost the temporary name).
+    fn sync_dirs(&self, dir: &Path, path: PathBuf) -> io::Result<PathBuf> {
+        if dir != self.dir {
+            File::open(&self.dir)?.sync_all()?;
+        }
+        sync_dir(dir, path)
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if self.placed {
+            return;
+        }
+        match fs::remove_file(&self.path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                tracing::warn!(path = %self.path.display(), error = %e, "could not remove a temporary file; remove it by hand");
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `name` with `-n` before its extension.
+fn with_suffix(name: &str, n: u32) -> String {
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => format!("{stem}-{n}.{ext}"),
+        _ => format!("{name}-{n}"),
+    }
+}
+
+fn sha256_of(path: &Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+fn sync_dir(dir: &Path, path: PathBuf) -> io::Result<PathBuf> {
+    File::open(dir)?.sync_all()?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part_with(dir: &Path, content: &[u8]) -> PartFile {
+        PartFile::create(dir, JobId(1), |p| fs::write(p, content))
+            .expect("create part")
+            .0
+    }
+
+    #[test]
+    fn placing_never_overwrites_and_recognises_its_own_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        fs::write(d.join("r.csv"), b"someone else's").expect("write");
+        let sha = |c: &[u8]| hex(&Sha256::digest(c));
+        let placed = part_with(d, b"mine")
+            .place(d, "r.csv", 4, &sha(b"mine"))
+            .expect("place");
+        assert_eq!(placed, d.join("r-1.csv"));
+        assert_eq!(fs::read(d.join("r.csv")).expect("read"), b"someone else's");
+        assert_eq!(fs::read(&placed).expect("read"), b"mine");
+        let again = part_with(d, b"mine")
+            .place(d, "r.csv", 4, &sha(b"mine"))
+            .expect("place");
+        assert_eq!(
+            again, placed,
+            "the same content is recognised, not duplicated"
+        );
+        assert!(!d.join(".reportflow-job1.part").exists());
+        assert_eq!(with_suffix("noext", 2), "noext-2");
+        assert_eq!(with_suffix("a.tar.gz", 1), "a.tar-1.gz");
+    }
+
+    #[test]
+    fn a_part_file_not_placed_is_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let part = part_with(dir.path(), b"half a file");
+        let path = part.path().to_path_buf();
+        assert!(path.exists());
+        drop(part);
+        assert!(!path.exists(), "dropped, removed");
+        let part = part_with(dir.path(), b"x");
+        let escapes = part.place(dir.path(), "../outside.csv", 1, "00");
+        assert!(escapes.is_err());
+        assert!(!path.exists(), "a failed placing removes it too");
+        assert!(!dir.path().join("../outside.csv").exists());
+    }
+
+    #[test]
+    fn a_file_goes_into_a_folder_of_the_layout_and_its_part_file_goes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let folder = d.join("billing").join("BDR");
+        fs::create_dir_all(&folder).expect("folders");
+        let sha = hex(&Sha256::digest(b"bdrs"));
+        let placed = part_with(d, b"bdrs")
+            .place(&folder, "2024-01-01.zip", 4, &sha)
+            .expect("place");
+        assert_eq!(placed, folder.join("2024-01-01.zip"));
+        assert_eq!(fs::read(&placed).expect("read"), b"bdrs");
+        assert!(!d.join(".reportflow-job1.part").exists());
+        assert!(
+            !d.join("2024-01-01.zip").exists(),
+            "not in the output folder"
+        );
+        // A name taken in that folder by another file is not overwritten.
+        let other = part_with(d, b"else")
+            .place(&folder, "2024-01-01.zip", 4, &hex(&Sha256::digest(b"else")))
+            .expect("place");
+        assert_eq!(other, folder.join("2024-01-01-1.zip"));
+        assert_eq!(fs::read(&placed).expect("read"), b"bdrs");
+    }
+}
