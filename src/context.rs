@@ -5,8 +5,10 @@ use crate::cli::{DEFAULT_STORE, Global};
 use crate::credentials::{self, Sources};
 use crate::error::CliError;
 use crate::shell;
-use reportflow_core::{PollPolicy, RetryPolicy};
-use reportflow_driver::{Credentials, EngineConfig, Jobs, ProxyConfig, RetryConfig, TrustConfig};
+use reportflow_core::{Label, PollPolicy, RetryPolicy};
+use reportflow_driver::{
+    Credentials, EngineConfig, FileLayout, Jobs, ProxyConfig, RetryConfig, TrustConfig,
+};
 use reportflow_sim::{SimConfig, SimHandle};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -26,12 +28,17 @@ pub enum Purpose<'a> {
     /// Recording and reading the store's jobs (`submit`, `status`, `history`, `retry`,
     /// `cancel`, `purge`): no credentials, no network.
     Store,
-    /// `run`: the store's jobs, into `out`, `concurrency` at once, with the credentials.
+    /// `run`: the store's jobs (only those with `only_label`, when given), into `out` (placed
+    /// by `layout`, flat without one), `concurrency` at once, with the credentials.
     Run {
         /// Where the files go.
         out: &'a Path,
         /// Jobs worked on at once.
         concurrency: usize,
+        /// Where under `out` each file goes (`--layout`, or the one a batch file recorded).
+        layout: Option<&'a FileLayout>,
+        /// Drive only the jobs with this label (`--label`).
+        only_label: Option<&'a Label>,
     },
     /// `reports`: the catalogue, with the credentials, on a throwaway store in `scratch`.
     Catalogue {
@@ -56,11 +63,13 @@ pub struct Context {
     pub global: Global,
 }
 
-/// The CLI's settings kept beside a store.
+/// The CLI's settings kept beside a store: what the last batch file asked `run` to use.
 #[derive(Default, Deserialize, Serialize)]
-struct StoreSettings {
+pub struct StoreSettings {
     /// The output folder of the last batch file that named one.
-    out: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+    /// The file layout of the last batch file that named one.
+    pub layout: Option<String>,
 }
 
 impl Context {
@@ -116,11 +125,18 @@ impl Context {
         let base_url = self.global.base_url.trim();
         let mut config = match purpose {
             Purpose::Store => EngineConfig::new(&self.global.store, DEFAULT_OUT, base_url),
-            Purpose::Run { out, concurrency } => {
+            Purpose::Run {
+                out,
+                concurrency,
+                layout,
+                only_label,
+            } => {
                 let mut config = EngineConfig::new(&self.global.store, out, base_url);
                 config.credentials = Some(self.credentials()?);
                 config.concurrency = concurrency;
                 config.per_account_concurrency = config.per_account_concurrency.min(concurrency);
+                config.layout = layout.cloned();
+                config.only_label = only_label.cloned();
                 config
             }
             Purpose::Catalogue { scratch } => {
@@ -162,18 +178,22 @@ impl Context {
 
     /// The output folder a batch file recorded for this store, if any.
     pub fn remembered_out(&self) -> Option<PathBuf> {
-        let text = std::fs::read_to_string(self.global.store.join(SETTINGS_FILE)).ok()?;
-        toml::from_str::<StoreSettings>(&text).ok()?.out
+        self.remembered().out
     }
 
-    /// Records `out` as the output folder of this store's runs (written atomically; call it
-    /// while holding the store open).
-    pub fn remember_out(&self, out: &Path) -> Result<(), CliError> {
-        let settings = StoreSettings {
-            out: Some(out.to_path_buf()),
-        };
-        let text = toml::to_string(&settings)
-            .map_err(|e| CliError::Runtime(format!("cannot record the output folder: {e}")))?;
+    /// What batch files recorded for this store's runs (nothing when unreadable).
+    pub fn remembered(&self) -> StoreSettings {
+        std::fs::read_to_string(self.global.store.join(SETTINGS_FILE))
+            .ok()
+            .and_then(|text| toml::from_str::<StoreSettings>(&text).ok())
+            .unwrap_or_default()
+    }
+
+    /// Records `settings` for this store's runs (written atomically; call it while holding the
+    /// store open).
+    pub fn remember(&self, settings: &StoreSettings) -> Result<(), CliError> {
+        let text = toml::to_string(settings)
+            .map_err(|e| CliError::Runtime(format!("cannot record the run settings: {e}")))?;
         let path = self.global.store.join(SETTINGS_FILE);
         let tmp = self.global.store.join(format!(".{SETTINGS_FILE}.tmp"));
         std::fs::write(&tmp, text)

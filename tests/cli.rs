@@ -67,7 +67,7 @@ const BAD_INPUT: &[(&str, &str)] = &[
     ("frobnicate", "unrecognized subcommand 'frobnicate'"),
     (
         "submit billing BDR --from 2026-13-01 --to 2026-11-20",
-        "--from \"2026-13-01\" is not a date; write it as YYYY-MM-DD",
+        "--from \"2026-13-01\" is not a date: there is no month 13; months run from 01 to 12",
     ),
     (
         "submit report 2 --param AccountId",

@@ -1,11 +1,12 @@
 //! How an engine is set up: where things go, whom it talks to, and its limits.
 
+use crate::FileLayout;
 use crate::error::DriverError;
 pub use crate::proxy::ProxyConfig;
 pub use crate::tls::TrustConfig;
 use crate::url::checked;
 use http::Uri;
-use reportflow_core::{Policies, PollPolicy, RetryPolicy};
+use reportflow_core::{Label, Policies, PollPolicy, RetryPolicy};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -83,6 +84,10 @@ pub struct EngineConfig {
     pub store_dir: PathBuf,
     /// Where report files are written.
     pub out_dir: PathBuf,
+    /// Where under `out_dir` each file goes; `None`: flat, under its upstream name.
+    pub layout: Option<FileLayout>,
+    /// Drive only the jobs with this label (`None`: every live job).
+    pub only_label: Option<Label>,
     /// The API base, e.g. `https://dashboard.bandwidth.com/api`.
     pub base_url: String,
     /// Credentials; only `run` needs them.
@@ -125,6 +130,8 @@ impl EngineConfig {
         EngineConfig {
             store_dir: store_dir.into(),
             out_dir: out_dir.into(),
+            layout: None,
+            only_label: None,
             base_url: base_url.trim_end_matches('/').to_string(),
             credentials: None,
             allow_insecure_http: false,

@@ -60,6 +60,7 @@ impl Engine {
             writer,
             api,
             out_dir: config.out_dir.clone(),
+            layout: config.layout.clone(),
             events,
         };
         let (shutdown, _) = watch::channel(false);
@@ -117,7 +118,7 @@ impl Engine {
 
     fn prepare_run(&self, keep_going: bool) -> Result<(), DriverError> {
         // Nothing to send: a run with nothing to do needs no credentials.
-        if self.config.credentials.is_none() && (keep_going || self.jobs.live()? > 0) {
+        if self.config.credentials.is_none() && (keep_going || self.jobs.live_count()? > 0) {
             return Err(DriverError::NoCredentials);
         }
         std::fs::create_dir_all(&self.ctx.out_dir)

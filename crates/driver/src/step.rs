@@ -8,6 +8,7 @@ use crate::clock;
 use crate::download::download;
 use crate::error::DriverError;
 use crate::events::Event;
+use crate::layout::FileLayout;
 use crate::reconcile;
 use crate::writer::Writer;
 use reportflow_core::{Effect, Input, Job, JobSpec, StateName};
@@ -26,6 +27,8 @@ pub(crate) struct Ctx {
     pub api: Api,
     /// Where files go (absolute).
     pub out_dir: PathBuf,
+    /// Where under `out_dir` (flat when `None`).
+    pub layout: Option<FileLayout>,
     /// Where events go.
     pub events: broadcast::Sender<Event>,
 }
@@ -127,7 +130,16 @@ pub(crate) async fn step(ctx: &Arc<Ctx>, job: Job) -> Result<Job, DriverError> {
             }
         }
         Effect::Download { location, .. } => {
-            match download(&ctx.api, &job, &location, &ctx.out_dir, &ctx.events).await {
+            let result = download(
+                &ctx.api,
+                &job,
+                &location,
+                &ctx.out_dir,
+                ctx.layout.as_ref(),
+                &ctx.events,
+            )
+            .await;
+            match result {
                 Ok(file) => save(ctx, &job, Input::FileStored { file }).await,
                 Err(e) => settle(ctx, &job, e).await,
             }
