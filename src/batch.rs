@@ -608,7 +608,7 @@ fn without_repeats(checker: &mut Checker<'_>, entries: Vec<Entry>) -> Vec<Entry>
 pub fn conflicts_with_store(
     file: &Path,
     batch: &Batch,
-    store: &reportflow_store::Store,
+    store: &dyn reportflow_driver::StoreAccess,
 ) -> Vec<String> {
     let mut problems = Vec::new();
     for e in &batch.entries {

@@ -160,10 +160,13 @@ impl Context {
         Ok(config)
     }
 
-    /// Opens the store's jobs (creating the store when it does not exist yet): the store only,
-    /// no HTTP client, no threads.
+    /// Opens the store's jobs (creating the store when it does not exist yet): through the
+    /// control socket of the engine that holds the store (`serve`, `run`), or the store itself
+    /// when none does; no HTTP client, no threads.
     pub fn open_store(&self) -> Result<Jobs, CliError> {
-        Ok(Jobs::open(&self.engine_config(Purpose::Store)?)?)
+        Ok(crate::control::client::open_jobs(
+            &self.engine_config(Purpose::Store)?,
+        )?)
     }
 
     /// Opens the store's jobs when the store exists; `None` when it does not (a command that

@@ -85,7 +85,10 @@ fn driver_exit_code(error: &DriverError) -> u8 {
     match error {
         DriverError::Invalid(_) | DriverError::UnknownJob(_) | DriverError::Config(_) => EXIT_USAGE,
         DriverError::Store(
-            StoreError::KeyConflict { .. } | StoreError::NotFound { .. } | StoreError::Rejected(_),
+            StoreError::KeyConflict { .. }
+            | StoreError::NotFound { .. }
+            | StoreError::Rejected(_)
+            | StoreError::Answered { refusal: true, .. },
         ) => EXIT_USAGE,
         // Locked, corrupt or unwritable store, no credentials, upstream, disk, shut down.
         _ => EXIT_RUNTIME,

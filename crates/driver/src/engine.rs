@@ -2,6 +2,7 @@
 //! An [`Engine`] is a [`Jobs`] (the store-only side, reached through `Deref`) plus what it
 //! takes to drive jobs upstream.
 
+use crate::access::StoreAccess;
 use crate::api::Api;
 use crate::call::CallError;
 use crate::config::EngineConfig;
@@ -11,8 +12,10 @@ use crate::jobs::Jobs;
 use crate::runner::{RunSummary, Runner};
 use crate::step::Ctx;
 use crate::writer::Writer;
+use reportflow_store::Store;
 use std::ops::Deref;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 
 /// Events buffered for slow listeners before they start missing some.
@@ -26,6 +29,7 @@ pub struct Engine {
     ctx: Arc<Ctx>,
     config: EngineConfig,
     shutdown: watch::Sender<bool>,
+    finish: watch::Sender<bool>,
 }
 
 impl Deref for Engine {
@@ -41,11 +45,12 @@ impl Engine {
     /// client. Nothing is sent; no credentials needed yet.
     pub fn open(config: EngineConfig) -> Result<Engine, DriverError> {
         let base_uri = config.base_uri()?;
-        let jobs = Jobs::open(&config)?;
-        let store = jobs.shared_store();
+        let store = Arc::new(Store::open(&config.store_dir)?);
+        let jobs = Jobs::on(Arc::clone(&store) as Arc<dyn StoreAccess>, config.policies());
         let writer = Writer::start(Arc::clone(&store))?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let api = Api::new(&config, base_uri.clone(), events.clone())?;
+        store.observe_flushes(api.counters.flush_observer());
         if let Some(why) = api.http.refused_route(&base_uri) {
             return Err(DriverError::Config(format!("bad base URL: {why}")));
         }
@@ -64,17 +69,42 @@ impl Engine {
             events,
         };
         let (shutdown, _) = watch::channel(false);
+        let (finish, _) = watch::channel(false);
         Ok(Engine {
             jobs,
             ctx: Arc::new(ctx),
             config,
             shutdown,
+            finish,
         })
     }
 
     /// The configuration in use.
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// The engine's metrics in the OpenMetrics text format (what `/metrics` shows): what it
+    /// counted since it was opened, and the store's jobs per state and oldest live job now.
+    pub fn metrics_text(&self) -> Result<String, DriverError> {
+        let counts = self.jobs.counts()?;
+        let oldest = self
+            .jobs
+            .store()
+            .live_page(None, 1)?
+            .first()
+            .map(|job| Duration::from_millis(crate::clock::now().since(job.submitted_at)))
+            .unwrap_or_default();
+        self.ctx
+            .api
+            .counters
+            .render(&counts, oldest)
+            .map_err(|e| DriverError::Config(format!("cannot render the metrics: {e}")))
+    }
+
+    /// What the engine counted since it was opened (requests, retries, bytes).
+    pub fn metrics(&self) -> crate::Metrics {
+        self.ctx.api.counters.snapshot()
     }
 
     /// Listens to what the engine does from now on.
@@ -131,7 +161,9 @@ impl Engine {
         let (tx, rx) = mpsc::unbounded_channel();
         self.jobs.set_running(Some(tx));
         let runner = Runner::new(Arc::clone(&self.ctx), self.config.clone());
-        let result = runner.run(self.shutdown.subscribe(), rx, keep_going).await;
+        let result = runner
+            .run(self.shutdown.subscribe(), self.finish.subscribe(), rx, keep_going)
+            .await;
         self.jobs.set_running(None);
         // Whatever rode on the background flush is made durable, off the runtime's threads.
         let store = Arc::clone(&self.ctx.store);
@@ -157,6 +189,13 @@ impl Engine {
     /// are removed, and `run`/`run_until_idle` return with `interrupted` set.
     pub fn shutdown(&self) {
         let _ = self.shutdown.send(true);
+    }
+
+    /// Stops a run gently: no step starts any more, the steps in flight go on to their end
+    /// (each recorded as usual), then `run`/`run_until_idle` return with `interrupted` set.
+    /// [`Engine::shutdown`] afterwards abandons the steps still going.
+    pub fn finish_steps(&self) {
+        let _ = self.finish.send(true);
     }
 }
 

@@ -1,7 +1,10 @@
 //! The store-only side of the engine: submit, look, retry, cancel, purge. It opens the store
 //! and nothing else (no HTTP client, no writer threads), so the commands that only record or
-//! read jobs cost a store open; [`crate::Engine`] adds the running side on top of it.
+//! read jobs cost a store open; [`crate::Engine`] adds the running side on top of it. It works
+//! on any [`StoreAccess`]: the store itself, or (through [`Jobs::on`]) a store another process
+//! holds and answers for, such as a running engine's control socket.
 
+use crate::access::StoreAccess;
 use crate::clock;
 use crate::config::EngineConfig;
 use crate::error::DriverError;
@@ -33,7 +36,7 @@ pub struct Submitted {
 /// The jobs of one store: what every command that records or reads jobs needs. Open it once
 /// per process: the store allows one process at a time.
 pub struct Jobs {
-    store: Arc<Store>,
+    store: Arc<dyn StoreAccess>,
     policies: Policies,
     /// Where a running engine of this process hears of jobs to plan (new ones, retried ones).
     running: Mutex<Option<mpsc::UnboundedSender<JobId>>>,
@@ -45,21 +48,22 @@ impl Jobs {
     pub fn open(config: &EngineConfig) -> Result<Jobs, DriverError> {
         config.validate()?;
         let store = Arc::new(Store::open(&config.store_dir)?);
-        Ok(Jobs {
+        Ok(Jobs::on(store, config.policies()))
+    }
+
+    /// The jobs of `store` (opened elsewhere, or held by another process that answers for it),
+    /// submitted with `policies`.
+    pub fn on(store: Arc<dyn StoreAccess>, policies: Policies) -> Jobs {
+        Jobs {
             store,
-            policies: config.policies(),
+            policies,
             running: Mutex::new(None),
-        })
+        }
     }
 
     /// The store, for queries this type does not wrap.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// The store, shared with the running side.
-    pub(crate) fn shared_store(&self) -> Arc<Store> {
-        Arc::clone(&self.store)
+    pub fn store(&self) -> &dyn StoreAccess {
+        self.store.as_ref()
     }
 
     /// Tells a running engine of jobs to plan from now on (`None`: no engine runs).
@@ -69,7 +73,10 @@ impl Jobs {
         }
     }
 
-    fn wake(&self, id: JobId) {
+    /// Tells the engine running on these jobs in this process (if any) that job `id` was
+    /// recorded or changed, so that it plans the job now; a job it already knows is left as
+    /// it has it. For those who write to the store on the engine's behalf (the control socket).
+    pub fn wake(&self, id: JobId) {
         if let Ok(guard) = self.running.lock()
             && let Some(tx) = guard.as_ref()
         {
@@ -84,7 +91,9 @@ impl Jobs {
         let key = key.unwrap_or_else(|| JobKey::derived(&spec));
         let inserted = self
             .store
-            .insert(spec, key, self.policies.clone(), clock::now())?;
+            .insert_many(vec![NewJob::new(spec, Some(key))], &self.policies, clock::now())?
+            .pop()
+            .ok_or_else(|| DriverError::Config("the store stored nothing and said nothing; please report this".into()))?;
         if inserted.created {
             self.wake(inserted.job.id);
         }

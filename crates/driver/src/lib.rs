@@ -12,6 +12,7 @@
 
 #![deny(missing_docs)]
 
+mod access;
 mod api;
 mod auth;
 mod call;
@@ -35,6 +36,7 @@ mod tls;
 mod url;
 mod writer;
 
+pub use access::StoreAccess;
 pub use clock::today;
 pub use config::{
     Credentials, DEFAULT_TOKEN_URL, EngineConfig, ProxyConfig, RetryConfig, TrustConfig,

@@ -72,6 +72,8 @@ pub(crate) struct Runner {
     in_flight: HashMap<JobId, String>,
     tasks: JoinSet<Outcome>,
     summary: RunSummary,
+    /// Asked to finish: no step starts any more; the run ends once those in flight ended.
+    finishing: bool,
 }
 
 impl Runner {
@@ -86,6 +88,7 @@ impl Runner {
             in_flight: HashMap::new(),
             tasks: JoinSet::new(),
             summary: RunSummary::default(),
+            finishing: false,
         }
     }
 
@@ -226,7 +229,9 @@ impl Runner {
         if let Some(n) = self.per_account.get_mut(&account) {
             *n = n.saturating_sub(1);
         }
-        if let Some(job) = self.held.get_mut(&account).and_then(VecDeque::pop_front) {
+        if !self.finishing
+            && let Some(job) = self.held.get_mut(&account).and_then(VecDeque::pop_front)
+        {
             self.start(job, account);
         }
         match result {
@@ -272,10 +277,12 @@ impl Runner {
         self.summary
     }
 
-    /// Runs until idle (or, with `keep_going`, until shut down).
+    /// Runs until idle (or, with `keep_going`, until shut down). Once `finish` says so, no
+    /// step starts any more, and the run ends (interrupted) when the steps in flight ended.
     pub(crate) async fn run(
         mut self,
         mut shutdown: watch::Receiver<bool>,
+        mut finish: watch::Receiver<bool>,
         mut submitted: mpsc::UnboundedReceiver<JobId>,
         keep_going: bool,
     ) -> Result<RunSummary, DriverError> {
@@ -293,11 +300,14 @@ impl Runner {
                 self.summary.interrupted = true;
                 return Ok(self.done(before));
             }
-            if let Err(e) = self.load_page(&mut loading) {
-                self.stop().await;
-                return Err(e);
+            self.finishing |= *finish.borrow();
+            if self.finishing && self.tasks.is_empty() {
+                self.summary.interrupted = true;
+                return Ok(self.done(before));
             }
-            if let Err(e) = self.dispatch() {
+            if !self.finishing
+                && let Err(e) = self.load_page(&mut loading).and_then(|()| self.dispatch())
+            {
                 self.stop().await;
                 return Err(e);
             }
@@ -335,9 +345,10 @@ impl Runner {
                     }
                 }
                 // More live jobs to plan: take the next page on the next turn, without waiting.
-                () = std::future::ready(()), if !loaded => {}
+                () = std::future::ready(()), if !loaded && !self.finishing => {}
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.changed() => {}
+                _ = finish.changed(), if !self.finishing => {}
             }
         }
     }

@@ -39,6 +39,7 @@ impl Ctx {
     fn announce(&self, job: &Job, input: &Input, next: &Job) {
         let (from, to) = (job.state.name(), next.state.name());
         if from != to {
+            self.api.counters.transition(from, to);
             tracing::info!(job = %job.id, key = %job.key, %from, %to, "job changed");
             let _ = self.events.send(Event::Changed {
                 id: job.id,

@@ -34,4 +34,4 @@ pub use records::{
     JOB_VERSION, StoredTransition, TRANSITION_VERSION, TransitionRecord, decode_job,
     decode_transition, encode_job, encode_transition,
 };
-pub use store::{Durability, Store};
+pub use store::{Durability, FlushObserver, Store};

@@ -42,6 +42,21 @@ pub(crate) async fn download(
     layout: Option<&FileLayout>,
     events: &broadcast::Sender<Event>,
 ) -> Result<StoredFile, CallError> {
+    let started = std::time::Instant::now();
+    let result = fetch_and_place(api, job, location, out_dir, layout, events).await;
+    api.counters.download_took(started.elapsed());
+    result
+}
+
+/// [`download`], untimed.
+async fn fetch_and_place(
+    api: &Api,
+    job: &Job,
+    location: &str,
+    out_dir: &Path,
+    layout: Option<&FileLayout>,
+    events: &broadcast::Sender<Event>,
+) -> Result<StoredFile, CallError> {
     let request = format!("the report file ({})", fetch::file_endpoint(location));
     let fetched = api
         .retrying(job.id, Endpoint::File, &request, || {

@@ -1,0 +1,355 @@
+//! The commands' side of the control socket: [`ControlClient`] answers every store operation of
+//! [`StoreAccess`] by asking the engine that holds the store, so that [`Jobs`] (and with it
+//! every command's validation, lookups and output) works the same through the socket as on the
+//! store itself. [`open_jobs`] chooses between the two.
+//!
+//! Nothing waits without a bound: connecting, the engine's first answer and every later answer
+//! each have a deadline, after which the command fails with an error that says what to check.
+
+use super::SocketAddress;
+use super::protocol::{self, MAX_LINE, PROTOCOL, Request, Response, UserInput, WireNewJob};
+use reportflow_core::{Input, Job, JobId, JobKey, Millis, NewJob, Policies, StateName};
+use reportflow_driver::{DriverError, EngineConfig, Jobs, StoreAccess};
+use reportflow_store::{Inserted, PurgeReport, StoreError, TransitionRecord};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::sync::Mutex;
+
+/// How long connecting to the socket may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the engine may take to answer the first request of a connection.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long the engine may take to answer any later request (a large batch is flushed first).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a command waits for a store that another process holds without answering on a
+/// socket (an engine starting or stopping, another command reading it).
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+/// The pause between two looks at a held store.
+const LOCK_PAUSE: Duration = Duration::from_millis(25);
+
+/// The jobs of the store `config` names: through the control socket of the engine that holds
+/// it, or straight from the store when no engine does (as [`Jobs::open`], which creates it when
+/// it does not exist yet). A socket whose engine is gone (connection refused) is stale: it is
+/// removed once the store is held here. A store held by a process without a socket is waited
+/// for a moment, then reported as in use.
+pub fn open_jobs(config: &EngineConfig) -> Result<Jobs, DriverError> {
+    config.validate()?;
+    let dir = config.store_dir.as_path();
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        if let Some(client) = blocking(ControlClient::connect(dir))? {
+            return Ok(Jobs::on(Arc::new(client), config.policies()));
+        }
+        match Jobs::open(config) {
+            Ok(jobs) => {
+                remove_stale(dir);
+                return Ok(jobs);
+            }
+            Err(DriverError::Store(StoreError::Locked { .. })) if Instant::now() < deadline => {
+                std::thread::sleep(LOCK_PAUSE);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Removes the socket of the store in `dir`, which this process holds: whatever engine made
+/// the socket is gone (only the holder of the store binds one).
+fn remove_stale(dir: &Path) {
+    let path = dir.join(protocol::SOCKET_NAME);
+    match std::fs::remove_file(&path) {
+        Ok(()) => tracing::info!(
+            "removed the stale control socket {} (the engine that made it is gone)",
+            path.display()
+        ),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!("cannot remove the stale control socket {}: {e}", path.display()),
+    }
+}
+
+/// Runs `future` to its end from the commands' synchronous code (on the multi-threaded
+/// runtime the CLI runs on).
+fn blocking<F: Future>(future: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
+}
+
+/// A connection to the engine that holds a store.
+pub struct ControlClient {
+    dir: PathBuf,
+    socket: PathBuf,
+    pid: u32,
+    connection: Mutex<BufReader<UnixStream>>,
+}
+
+impl ControlClient {
+    /// Connects to the engine holding the store in `dir`: `None` when no engine answers on its
+    /// socket (there is none, or it is stale: nobody listens on it). An engine that accepts
+    /// but does not answer in time, speaks another protocol, or a socket of another user, is
+    /// an error.
+    pub async fn connect(dir: &Path) -> Result<Option<ControlClient>, StoreError> {
+        let address = SocketAddress::of(dir).map_err(|e| engine_error(dir, e.to_string()))?;
+        let socket = address.file.clone();
+        let owner_ok = match (std::fs::symlink_metadata(&socket), std::fs::metadata(dir)) {
+            (Ok(s), Ok(d)) => s.uid() == d.uid(),
+            (Err(e), _) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            _ => true,
+        };
+        if !owner_ok {
+            return Err(engine_error(
+                dir,
+                format!(
+                    "{} is not owned by the owner of the store directory; remove it if no reportflow engine of that user runs",
+                    socket.display()
+                ),
+            ));
+        }
+        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, UnixStream::connect(&address.path)).await {
+            Err(_) => {
+                return Err(engine_error(
+                    dir,
+                    format!(
+                        "connecting to {} took more than {} s; check that the engine is running and not overloaded",
+                        socket.display(),
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                ));
+            }
+            Ok(Err(e))
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound
+                ) =>
+            {
+                return Ok(None);
+            }
+            Ok(Err(e)) => {
+                return Err(engine_error(
+                    dir,
+                    format!("cannot connect to {}: {e}", socket.display()),
+                ));
+            }
+            Ok(Ok(stream)) => stream,
+        };
+        let mut client = ControlClient {
+            dir: dir.to_path_buf(),
+            socket,
+            pid: 0,
+            connection: Mutex::new(BufReader::new(stream)),
+        };
+        let hello = Request::Hello {
+            protocol: PROTOCOL,
+        };
+        match client.call(&hello, HELLO_TIMEOUT).await? {
+            Response::Hello { protocol, pid } if protocol == PROTOCOL => {
+                client.pid = pid;
+                tracing::debug!(pid, socket = %client.socket.display(), "talking to the engine");
+                Ok(Some(client))
+            }
+            Response::Hello { protocol, pid } => Err(engine_error(
+                dir,
+                format!(
+                    "the engine (pid {pid}) speaks control protocol {protocol}, this reportflow speaks {PROTOCOL}; run the same reportflow version for the engine and the commands"
+                ),
+            )),
+            other => Err(client.unexpected(&hello, &other)),
+        }
+    }
+
+    /// Sends `request` and waits at most `timeout` for its answer.
+    async fn call(&self, request: &Request, timeout: Duration) -> Result<Response, StoreError> {
+        let bytes = protocol::line(request).map_err(|e| self.error(format!("cannot encode the request: {e}")))?;
+        let mut connection = self.connection.lock().await;
+        let exchange = async {
+            connection.get_mut().write_all(&bytes).await?;
+            let mut answer = Vec::new();
+            (&mut *connection)
+                .take(MAX_LINE as u64 + 1)
+                .read_until(b'\n', &mut answer)
+                .await?;
+            Ok::<_, io::Error>(answer)
+        };
+        let answer = match tokio::time::timeout(timeout, exchange).await {
+            Err(_) => {
+                return Err(self.error(format!(
+                    "{} did not answer within {} s; check that it runs and is not stopped (e.g. `kill -CONT {}`), or stop it and try again",
+                    self.engine(),
+                    timeout.as_secs(),
+                    self.pid_shown()
+                )));
+            }
+            Ok(Err(e)) => {
+                return Err(self.error(format!(
+                    "the connection to {} broke ({e}); the engine may have stopped: run the command again (it then opens the store itself if no engine holds it; submitting again is safe)",
+                    self.engine()
+                )));
+            }
+            Ok(Ok(answer)) => answer,
+        };
+        if answer.last() != Some(&b'\n') {
+            return Err(self.error(format!(
+                "{} closed the connection before answering (it may have stopped); nothing is known of this request: run the command again (submitting again is safe)",
+                self.engine()
+            )));
+        }
+        serde_json::from_slice(&answer)
+            .map_err(|e| self.error(format!("its answer could not be read ({e}); run the same reportflow version for the engine and the commands")))
+    }
+
+    /// Asks `request` and takes the answer `pick` expects (or the error the engine answered).
+    fn ask<T>(&self, request: Request, pick: impl FnOnce(Response) -> Result<T, Response>) -> Result<T, StoreError> {
+        let response = blocking(self.call(&request, ANSWER_TIMEOUT))?;
+        match response {
+            Response::Error { error } => Err(error.into_store_error(&self.dir)),
+            other => pick(other).map_err(|other| self.unexpected(&request, &other)),
+        }
+    }
+
+    fn engine(&self) -> String {
+        if self.pid == 0 {
+            format!("the engine on {}", self.socket.display())
+        } else {
+            format!("the engine (pid {}) on {}", self.pid, self.socket.display())
+        }
+    }
+
+    fn pid_shown(&self) -> String {
+        if self.pid == 0 {
+            "PID".to_string()
+        } else {
+            self.pid.to_string()
+        }
+    }
+
+    fn error(&self, detail: String) -> StoreError {
+        engine_error(&self.dir, detail)
+    }
+
+    fn unexpected(&self, request: &Request, answer: &Response) -> StoreError {
+        let op = serde_json::to_value(request)
+            .ok()
+            .and_then(|v| v["op"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        self.error(format!(
+            "it answered {answer:?} to a {op} request; run the same reportflow version for the engine and the commands"
+        ))
+    }
+}
+
+fn engine_error(dir: &Path, detail: String) -> StoreError {
+    StoreError::Engine {
+        dir: dir.to_path_buf(),
+        detail,
+    }
+}
+
+impl StoreAccess for ControlClient {
+    fn insert_many(
+        &self,
+        jobs: Vec<NewJob>,
+        policies: &Policies,
+        now: Millis,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        let request = Request::InsertMany {
+            jobs: jobs.into_iter().map(WireNewJob::from).collect(),
+            policies: policies.clone(),
+            now,
+        };
+        self.ask(request, |r| match r {
+            Response::Inserted { jobs } => Ok(jobs.into_iter().map(Inserted::from).collect()),
+            other => Err(other),
+        })
+    }
+
+    fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        self.ask(Request::Get { id }, |r| match r {
+            Response::Job { job } => Ok(job),
+            other => Err(other),
+        })
+    }
+
+    fn get_by_key(&self, key: &JobKey) -> Result<Option<Job>, StoreError> {
+        self.ask(Request::GetByKey { key: key.clone() }, |r| match r {
+            Response::Job { job } => Ok(job),
+            other => Err(other),
+        })
+    }
+
+    fn list(
+        &self,
+        state: Option<StateName>,
+        after: Option<JobId>,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        self.ask(Request::List { state, after, limit }, |r| match r {
+            Response::Jobs { jobs } => Ok(jobs),
+            other => Err(other),
+        })
+    }
+
+    fn live_page(&self, after: Option<JobId>, limit: usize) -> Result<Vec<Job>, StoreError> {
+        self.ask(Request::LivePage { after, limit }, |r| match r {
+            Response::Jobs { jobs } => Ok(jobs),
+            other => Err(other),
+        })
+    }
+
+    fn counts(&self) -> Result<BTreeMap<StateName, u64>, StoreError> {
+        self.ask(Request::Counts, |r| match r {
+            Response::Counts { counts } => Ok(counts.into_iter().collect()),
+            other => Err(other),
+        })
+    }
+
+    fn history(&self, id: JobId) -> Result<Vec<TransitionRecord>, StoreError> {
+        self.ask(Request::History { id }, |r| match r {
+            Response::History { steps } => Ok(steps.into_iter().map(Into::into).collect()),
+            other => Err(other),
+        })
+    }
+
+    fn apply(
+        &self,
+        id: JobId,
+        expected_version: u64,
+        input: Input,
+        now: Millis,
+    ) -> Result<Job, StoreError> {
+        let Some(input) = UserInput::of(&input) else {
+            return Err(self.error(format!(
+                "only a user's retry and cancel go through the control socket, not {input:?}"
+            )));
+        };
+        let request = Request::Apply {
+            id,
+            expected_version,
+            input,
+            now,
+        };
+        self.ask(request, |r| match r {
+            Response::Applied { job } => Ok(job),
+            other => Err(other),
+        })
+    }
+
+    fn purge(&self, older_than: Millis) -> Result<PurgeReport, StoreError> {
+        self.ask(Request::Purge { older_than }, |r| match r {
+            Response::Purged {
+                jobs,
+                history_records,
+                ids,
+            } => Ok(PurgeReport {
+                jobs,
+                history_records,
+                ids,
+            }),
+            other => Err(other),
+        })
+    }
+}
