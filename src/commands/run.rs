@@ -5,8 +5,8 @@
 use crate::cli::{EngineArgs, RunArgs, ServeArgs};
 use crate::commands::scope::Scope;
 use crate::commands::serve;
-use crate::control::server::ControlServer;
 use crate::context::{Context, DEFAULT_OUT, Purpose, absolute};
+use crate::control::server::ControlServer;
 use crate::error::{CliError, Outcome};
 use crate::output::{jobs_table, print, print_json_line};
 use crate::progress::{self, Mode};

@@ -14,7 +14,7 @@ use reportflow_store::{Inserted, PurgeReport, StoreError, TransitionRecord};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,13 +64,19 @@ pub fn open_jobs(config: &EngineConfig) -> Result<Jobs, DriverError> {
 /// the socket is gone (only the holder of the store binds one).
 fn remove_stale(dir: &Path) {
     let path = dir.join(protocol::SOCKET_NAME);
+    if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_socket()) {
+        return;
+    }
     match std::fs::remove_file(&path) {
         Ok(()) => tracing::info!(
             "removed the stale control socket {} (the engine that made it is gone)",
             path.display()
         ),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!("cannot remove the stale control socket {}: {e}", path.display()),
+        Err(e) => tracing::warn!(
+            "cannot remove the stale control socket {}: {e}",
+            path.display()
+        ),
     }
 }
 
@@ -96,12 +102,14 @@ impl ControlClient {
     pub async fn connect(dir: &Path) -> Result<Option<ControlClient>, StoreError> {
         let address = SocketAddress::of(dir).map_err(|e| engine_error(dir, e.to_string()))?;
         let socket = address.file.clone();
-        let owner_ok = match (std::fs::symlink_metadata(&socket), std::fs::metadata(dir)) {
-            (Ok(s), Ok(d)) => s.uid() == d.uid(),
-            (Err(e), _) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            _ => true,
+        // No socket there (or no directory): no engine to ask; opening the store says the rest.
+        let Ok(found) = std::fs::symlink_metadata(&socket) else {
+            return Ok(None);
         };
-        if !owner_ok {
+        if !found.file_type().is_socket() {
+            return Ok(None);
+        }
+        if std::fs::metadata(dir).is_ok_and(|d| d.uid() != found.uid()) {
             return Err(engine_error(
                 dir,
                 format!(
@@ -110,7 +118,9 @@ impl ControlClient {
                 ),
             ));
         }
-        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, UnixStream::connect(&address.path)).await {
+        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, UnixStream::connect(&address.path))
+            .await
+        {
             Err(_) => {
                 return Err(engine_error(
                     dir,
@@ -143,9 +153,7 @@ impl ControlClient {
             pid: 0,
             connection: Mutex::new(BufReader::new(stream)),
         };
-        let hello = Request::Hello {
-            protocol: PROTOCOL,
-        };
+        let hello = Request::Hello { protocol: PROTOCOL };
         match client.call(&hello, HELLO_TIMEOUT).await? {
             Response::Hello { protocol, pid } if protocol == PROTOCOL => {
                 client.pid = pid;
@@ -164,7 +172,8 @@ impl ControlClient {
 
     /// Sends `request` and waits at most `timeout` for its answer.
     async fn call(&self, request: &Request, timeout: Duration) -> Result<Response, StoreError> {
-        let bytes = protocol::line(request).map_err(|e| self.error(format!("cannot encode the request: {e}")))?;
+        let bytes = protocol::line(request)
+            .map_err(|e| self.error(format!("cannot encode the request: {e}")))?;
         let mut connection = self.connection.lock().await;
         let exchange = async {
             connection.get_mut().write_all(&bytes).await?;
@@ -203,7 +212,11 @@ impl ControlClient {
     }
 
     /// Asks `request` and takes the answer `pick` expects (or the error the engine answered).
-    fn ask<T>(&self, request: Request, pick: impl FnOnce(Response) -> Result<T, Response>) -> Result<T, StoreError> {
+    fn ask<T>(
+        &self,
+        request: Request,
+        pick: impl FnOnce(Response) -> Result<T, Response>,
+    ) -> Result<T, StoreError> {
         let response = blocking(self.call(&request, ANSWER_TIMEOUT))?;
         match response {
             Response::Error { error } => Err(error.into_store_error(&self.dir)),
@@ -287,10 +300,17 @@ impl StoreAccess for ControlClient {
         after: Option<JobId>,
         limit: usize,
     ) -> Result<Vec<Job>, StoreError> {
-        self.ask(Request::List { state, after, limit }, |r| match r {
-            Response::Jobs { jobs } => Ok(jobs),
-            other => Err(other),
-        })
+        self.ask(
+            Request::List {
+                state,
+                after,
+                limit,
+            },
+            |r| match r {
+                Response::Jobs { jobs } => Ok(jobs),
+                other => Err(other),
+            },
+        )
     }
 
     fn live_page(&self, after: Option<JobId>, limit: usize) -> Result<Vec<Job>, StoreError> {

@@ -13,8 +13,8 @@
 //!
 //! JSON lines keep the protocol readable with `socat - UNIX-CONNECT:store/reportflow.sock`.
 
-use reportflow_core::{Input, Job, JobId, JobKey, Millis, NewJob, Policies, StateName};
 use reportflow_core::{DateOrigin, JobSpec, Label};
+use reportflow_core::{Input, Job, JobId, JobKey, Millis, NewJob, Policies, StateName};
 use reportflow_store::{Inserted, PurgeReport, StoreError, TransitionRecord};
 use serde::{Deserialize, Serialize};
 use std::path::Path;

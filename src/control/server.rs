@@ -12,7 +12,7 @@ use crate::error::CliError;
 use reportflow_core::{Job, JobKey};
 use reportflow_driver::Engine;
 use std::io;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -35,11 +35,20 @@ impl ControlServer {
         let address = SocketAddress::of(&dir).map_err(|e| bind_error(&dir, &e))?;
         let path = address.file.clone();
         // This process holds the store: a socket already there is a killed engine's.
-        match std::fs::remove_file(&path) {
-            Ok(()) => tracing::info!(
-                "removed the stale control socket {} (the engine that made it is gone)",
-                path.display()
-            ),
+        match std::fs::symlink_metadata(&path) {
+            Ok(found) if found.file_type().is_socket() => {
+                std::fs::remove_file(&path).map_err(|e| bind_error(&path, &e))?;
+                tracing::info!(
+                    "removed the stale control socket {} (the engine that made it is gone)",
+                    path.display()
+                );
+            }
+            Ok(_) => {
+                return Err(CliError::Runtime(format!(
+                    "{} is in the way of the control socket and is not a socket; move it out of the store directory",
+                    path.display()
+                )));
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(bind_error(&path, &e)),
         }
@@ -79,7 +88,10 @@ impl ControlServer {
         match std::fs::remove_file(&self.path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!("cannot remove the control socket {}: {e}", self.path.display()),
+            Err(e) => tracing::warn!(
+                "cannot remove the control socket {}: {e}",
+                self.path.display()
+            ),
         }
     }
 }
@@ -145,7 +157,10 @@ async fn connection(
     match stream.peer_cred() {
         Ok(peer) if peer.uid() == owner || peer.uid() == 0 => {}
         Ok(peer) => {
-            tracing::warn!(uid = peer.uid(), "refused a control connection from another user");
+            tracing::warn!(
+                uid = peer.uid(),
+                "refused a control connection from another user"
+            );
             return;
         }
         Err(e) => {
@@ -205,7 +220,8 @@ fn answer(engine: &Engine, request: Request) -> Response {
                 .iter()
                 .map(|j| reportflow_core::NewJob::from(j.clone()).key())
                 .collect();
-            let result = store.insert_many(jobs.into_iter().map(Into::into).collect(), &policies, now);
+            let result =
+                store.insert_many(jobs.into_iter().map(Into::into).collect(), &policies, now);
             match &result {
                 Ok(inserted) => {
                     for one in inserted.iter().filter(|i| i.created) {
@@ -233,10 +249,12 @@ fn answer(engine: &Engine, request: Request) -> Response {
             state,
             after,
             limit,
-        } => Response::of(store.list(state, after, limit), |jobs| Response::Jobs { jobs }),
-        Request::LivePage { after, limit } => {
-            Response::of(store.live_page(after, limit), |jobs| Response::Jobs { jobs })
-        }
+        } => Response::of(store.list(state, after, limit), |jobs| Response::Jobs {
+            jobs,
+        }),
+        Request::LivePage { after, limit } => Response::of(store.live_page(after, limit), |jobs| {
+            Response::Jobs { jobs }
+        }),
         Request::Counts => Response::of(store.counts(), |counts| Response::Counts {
             counts: counts.into_iter().collect(),
         }),

@@ -203,7 +203,10 @@ impl Api {
         payload: &Payload,
         what: &'static str,
     ) -> Result<(StatusCode, Option<String>), CallError> {
-        let response = match self.exchange(Endpoint::Create, Method::POST, url, Some(payload)).await {
+        let response = match self
+            .exchange(Endpoint::Create, Method::POST, url, Some(payload))
+            .await
+        {
             Err(CallError::Ambiguous(m)) => return Err(CallError::Unconfirmed(m)),
             other => other?,
         };
@@ -397,7 +400,9 @@ impl Api {
     /// Starts a file download: the 200 response, or why not.
     pub(crate) async fn open_file(&self, location: &str) -> Result<Response<Incoming>, CallError> {
         let url = format!("{}/file", location.trim_end_matches('/'));
-        let response = self.exchange(Endpoint::File, Method::GET, &url, None).await?;
+        let response = self
+            .exchange(Endpoint::File, Method::GET, &url, None)
+            .await?;
         let status = response.status();
         if status == StatusCode::OK {
             return Ok(response);

@@ -46,7 +46,10 @@ impl Engine {
     pub fn open(config: EngineConfig) -> Result<Engine, DriverError> {
         let base_uri = config.base_uri()?;
         let store = Arc::new(Store::open(&config.store_dir)?);
-        let jobs = Jobs::on(Arc::clone(&store) as Arc<dyn StoreAccess>, config.policies());
+        let jobs = Jobs::on(
+            Arc::clone(&store) as Arc<dyn StoreAccess>,
+            config.policies(),
+        );
         let writer = Writer::start(Arc::clone(&store))?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let api = Api::new(&config, base_uri.clone(), events.clone())?;
@@ -162,7 +165,12 @@ impl Engine {
         self.jobs.set_running(Some(tx));
         let runner = Runner::new(Arc::clone(&self.ctx), self.config.clone());
         let result = runner
-            .run(self.shutdown.subscribe(), self.finish.subscribe(), rx, keep_going)
+            .run(
+                self.shutdown.subscribe(),
+                self.finish.subscribe(),
+                rx,
+                keep_going,
+            )
             .await;
         self.jobs.set_running(None);
         // Whatever rode on the background flush is made durable, off the runtime's threads.

@@ -91,9 +91,17 @@ impl Jobs {
         let key = key.unwrap_or_else(|| JobKey::derived(&spec));
         let inserted = self
             .store
-            .insert_many(vec![NewJob::new(spec, Some(key))], &self.policies, clock::now())?
+            .insert_many(
+                vec![NewJob::new(spec, Some(key))],
+                &self.policies,
+                clock::now(),
+            )?
             .pop()
-            .ok_or_else(|| DriverError::Config("the store stored nothing and said nothing; please report this".into()))?;
+            .ok_or_else(|| {
+                DriverError::Config(
+                    "the store stored nothing and said nothing; please report this".into(),
+                )
+            })?;
         if inserted.created {
             self.wake(inserted.job.id);
         }
