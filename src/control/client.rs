@@ -282,14 +282,14 @@ impl StoreAccess for ControlClient {
 
     fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
         self.ask(Request::Get { id }, |r| match r {
-            Response::Job { job } => Ok(job),
+            Response::Job { job } => Ok(job.map(|job| *job)),
             other => Err(other),
         })
     }
 
     fn get_by_key(&self, key: &JobKey) -> Result<Option<Job>, StoreError> {
         self.ask(Request::GetByKey { key: key.clone() }, |r| match r {
-            Response::Job { job } => Ok(job),
+            Response::Job { job } => Ok(job.map(|job| *job)),
             other => Err(other),
         })
     }
@@ -353,7 +353,7 @@ impl StoreAccess for ControlClient {
             now,
         };
         self.ask(request, |r| match r {
-            Response::Applied { job } => Ok(job),
+            Response::Applied { job } => Ok(*job),
             other => Err(other),
         })
     }

@@ -201,7 +201,7 @@ pub enum Response {
     /// One job, or none.
     Job {
         /// The job, if stored.
-        job: Option<Job>,
+        job: Option<Box<Job>>,
     },
     /// A page of jobs.
     Jobs {
@@ -221,7 +221,7 @@ pub enum Response {
     /// The job after an applied input.
     Applied {
         /// The job.
-        job: Job,
+        job: Box<Job>,
     },
     /// What a purge removed.
     Purged {
@@ -446,7 +446,8 @@ pub fn line<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
 mod tests {
     use super::*;
     use reportflow_core::{
-        AccountReportSpec, BillingReportSpec, Failure, Input, OutputFormat, Progress, StoredFile,
+        AccountReportSpec, BillingReportSpec, Failure, FailureKind, Input, OutputFormat, Progress,
+        StoredFile,
     };
     use reportflow_store::Store;
     use std::collections::{BTreeMap, BTreeSet};
@@ -515,7 +516,12 @@ mod tests {
             (
                 b,
                 Input::PermanentError {
-                    failure: Failure::permanent(Some(400), Some("1001".into()), "bad"),
+                    failure: Failure {
+                        kind: FailureKind::Upstream,
+                        http_status: Some(400),
+                        code: Some(1001),
+                        message: "bad".into(),
+                    },
                 },
             ),
             (c, Input::Cancel),
@@ -528,14 +534,14 @@ mod tests {
         }
         for job in store.list(None, None, 10).expect("list") {
             let answer = Response::Job {
-                job: Some(job.clone()),
+                job: Some(Box::new(job.clone())),
             };
             let text = line(&answer).expect("encodes");
             let back: Response = serde_json::from_slice(&text).expect("decodes");
             let Response::Job { job: Some(back) } = back else {
                 panic!("another answer: {back:?}");
             };
-            assert_eq!(back, job);
+            assert_eq!(*back, job);
         }
     }
 

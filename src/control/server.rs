@@ -241,10 +241,12 @@ fn answer(engine: &Engine, request: Request) -> Response {
             }
             Response::of(result, Response::inserted)
         }
-        Request::Get { id } => Response::of(store.get(id), |job| Response::Job { job }),
-        Request::GetByKey { key } => {
-            Response::of(store.get_by_key(&key), |job| Response::Job { job })
-        }
+        Request::Get { id } => Response::of(store.get(id), |job| Response::Job {
+            job: job.map(Box::new),
+        }),
+        Request::GetByKey { key } => Response::of(store.get_by_key(&key), |job| Response::Job {
+            job: job.map(Box::new),
+        }),
         Request::List {
             state,
             after,
@@ -278,7 +280,7 @@ fn answer(engine: &Engine, request: Request) -> Response {
                 );
                 engine.wake(job.id);
             }
-            Response::of(result, |job| Response::Applied { job })
+            Response::of(result, |job| Response::Applied { job: Box::new(job) })
         }
         Request::Purge { older_than } => Response::of(store.purge(older_than), Response::purged),
     }
