@@ -218,7 +218,7 @@ fn answer(engine: &Engine, request: Request) -> Response {
         } => {
             let keys: Vec<JobKey> = jobs
                 .iter()
-                .map(|j| reportflow_core::NewJob::from(j.clone()).key())
+                .map(|j| j.key.clone().unwrap_or_else(|| JobKey::derived(&j.spec)))
                 .collect();
             let result =
                 store.insert_many(jobs.into_iter().map(Into::into).collect(), &policies, now);
