@@ -6,7 +6,9 @@ use crate::credentials::{self, Sources};
 use crate::error::CliError;
 use crate::shell;
 use reportflow_core::{PollPolicy, RetryPolicy};
-use reportflow_driver::{Credentials, EngineConfig, Jobs, ProxyConfig, RetryConfig, TrustConfig};
+use reportflow_driver::{
+    Credentials, EngineConfig, Jobs, ProxyConfig, RetryConfig, StoreLocation, TrustConfig,
+};
 use reportflow_sim::{SimConfig, SimHandle};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -19,6 +21,8 @@ pub use reportflow_driver::today;
 pub const DEFAULT_OUT: &str = "./reports";
 /// The CLI's own settings file inside the store directory (the output folder a batch asked for).
 const SETTINGS_FILE: &str = "reportflow-cli.toml";
+/// Where the password of a PostgreSQL store comes from when its URL has none (libpq's name).
+pub const PASSWORD_VAR: &str = "PGPASSWORD";
 
 /// What a command needs the engine for; [`Context::engine_config`] resolves each into the one
 /// configuration the command runs with.
@@ -26,12 +30,15 @@ pub enum Purpose<'a> {
     /// Recording and reading the store's jobs (`submit`, `status`, `history`, `retry`,
     /// `cancel`, `purge`): no credentials, no network.
     Store,
-    /// `run`: the store's jobs, into `out`, `concurrency` at once, with the credentials.
+    /// `run`: the store's jobs, into `out`, `concurrency` at once, with the credentials; on a
+    /// shared store as a worker whose leases last `lease`.
     Run {
         /// Where the files go.
         out: &'a Path,
         /// Jobs worked on at once.
         concurrency: usize,
+        /// The lease of a worker on a shared store.
+        lease: Duration,
     },
     /// `reports`: the catalogue, with the credentials, on a throwaway store in `scratch`.
     Catalogue {
@@ -76,16 +83,25 @@ impl Context {
         }
     }
 
+    /// Where the store is, as given by `--store` (`REPORTFLOW_STORE`): a directory, or a
+    /// `postgres://` URL whose password, when the URL has none, comes from `PGPASSWORD`. The
+    /// one place the store argument is resolved.
+    pub fn store(&self) -> StoreLocation {
+        StoreLocation::from(&self.global.store)
+            .with_password(std::env::var(PASSWORD_VAR).ok().filter(|p| !p.is_empty()))
+    }
+
     /// A command to paste into a shell: `reportflow ARGS`, with `--store DIR` first when the
     /// store came from `--store` (neither the default nor `REPORTFLOW_STORE`, which the same
-    /// shell still has), every word quoted for a POSIX shell when it needs it.
+    /// shell still has), every word quoted for a POSIX shell when it needs it. A URL is shown
+    /// without its password.
     pub fn command(&self, args: &[&str]) -> String {
-        let store = self.global.store.to_string_lossy();
+        let store = self.store().to_string();
         let from_env = std::env::var_os("REPORTFLOW_STORE")
             .is_some_and(|env| Path::new(&env) == self.global.store);
         let mut words: Vec<&str> = Vec::with_capacity(args.len() + 2);
         if self.global.store != Path::new(DEFAULT_STORE) && !from_env {
-            words.extend(["--store", store.as_ref()]);
+            words.extend(["--store", store.as_str()]);
         }
         words.extend_from_slice(args);
         shell::command(words)
@@ -115,12 +131,17 @@ impl Context {
     pub fn engine_config(&self, purpose: Purpose<'_>) -> Result<EngineConfig, CliError> {
         let base_url = self.global.base_url.trim();
         let mut config = match purpose {
-            Purpose::Store => EngineConfig::new(&self.global.store, DEFAULT_OUT, base_url),
-            Purpose::Run { out, concurrency } => {
-                let mut config = EngineConfig::new(&self.global.store, out, base_url);
+            Purpose::Store => EngineConfig::new(self.store(), DEFAULT_OUT, base_url),
+            Purpose::Run {
+                out,
+                concurrency,
+                lease,
+            } => {
+                let mut config = EngineConfig::new(self.store(), out, base_url);
                 config.credentials = Some(self.credentials()?);
                 config.concurrency = concurrency;
                 config.per_account_concurrency = config.per_account_concurrency.min(concurrency);
+                config.lease = lease;
                 config
             }
             Purpose::Catalogue { scratch } => {
@@ -144,38 +165,48 @@ impl Context {
         Ok(config)
     }
 
-    /// Opens the store's jobs (creating the store when it does not exist yet): the store only,
-    /// no HTTP client, no threads.
-    pub fn open_store(&self) -> Result<Jobs, CliError> {
-        Ok(Jobs::open(&self.engine_config(Purpose::Store)?)?)
+    /// Opens the store's jobs (creating a sled store when it does not exist yet): the store
+    /// only, no HTTP client, no threads until something is written.
+    pub async fn open_store(&self) -> Result<Jobs, CliError> {
+        Ok(Jobs::open(&self.engine_config(Purpose::Store)?).await?)
     }
 
     /// Opens the store's jobs when the store exists; `None` when it does not (a command that
-    /// only reads then has nothing to show, and creates nothing).
-    pub fn open_existing_store(&self) -> Result<Option<Jobs>, CliError> {
-        if self.global.store.exists() {
-            self.open_store().map(Some)
+    /// only reads then has nothing to show, and creates nothing). A database is always opened.
+    pub async fn open_existing_store(&self) -> Result<Option<Jobs>, CliError> {
+        if self.store().exists() {
+            self.open_store().await.map(Some)
         } else {
             Ok(None)
         }
     }
 
-    /// The output folder a batch file recorded for this store, if any.
+    /// The output folder a batch file recorded for this store, if any (a sled store only: on a
+    /// shared store every worker writes to its own `--out`).
     pub fn remembered_out(&self) -> Option<PathBuf> {
-        let text = std::fs::read_to_string(self.global.store.join(SETTINGS_FILE)).ok()?;
+        let dir = self.store().dir()?.to_path_buf();
+        let text = std::fs::read_to_string(dir.join(SETTINGS_FILE)).ok()?;
         toml::from_str::<StoreSettings>(&text).ok()?.out
     }
 
     /// Records `out` as the output folder of this store's runs (written atomically; call it
-    /// while holding the store open).
+    /// while holding the store open). A shared store keeps none: each worker has its own
+    /// `--out`, and the command says so.
     pub fn remember_out(&self, out: &Path) -> Result<(), CliError> {
+        let Some(dir) = self.store().dir().map(Path::to_path_buf) else {
+            self.warn(&format!(
+                "the batch file's out ({}) is not kept with a PostgreSQL store: each worker writes to its own --out (REPORTFLOW_OUT); pass it to `reportflow run`",
+                out.display()
+            ));
+            return Ok(());
+        };
         let settings = StoreSettings {
             out: Some(out.to_path_buf()),
         };
         let text = toml::to_string(&settings)
             .map_err(|e| CliError::Runtime(format!("cannot record the output folder: {e}")))?;
-        let path = self.global.store.join(SETTINGS_FILE);
-        let tmp = self.global.store.join(format!(".{SETTINGS_FILE}.tmp"));
+        let path = dir.join(SETTINGS_FILE);
+        let tmp = dir.join(format!(".{SETTINGS_FILE}.tmp"));
         std::fs::write(&tmp, text)
             .and_then(|()| std::fs::rename(&tmp, &path))
             .map_err(|e| {

@@ -1,6 +1,7 @@
 //! `run`: drives every live job to its end (resuming a crashed run), then reports and exits.
 //! With `--watch` it works in rounds until Ctrl-C or SIGTERM, releasing the store between
-//! rounds so that other processes can submit jobs and read their status.
+//! rounds so that other processes can submit jobs and read their status. On a PostgreSQL store
+//! it is one worker among any number: it claims due jobs until none is live.
 
 use crate::cli::RunArgs;
 use crate::context::{Context, DEFAULT_OUT, Purpose, absolute};
@@ -19,11 +20,10 @@ const MAX_SUMMARY_ROWS: usize = 50;
 
 /// `run`.
 pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
-    let store = &ctx.global.store;
+    let store = ctx.store();
     if !store.exists() {
         return Err(CliError::Usage(format!(
-            "there is no store at {}; submit jobs first, or point --store (REPORTFLOW_STORE) at your store",
-            store.display()
+            "there is no store at {store}; submit jobs first, or point --store (REPORTFLOW_STORE) at your store"
         )));
     }
     let out = match &args.out {
@@ -34,6 +34,7 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
     let config = ctx.engine_config(Purpose::Run {
         out: &out,
         concurrency: usize::from(args.concurrency),
+        lease: Duration::from_secs(u64::from(args.lease)),
     })?;
     let mode = Mode::choose(ctx.global.json, ctx.global.quiet);
     let mut stop = Stop::on_signals();
@@ -47,14 +48,13 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
             print_json_line(&finished_event(&summary, &out, Outcome::Success));
         } else {
             print(&format!(
-                "nothing to do: every job in {} has ended (`{}` shows them)\n",
-                store.display(),
+                "nothing to do: every job in {store} has ended (`{}` shows them)\n",
                 ctx.command(&["status"])
             ));
         }
         return Ok(Outcome::Success);
     };
-    let outcome = report(ctx, &round.engine, &round.summary, &round.ids, &out)?;
+    let outcome = report(ctx, &round.engine, &round.summary, &round.ids, &out).await?;
     if round.summary.interrupted {
         return Err(CliError::Runtime(
             "the run was interrupted before every job ended; every job is resumable: run again to continue".into(),
@@ -78,12 +78,13 @@ async fn round(
     mode: Mode,
     stop: &mut Stop,
 ) -> Result<Option<Round>, CliError> {
-    let engine = Engine::open(config.clone())?;
+    let engine = Engine::open(config.clone()).await?;
     // The jobs the summary table shows: the first live ones (not every live job: the run reads
     // those a page at a time, and its first request should not wait for them).
     let shown = engine
         .store()
         .live_page(None, MAX_SUMMARY_ROWS)
+        .await
         .map_err(DriverError::from)?;
     let Some(first) = shown.first() else {
         return Ok(None);
@@ -247,7 +248,7 @@ pub fn finished_event(summary: &RunSummary, out: &Path, outcome: Outcome) -> ser
 /// Prints what the run did to the jobs `ids` (a table of the first of them, then a line), or the
 /// final JSON event, and says how the run ended. `summary.live_at_start` counts the jobs the run
 /// had when `ids` holds only the first of them.
-pub fn report(
+pub async fn report(
     ctx: &Context,
     engine: &Engine,
     summary: &RunSummary,
@@ -259,11 +260,12 @@ pub fn report(
         print_json_line(&finished_event(summary, out, outcome));
         return Ok(outcome);
     }
-    let jobs: Vec<Job> = ids
-        .iter()
-        .take(MAX_SUMMARY_ROWS)
-        .filter_map(|id| engine.job(&id.to_string()).ok())
-        .collect();
+    let mut jobs: Vec<Job> = Vec::new();
+    for id in ids.iter().take(MAX_SUMMARY_ROWS) {
+        if let Ok(job) = engine.job(&id.to_string()).await {
+            jobs.push(job);
+        }
+    }
     let mut text = jobs_table(&jobs);
     let total = ids.len().max(summary.live_at_start);
     if total > MAX_SUMMARY_ROWS {

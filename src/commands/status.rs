@@ -8,20 +8,22 @@ use reportflow_core::Job;
 use std::collections::BTreeMap;
 
 /// `status`.
-pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome, CliError> {
-    let jobs: Vec<Job> = match ctx.open_existing_store()? {
-        Some(store) if args.jobs.is_empty() => store.jobs(args.state)?,
-        Some(store) => args
-            .jobs
-            .iter()
-            .map(|j| store.job(j))
-            .collect::<Result<_, _>>()?,
+pub async fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome, CliError> {
+    let jobs: Vec<Job> = match ctx.open_existing_store().await? {
+        Some(store) if args.jobs.is_empty() => store.jobs(args.state).await?,
+        Some(store) => {
+            let mut jobs = Vec::with_capacity(args.jobs.len());
+            for j in &args.jobs {
+                jobs.push(store.job(j).await?);
+            }
+            jobs
+        }
         None if args.jobs.is_empty() => Vec::new(),
         None => {
             return Err(CliError::Usage(format!(
                 "no job {:?}: there is no store at {} yet (submit jobs first, or check --store)",
                 args.jobs[0],
-                ctx.global.store.display()
+                ctx.store()
             )));
         }
     };
@@ -37,7 +39,7 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome, CliError> {
             .unwrap_or_default();
         print(&format!(
             "no jobs{filter} in {}; submit one with `{}`\n",
-            ctx.global.store.display(),
+            ctx.store(),
             ctx.command(&["submit"])
         ));
         return Ok(Outcome::Success);

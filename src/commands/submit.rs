@@ -33,7 +33,7 @@ impl SubmittedView {
 }
 
 /// `submit report`.
-pub fn report(ctx: &Context, args: &SubmitReport) -> Result<Outcome, CliError> {
+pub async fn report(ctx: &Context, args: &SubmitReport) -> Result<Outcome, CliError> {
     let mut params: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (name, value) in &args.params {
         params
@@ -48,29 +48,29 @@ pub fn report(ctx: &Context, args: &SubmitReport) -> Result<Outcome, CliError> {
         params,
         expires_at: args.expires,
     });
-    submit_one(ctx, spec, args.key.as_deref())
+    submit_one(ctx, spec, args.key.as_deref()).await
 }
 
 /// `submit billing`.
-pub fn billing(ctx: &Context, args: &SubmitBilling) -> Result<Outcome, CliError> {
+pub async fn billing(ctx: &Context, args: &SubmitBilling) -> Result<Outcome, CliError> {
     let spec = JobSpec::Billing(BillingReportSpec {
         account: ctx.account()?,
         report_type: args.report_type.trim().to_ascii_uppercase(),
         start: args.from,
         end: args.to,
     });
-    submit_one(ctx, spec, args.key.as_deref())
+    submit_one(ctx, spec, args.key.as_deref()).await
 }
 
 /// Checks the request, then records it; the store is not even opened for a bad request.
-fn submit_one(ctx: &Context, spec: JobSpec, key: Option<&str>) -> Result<Outcome, CliError> {
+async fn submit_one(ctx: &Context, spec: JobSpec, key: Option<&str>) -> Result<Outcome, CliError> {
     let key = key
         .map(JobKey::user)
         .transpose()
         .map_err(DriverError::Invalid)?;
     spec.validate(today()).map_err(DriverError::Invalid)?;
-    let store = ctx.open_store()?;
-    let submitted = store.submit(spec, key)?;
+    let store = ctx.open_store().await?;
+    let submitted = store.submit(spec, key).await?;
     for w in &submitted.warnings {
         ctx.warn(&w.to_string());
     }
@@ -99,7 +99,7 @@ fn submit_one(ctx: &Context, spec: JobSpec, key: Option<&str>) -> Result<Outcome
 }
 
 /// `submit batch`: every entry is checked (also against the store's keys) before any is stored.
-pub fn batch(ctx: &Context, args: &SubmitBatch) -> Result<Outcome, CliError> {
+pub async fn batch(ctx: &Context, args: &SubmitBatch) -> Result<Outcome, CliError> {
     let text = std::fs::read_to_string(&args.file).map_err(|e| {
         let fix = if e.kind() == std::io::ErrorKind::InvalidData {
             "save it as UTF-8 text"
@@ -118,8 +118,8 @@ pub fn batch(ctx: &Context, args: &SubmitBatch) -> Result<Outcome, CliError> {
         .map(str::trim)
         .filter(|a| !a.is_empty());
     let batch = batch::parse(&args.file, &text, account, today()).map_err(CliError::Batch)?;
-    let store = ctx.open_store()?;
-    let conflicts = batch::conflicts_with_store(&args.file, &batch, store.store());
+    let store = ctx.open_store().await?;
+    let conflicts = batch::conflicts_with_store(&args.file, &batch, store.store()).await;
     if !conflicts.is_empty() {
         return Err(CliError::Batch(conflicts));
     }
@@ -128,7 +128,7 @@ pub fn batch(ctx: &Context, args: &SubmitBatch) -> Result<Outcome, CliError> {
     }
     let mut views = Vec::with_capacity(batch.entries.len());
     for entry in &batch.entries {
-        let submitted = store.submit(entry.spec.clone(), entry.key.clone())?;
+        let submitted = store.submit(entry.spec.clone(), entry.key.clone()).await?;
         views.push(SubmittedView::of(&submitted));
     }
     if let Some(out) = &batch.out {

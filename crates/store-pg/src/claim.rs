@@ -11,7 +11,8 @@ use crate::columns::{
     millis_sql, u64_from_sql, u64_sql,
 };
 use crate::run::{commit, retrying};
-use crate::{Claimed, Lease, PgStore, PgStoreError, Released, Renewed, WorkerId};
+use crate::PgStore;
+use reportflow_store::{Claimed, Lease, Released, Renewed, StoreError, WorkerId};
 use reportflow_core::Millis;
 use std::collections::HashSet;
 
@@ -125,7 +126,7 @@ impl PgStore {
     /// advisory lock), so that each counts the leases of the one before. Jobs locked at that
     /// moment (being stepped, or cancelled) are skipped, not waited for.
     ///
-    /// A claim whose commit fails with [`PgStoreError::OutcomeUnknown`] may have taken jobs:
+    /// A claim whose commit fails with [`PgError::OutcomeUnknown`] may have taken jobs:
     /// they come back to any worker when their leases expire.
     pub async fn claim(
         &self,
@@ -133,7 +134,7 @@ impl PgStore {
         limit: usize,
         per_account_limit: usize,
         now: Millis,
-    ) -> Result<Vec<Claimed>, PgStoreError> {
+    ) -> Result<Vec<Claimed>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -197,7 +198,7 @@ impl PgStore {
         &self,
         worker: &WorkerId,
         leases: &[Lease],
-    ) -> Result<Renewed, PgStoreError> {
+    ) -> Result<Renewed, StoreError> {
         if leases.is_empty() {
             return Ok(Renewed::default());
         }
@@ -236,7 +237,7 @@ impl PgStore {
         &self,
         worker: &WorkerId,
         leases: &[Lease],
-    ) -> Result<Released, PgStoreError> {
+    ) -> Result<Released, StoreError> {
         if leases.is_empty() {
             return Ok(Released::default());
         }
@@ -265,7 +266,7 @@ impl PgStore {
     /// The earliest due time (core time) among the live jobs nobody holds, for a claim loop to
     /// sleep on; `None` when there are none. Jobs leased by a worker that died count once their
     /// lease has expired: claim at least every claim interval as well.
-    pub async fn next_due(&self) -> Result<Option<Millis>, PgStoreError> {
+    pub async fn next_due(&self) -> Result<Option<Millis>, StoreError> {
         retrying!(self, "find the next due job", |client| {
             let next_due = client.prepare_cached(NEXT_DUE).await?;
             let row = client.query_opt(&next_due, &[]).await?;

@@ -3,7 +3,8 @@
 use crate::columns::{JobArrays, job_from_row, millis_sql, state_sql};
 use crate::counts::Deltas;
 use crate::run::{OpError, commit, retrying};
-use crate::{PgStore, PgStoreError};
+use crate::PgStore;
+use reportflow_store::StoreError;
 use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, Policies, StateName};
 use reportflow_store::{Inserted, describe_spec};
 use std::collections::HashMap;
@@ -47,14 +48,14 @@ const INSERT_JOBS: &str = "
 impl PgStore {
     /// Stores a new job in `Requested`, or returns the job `key` already names when its spec is
     /// the same (the policy of a repeated submit is ignored); a different spec under the same
-    /// key is a [`PgStoreError::KeyConflict`]. Committed (durable) when this returns.
+    /// key is a [`StoreError::KeyConflict`]. Committed (durable) when this returns.
     pub async fn insert(
         &self,
         spec: JobSpec,
         key: JobKey,
         policy: Policies,
         now: Millis,
-    ) -> Result<Inserted, PgStoreError> {
+    ) -> Result<Inserted, StoreError> {
         let mut inserted = self.insert_many([(spec, key)], &policy, now).await?;
         inserted
             .pop()
@@ -64,7 +65,7 @@ impl PgStore {
     /// [`PgStore::insert`] for many jobs, in order: up to 500 jobs per transaction, each batch
     /// whole or not at all, with `NOTIFY` (an empty payload) in the same transaction when it
     /// stored a new job, so that idle workers look for work. Stops at the first error (a
-    /// [`PgStoreError::KeyConflict`], say): the jobs before it stay stored, none after it is.
+    /// [`StoreError::KeyConflict`], say): the jobs before it stay stored, none after it is.
     /// The same key twice in the input names one job.
     ///
     /// Ids increase and are never reused, even after a purge; unlike the sled store's they may
@@ -74,7 +75,7 @@ impl PgStore {
         jobs: impl IntoIterator<Item = (JobSpec, JobKey)>,
         policy: &Policies,
         now: Millis,
-    ) -> Result<Vec<Inserted>, PgStoreError> {
+    ) -> Result<Vec<Inserted>, StoreError> {
         let jobs: Vec<(JobSpec, JobKey)> = jobs.into_iter().collect();
         let mut inserted = Vec::with_capacity(jobs.len());
         for chunk in jobs.chunks(INSERT_BATCH) {
@@ -94,7 +95,7 @@ impl PgStore {
         chunk: &[(JobSpec, JobKey)],
         policy: &Policies,
         now: Millis,
-    ) -> Result<(Vec<Inserted>, Option<PgStoreError>), PgStoreError> {
+    ) -> Result<(Vec<Inserted>, Option<StoreError>), StoreError> {
         let mut keys: Vec<&str> = Vec::with_capacity(chunk.len());
         for (_, key) in chunk {
             if !keys.contains(&key.as_str()) {
@@ -149,13 +150,13 @@ impl PgStore {
         now: Millis,
         mut known: HashMap<String, Job>,
         fresh_ids: &HashMap<String, i64>,
-    ) -> Result<(Vec<Inserted>, Option<PgStoreError>, Vec<Job>), PgStoreError> {
+    ) -> Result<(Vec<Inserted>, Option<StoreError>, Vec<Job>), StoreError> {
         let mut inserted = Vec::with_capacity(chunk.len());
         let mut new_jobs = Vec::new();
         for (spec, key) in chunk {
             if let Some(job) = known.get(key.as_str()) {
                 if job.spec != *spec {
-                    let refused = PgStoreError::KeyConflict {
+                    let refused = StoreError::KeyConflict {
                         key: key.clone(),
                         existing: job.id,
                         existing_spec: describe_spec(&job.spec),

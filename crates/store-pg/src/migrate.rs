@@ -2,12 +2,12 @@
 //!
 //! `reportflow_schema` holds the version of the schema (one row). Opening takes a
 //! transaction-scoped advisory lock, reads the version, refuses a version newer than this build
-//! knows ([`PgStoreError::NewerSchema`], nothing changed), applies the missing migrations in
+//! knows ([`PgError::NewerSchema`], nothing changed), applies the missing migrations in
 //! order and records the new version, all in one transaction: two workers opening a fresh
 //! database at once do not race (the second waits for the lock, then finds the schema current),
 //! and a failed migration leaves nothing behind.
 
-use crate::PgStoreError;
+use reportflow_store::PgError;
 use crate::url::DbUrl;
 use tokio_postgres::Client;
 
@@ -48,9 +48,9 @@ const WRITE_VERSION: &str = "
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses a newer one. Returns the version
 /// found before.
-pub(crate) async fn migrate(client: &mut Client, url: &DbUrl) -> Result<u32, PgStoreError> {
+pub(crate) async fn migrate(client: &mut Client, url: &DbUrl) -> Result<u32, PgError> {
     let failed = |version: u32| {
-        move |e: tokio_postgres::Error| PgStoreError::Migration {
+        move |e: tokio_postgres::Error| PgError::Migration {
             url: url.shown().to_string(),
             version,
             detail: url.scrub(&crate::run::detail(&e)),
@@ -71,7 +71,7 @@ pub(crate) async fn migrate(client: &mut Client, url: &DbUrl) -> Result<u32, PgS
             .await
             .map_err(failed(SCHEMA_VERSION))?;
         match row.map(|r| r.get::<_, i32>(0)) {
-            Some(v) => u32::try_from(v).map_err(|_| PgStoreError::Corrupt {
+            Some(v) => u32::try_from(v).map_err(|_| PgError::Corrupt {
                 url: url.shown().to_string(),
                 detail: format!("reportflow_schema holds version {v}"),
             })?,
@@ -85,7 +85,7 @@ pub(crate) async fn migrate(client: &mut Client, url: &DbUrl) -> Result<u32, PgS
     };
     if found > SCHEMA_VERSION {
         // Dropping `tx` rolls back: nothing was changed.
-        return Err(PgStoreError::NewerSchema {
+        return Err(PgError::NewerSchema {
             url: url.shown().to_string(),
             found,
             supported: SCHEMA_VERSION,

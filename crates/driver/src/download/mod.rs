@@ -28,13 +28,16 @@ use tokio::sync::broadcast;
 
 /// Downloads the file at `{location}/file` for `job` into `out_dir` and returns it as stored.
 /// A failed fetch is retried as a GET ([`Api::retrying`]); what is left of a failure is the
-/// core's to wait for.
+/// core's to wait for. The file is placed under its final name only if `keep()` says so right
+/// before (on a shared store: the job's lease surely holds), else it is removed and the
+/// download ends with [`DriverError::LeaseEnding`].
 pub(crate) async fn download(
     api: &Api,
     job: &Job,
     location: &str,
     out_dir: &Path,
     events: &broadcast::Sender<Event>,
+    keep: &(dyn Fn() -> bool + Sync),
 ) -> Result<StoredFile, CallError> {
     let request = format!("the report file ({})", fetch::file_endpoint(location));
     let fetched = api
@@ -48,6 +51,11 @@ pub(crate) async fn download(
     );
     let (bytes, sha256) = (fetched.bytes, fetched.sha256.clone());
     let part = fetched.part;
+    if !keep() {
+        // Dropping the temporary file removes it.
+        drop(part);
+        return Err(CallError::Local(DriverError::LeaseEnding { id: job.id }));
+    }
     let placed = tokio::task::spawn_blocking(move || part.place(&name, bytes, &sha256))
         .await
         .map_err(|e| {
