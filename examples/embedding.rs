@@ -87,33 +87,37 @@ pub async fn nightly(settings: Settings) -> Result<Night, Box<dyn Error>> {
     let mut config = EngineConfig::new(&settings.store_dir, &settings.out_dir, &settings.base_url);
     config.credentials = Some(settings.credentials);
     // One engine per process: it holds the store's lock until it is dropped.
-    let engine = Engine::open(config)?;
+    let engine = Engine::open(config).await?;
 
     // Submitting is idempotent on the key: a pipeline re-run after a crash finds the same
     // jobs instead of creating new reports.
     let day = settings.day;
-    let bdr = engine.submit(
-        JobSpec::Billing(BillingReportSpec {
-            account: settings.account.clone(),
-            report_type: "BDR".into(),
-            start: day,
-            end: day,
-        }),
-        Some(JobKey::user(&format!("bdr-{day}"))?),
-    )?;
-    let inventory = engine.submit(
-        JobSpec::Account(AccountReportSpec {
-            account: settings.account.clone(),
-            report_id: 4,
-            format: OutputFormat::Csv,
-            params: BTreeMap::from([(
-                "AccountId".to_string(),
-                BTreeSet::from([settings.account.clone()]),
-            )]),
-            expires_at: None,
-        }),
-        Some(JobKey::user(&format!("inventory-{day}"))?),
-    )?;
+    let bdr = engine
+        .submit(
+            JobSpec::Billing(BillingReportSpec {
+                account: settings.account.clone(),
+                report_type: "BDR".into(),
+                start: day,
+                end: day,
+            }),
+            Some(JobKey::user(&format!("bdr-{day}"))?),
+        )
+        .await?;
+    let inventory = engine
+        .submit(
+            JobSpec::Account(AccountReportSpec {
+                account: settings.account.clone(),
+                report_id: 4,
+                format: OutputFormat::Csv,
+                params: BTreeMap::from([(
+                    "AccountId".to_string(),
+                    BTreeSet::from([settings.account.clone()]),
+                )]),
+                expires_at: None,
+            }),
+            Some(JobKey::user(&format!("inventory-{day}"))?),
+        )
+        .await?;
 
     // Optional: follow what the engine does (events are for display; slow readers may miss some).
     let mut events = engine.events();
@@ -132,7 +136,7 @@ pub async fn nightly(settings: Settings) -> Result<Night, Box<dyn Error>> {
     // Act on the result: each job ended with exactly one verified file, or a recorded reason.
     let mut files = Vec::new();
     for id in [bdr.job.id, inventory.job.id] {
-        let job = engine.job(&id.to_string())?;
+        let job = engine.job(&id.to_string()).await?;
         match &job.state {
             JobState::Downloaded { file, .. } => files.push(PathBuf::from(&file.path)),
             JobState::NoData => eprintln!("{}: no data for {day}", job.key),

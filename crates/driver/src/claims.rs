@@ -87,7 +87,6 @@ impl Claims {
         })
     }
 
-
     /// How many leases are held.
     pub(crate) fn count(&self) -> usize {
         self.held.len()
@@ -173,7 +172,10 @@ impl Claims {
     /// Renews every lease held when it is time to; returns the jobs whose lease was lost
     /// (also those whose lease may have run out by this worker's view before the renewal
     /// could say, e.g. while the database was away), which are no longer held.
-    pub(crate) async fn renew(&mut self, store: &dyn SharedStore) -> Result<Vec<JobId>, StoreError> {
+    pub(crate) async fn renew(
+        &mut self,
+        store: &dyn SharedStore,
+    ) -> Result<Vec<JobId>, StoreError> {
         let mut lost: Vec<JobId> = self
             .held
             .iter()
@@ -233,7 +235,10 @@ impl Claims {
     }
 
     /// Gives back the leases let go of.
-    pub(crate) async fn release_pending(&mut self, store: &dyn SharedStore) -> Result<(), StoreError> {
+    pub(crate) async fn release_pending(
+        &mut self,
+        store: &dyn SharedStore,
+    ) -> Result<(), StoreError> {
         if self.to_release.is_empty() {
             return Ok(());
         }
@@ -254,12 +259,7 @@ impl Claims {
 
 /// This worker's default name: `<host>-<process id>-<start time in ms>`.
 pub(crate) fn default_worker_name() -> String {
-    format!(
-        "{}-{}-{}",
-        host_name(),
-        std::process::id(),
-        clock::now().0
-    )
+    format!("{}-{}-{}", host_name(), std::process::id(), clock::now().0)
 }
 
 /// The machine's name (Linux: the kernel's; else `HOSTNAME`; else `host`).
@@ -296,7 +296,10 @@ mod tests {
     fn a_default_worker_name_says_where_it_runs() {
         let name = default_worker_name();
         assert!(name.starts_with(&host_name()), "{name}");
-        assert!(name.contains(&format!("-{}-", std::process::id())), "{name}");
+        assert!(
+            name.contains(&format!("-{}-", std::process::id())),
+            "{name}"
+        );
         assert!(WorkerId::new(name).is_ok());
     }
 }

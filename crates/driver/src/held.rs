@@ -21,7 +21,12 @@ pub(crate) struct Held {
 
 impl Held {
     /// `lease` of `worker`, taken by a call made at `asked` that said it lasts `remaining`.
-    pub(crate) fn new(worker: &WorkerId, lease: Lease, asked: Instant, remaining: Duration) -> Held {
+    pub(crate) fn new(
+        worker: &WorkerId,
+        lease: Lease,
+        asked: Instant,
+        remaining: Duration,
+    ) -> Held {
         Held {
             lease,
             worker: worker.clone(),
@@ -73,7 +78,10 @@ mod tests {
         assert!(held.holds_for(Duration::from_secs(5)));
         assert!(!held.holds_for(Duration::from_secs(11)));
         held.renewed(asked, Duration::from_secs(2));
-        assert!(held.holds_for(Duration::from_secs(5)), "a shorter answer never shortens");
+        assert!(
+            held.holds_for(Duration::from_secs(5)),
+            "a shorter answer never shortens"
+        );
         held.renewed(asked, Duration::from_secs(30));
         assert!(held.holds_for(Duration::from_secs(20)));
         let gone = Held::new(&worker, lease, asked, Duration::ZERO);

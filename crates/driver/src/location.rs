@@ -173,7 +173,10 @@ mod tests {
         let location =
             StoreLocation::from("postgres://u:s3cret@h/db").with_password(Some("p4ss".into()));
         let shown = format!("{location} {location:?}");
-        assert!(!shown.contains("s3cret") && !shown.contains("p4ss"), "{shown}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("p4ss"),
+            "{shown}"
+        );
         assert!(shown.contains("postgres://u:***@h/db"), "{shown}");
     }
 }

@@ -197,7 +197,11 @@ impl Runner {
             .ok_or_else(|| DriverError::Config("the store stopped being shared".into()))?;
         let lost = claims.renew(shared).await?;
         claims.release_pending(shared).await?;
-        let room = self.config.concurrency.max(1).saturating_sub(claims.count());
+        let room = self
+            .config
+            .concurrency
+            .max(1)
+            .saturating_sub(claims.count());
         let claimed = claims
             .claim(shared, room, self.config.per_account_concurrency.max(1))
             .await?;
@@ -289,7 +293,11 @@ impl Runner {
         if let Some(n) = self.per_account.get_mut(account) {
             *n = n.saturating_sub(1);
         }
-        if let Some(job) = self.held_back.get_mut(account).and_then(VecDeque::pop_front) {
+        if let Some(job) = self
+            .held_back
+            .get_mut(account)
+            .and_then(VecDeque::pop_front)
+        {
             self.start(job, account.to_string());
         }
     }
@@ -330,7 +338,9 @@ impl Runner {
             // Someone else wrote the job (a user's cancel, another worker that took it over),
             // or this worker's lease would not outlast the step: let it go; whoever holds it
             // next goes on from its stored state.
-            Err(DriverError::Store(StoreError::Conflict { .. }) | DriverError::LeaseEnding { .. }) => {
+            Err(
+                DriverError::Store(StoreError::Conflict { .. }) | DriverError::LeaseEnding { .. },
+            ) => {
                 claims.let_go(id);
                 self.drop_job(id);
             }

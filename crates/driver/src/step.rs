@@ -102,7 +102,12 @@ async fn save_lasting(
 }
 
 /// Records `input` for `job` under its lease (see [`save_lasting`]).
-async fn save(ctx: &Arc<Ctx>, job: &Job, input: Input, under: Under<'_>) -> Result<Job, DriverError> {
+async fn save(
+    ctx: &Arc<Ctx>,
+    job: &Job,
+    input: Input,
+    under: Under<'_>,
+) -> Result<Job, DriverError> {
     save_lasting(ctx, job, input, under, Duration::ZERO).await
 }
 
@@ -140,7 +145,11 @@ async fn settle(
 /// Carries out `job`'s current effect (a create, a search of the instance listing, a poll or a
 /// download) under its lease `held` (on a shared store) and returns the job as recorded after
 /// it.
-pub(crate) async fn step(ctx: &Arc<Ctx>, job: Job, held: Option<&Held>) -> Result<Job, DriverError> {
+pub(crate) async fn step(
+    ctx: &Arc<Ctx>,
+    job: Job,
+    held: Option<&Held>,
+) -> Result<Job, DriverError> {
     let under = Under(held);
     match job.effect() {
         Effect::None => Ok(job),

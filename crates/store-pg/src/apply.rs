@@ -7,15 +7,15 @@
 //! write, under the row locks: nobody can claim the job or step it meanwhile (claimers skip
 //! locked rows), so a lease found valid stays the writer's until the commit.
 
+use crate::PgStore;
 use crate::columns::{
     JobArrays, duration_from_sql, duration_sql, id_sql, job_from_row, millis_sql, state_sql,
     u64_from_sql, u64_sql,
 };
 use crate::counts::Deltas;
 use crate::run::{OpError, commit, retrying};
-use crate::PgStore;
-use reportflow_store::{AppliedStep, LeaseLoss, Step, StepLease, StoreError};
 use reportflow_core::{Input, Job, JobId, Millis};
+use reportflow_store::{AppliedStep, LeaseLoss, Step, StepLease, StoreError};
 use std::collections::{BTreeMap, HashMap};
 
 /// Locks and reads the jobs of a batch, in id order (every writer locks job rows in id order,

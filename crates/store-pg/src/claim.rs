@@ -6,14 +6,14 @@
 //! database's clock. The due time a claim compares (`due_at <= now`) is the job's, in the
 //! core's time, given by the caller.
 
+use crate::PgStore;
 use crate::columns::{
     duration_from_sql, duration_sql, id_from_sql, id_sql, job_from_row, millis_from_sql,
     millis_sql, u64_from_sql, u64_sql,
 };
 use crate::run::{commit, retrying};
-use crate::PgStore;
-use reportflow_store::{Claimed, Lease, Released, Renewed, StoreError, WorkerId};
 use reportflow_core::Millis;
+use reportflow_store::{Claimed, Lease, Released, Renewed, StoreError, WorkerId};
 use std::collections::HashSet;
 
 /// The advisory lock that makes claims take turns ("rfclaims" in ASCII), so that each claim
@@ -194,11 +194,7 @@ impl PgStore {
     /// Extends the leases `worker` still holds (same token, not expired by the database's
     /// clock) to the store's lease duration from now; the others are lost: their jobs may be
     /// another worker's already, so let them go.
-    pub async fn renew(
-        &self,
-        worker: &WorkerId,
-        leases: &[Lease],
-    ) -> Result<Renewed, StoreError> {
+    pub async fn renew(&self, worker: &WorkerId, leases: &[Lease]) -> Result<Renewed, StoreError> {
         if leases.is_empty() {
             return Ok(Renewed::default());
         }

@@ -1,9 +1,9 @@
 //! Between the core's values and the table's columns: the columns derived from a job record,
 //! numbers in and out of `bigint`, and records in and out of `bytea` (the sled store's bytes).
 
-use reportflow_store::PgError;
 use crate::due::due_at;
 use reportflow_core::{Job, JobId, Millis, StateName};
+use reportflow_store::PgError;
 use reportflow_store::{StoreError, decode_job, encode_job, state_byte, state_from_byte};
 use std::path::Path;
 use std::time::Duration;

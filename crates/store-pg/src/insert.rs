@@ -1,11 +1,11 @@
 //! Submitting jobs: idempotent on their keys, one transaction per batch, a hint to the workers.
 
+use crate::PgStore;
 use crate::columns::{JobArrays, job_from_row, millis_sql, state_sql};
 use crate::counts::Deltas;
 use crate::run::{OpError, commit, retrying};
-use crate::PgStore;
-use reportflow_store::StoreError;
 use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, Policies, StateName};
+use reportflow_store::StoreError;
 use reportflow_store::{Inserted, describe_spec};
 use std::collections::HashMap;
 

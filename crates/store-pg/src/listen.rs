@@ -6,10 +6,10 @@
 //! claims periodically as well; the listener also hints after each reconnection, since
 //! notifications sent meanwhile are lost.
 
-use crate::run::{connect_error, detail};
 use crate::PgStore;
-use reportflow_store::{PgError, StoreError};
+use crate::run::{connect_error, detail};
 use backon::{BackoffBuilder, ExponentialBuilder};
+use reportflow_store::{PgError, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;

@@ -7,8 +7,8 @@
 //! database at once do not race (the second waits for the lock, then finds the schema current),
 //! and a failed migration leaves nothing behind.
 
-use reportflow_store::PgError;
 use crate::url::DbUrl;
+use reportflow_store::PgError;
 use tokio_postgres::Client;
 
 /// One step of the schema.

@@ -1,11 +1,11 @@
 //! Retention: removing jobs that ended long ago, with their history, in batches.
 
+use crate::PgStore;
 use crate::columns::{id_from_sql, millis_sql, state_from_sql, u64_from_sql};
 use crate::counts::Deltas;
 use crate::run::{commit, retrying};
-use crate::PgStore;
-use reportflow_store::StoreError;
 use reportflow_core::{JobId, Millis};
+use reportflow_store::StoreError;
 use reportflow_store::{PURGE_REPORT_MAX_IDS, PurgeReport};
 
 /// How many jobs one purge transaction removes at most.

@@ -3,14 +3,14 @@
 //! As with the sled store, reads are not snapshots across calls: each page is read as the
 //! database has it at that moment.
 
+use crate::PgStore;
 use crate::columns::{
     id_sql, job_from_row, limit_sql, millis_from_sql, state_from_sql, state_sql, u64_from_sql,
 };
 use crate::run::retrying;
-use crate::PgStore;
-use reportflow_store::{LeasedTransition, PgError, StoreError, WorkerId};
 use reportflow_core::{Job, JobId, JobKey, StateName};
 use reportflow_store::TransitionRecord;
+use reportflow_store::{LeasedTransition, PgError, StoreError, WorkerId};
 use std::collections::BTreeMap;
 use tokio_postgres::Row;
 

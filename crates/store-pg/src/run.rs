@@ -8,10 +8,10 @@
 //! never retried, because the write may be in. A deadlock or serialization failure rolled the
 //! transaction back and is retried a few times.
 
-use reportflow_store::{PgError, StoreError};
 use crate::store::PgStore;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use deadpool_postgres::{Object, PoolError};
+use reportflow_store::{PgError, StoreError};
 use std::time::{Duration, Instant};
 use tokio_postgres::error::SqlState;
 

@@ -1,10 +1,10 @@
 //! The store handle, its options, and opening it.
 
-use reportflow_store::{PgError, StoreError};
 use crate::migrate::migrate;
 use crate::run::connect_error;
 use crate::url::DbUrl;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use reportflow_store::{PgError, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres_rustls::MakeRustlsConnect;

@@ -230,15 +230,15 @@ mod tests {
         let err = DbUrl::parse("host=h password=s3cret", Duration::from_secs(1), None)
             .expect_err("a key-value string is refused");
         assert!(!err.to_string().contains("s3cret"), "{err}");
-        let err =
-            DbUrl::parse("postgres://u:s3cret@/db", Duration::from_secs(1), None).expect_err("no host");
+        let err = DbUrl::parse("postgres://u:s3cret@/db", Duration::from_secs(1), None)
+            .expect_err("no host");
         assert!(err.to_string().contains("names no host"), "{err}");
     }
 
     #[test]
     fn scrubbing_covers_encoded_and_decoded_passwords() {
-        let url = DbUrl::parse("postgres://u:p%40ss@h/db", Duration::from_secs(1), None)
-            .expect("parses");
+        let url =
+            DbUrl::parse("postgres://u:p%40ss@h/db", Duration::from_secs(1), None).expect("parses");
         assert_eq!(url.scrub("a p%40ss b p@ss c"), "a *** b *** c");
         assert_eq!(url.shown(), "postgres://u:***@h/db");
         assert_eq!(format!("{url:?}"), "postgres://u:***@h/db");
@@ -251,8 +251,8 @@ mod tests {
         assert_eq!(url.config.get_password(), Some(&b"fr0m-env"[..]));
         assert_eq!(url.shown(), "postgres://u@h/db");
         assert_eq!(url.scrub("said fr0m-env"), "said ***");
-        let url =
-            DbUrl::parse("postgres://u:inline@h/db", Duration::from_secs(1), apart).expect("parses");
+        let url = DbUrl::parse("postgres://u:inline@h/db", Duration::from_secs(1), apart)
+            .expect("parses");
         assert_eq!(url.config.get_password(), Some(&b"inline"[..]));
     }
 }

@@ -35,16 +35,16 @@ mod trees;
 mod writer;
 
 pub use apply::{Applied, AppliedStep, Step};
-pub use error::{PgError, StoreError};
-pub use interface::{JobStore, LeasedTransition, SharedStore, WorkHints};
-pub use lease::{Claimed, Lease, LeaseLoss, Released, Renewed, StepLease, WorkerId};
-pub use sled_store::SledStore;
 /// `async_trait`, which the interface's traits are written with: implement [`JobStore`] with
 /// `#[reportflow_store::async_trait]`.
 pub use async_trait::async_trait;
+pub use error::{PgError, StoreError};
 pub use group::GroupCommit;
 pub use insert::{Inserted, describe as describe_spec};
+pub use interface::{JobStore, LeasedTransition, SharedStore, WorkHints};
+pub use lease::{Claimed, Lease, LeaseLoss, Released, Renewed, StepLease, WorkerId};
 pub use purge::{PURGE_REPORT_MAX_IDS, PurgeReport};
+pub use sled_store::SledStore;
 // The record encoding and the state bytes, shared with the PostgreSQL backend
 // (`reportflow-store-pg`), so that both backends store the same bytes.
 pub use layout::{state_byte, state_from_byte};

@@ -7,10 +7,10 @@
 //! reads go straight to sled. The writer threads start with the first step written, so a
 //! process that only reads (`status`, `history`) starts none.
 
+use crate::TransitionRecord;
 use crate::interface::JobStore;
 use crate::writer::Writer;
 use crate::{AppliedStep, Durability, Inserted, PurgeReport, Step, Store, StoreError};
-use crate::TransitionRecord;
 use async_trait::async_trait;
 use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, Policies, StateName};
 use std::collections::BTreeMap;
@@ -112,9 +112,7 @@ impl JobStore for SledStore {
         if steps.is_empty() {
             return Ok(Vec::new());
         }
-        self.writer()?
-            .apply(&self.store, steps.to_vec(), now)
-            .await
+        self.writer()?.apply(&self.store, steps.to_vec(), now).await
     }
 
     async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
