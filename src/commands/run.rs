@@ -38,6 +38,9 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
     })?;
     let mode = Mode::choose(ctx.global.json, ctx.global.quiet);
     let mut stop = Stop::on_signals();
+    if args.watch && config.store.is_shared() {
+        return watch_shared(ctx, &config, mode, &mut stop).await;
+    }
     if args.watch {
         let interval = Duration::from_secs(u64::from(args.interval));
         return watch(ctx, &config, mode, interval, &mut stop).await;
@@ -173,6 +176,41 @@ async fn watch(
             () = stop.wait() => {}
         }
     }
+    let outcome = outcome_of(&total);
+    if ctx.global.json {
+        print_json_line(&finished_event(&total, &config.out_dir, outcome));
+    } else {
+        print(&format!(
+            "run --watch stopped: {}\nfiles in {}\n",
+            ended_line(&total),
+            config.out_dir.display()
+        ));
+    }
+    Ok(outcome)
+}
+
+/// `--watch` on a shared store: one worker that keeps claiming until a stop request, new jobs
+/// reaching it at once (LISTEN/NOTIFY); there is no lock to free between rounds.
+async fn watch_shared(
+    ctx: &Context,
+    config: &EngineConfig,
+    mode: Mode,
+    stop: &mut Stop,
+) -> Result<Outcome, CliError> {
+    let engine = Engine::open(config.clone()).await?;
+    let progress = progress::start(&engine, mode);
+    let running = engine.run();
+    tokio::pin!(running);
+    let result = tokio::select! {
+        result = &mut running => result,
+        () = stop.wait() => {
+            tracing::info!("stopping: in-flight steps are abandoned, the leases given back");
+            engine.shutdown();
+            running.await
+        }
+    };
+    progress.finish().await;
+    let total = result?;
     let outcome = outcome_of(&total);
     if ctx.global.json {
         print_json_line(&finished_event(&total, &config.out_dir, outcome));

@@ -182,8 +182,9 @@ pub(crate) async fn step(
         Effect::Download { location, .. } => {
             // A file goes under its final name only while the lease surely holds: a worker that
             // lost its lease (paused past it, say) leaves the file to the job's new holder.
-            let keep = || under.holds_for(ctx.place_margin);
-            match download(&ctx.api, &job, &location, &ctx.out_dir, &ctx.events, &keep).await {
+            let holds = || under.holds_for(ctx.place_margin);
+            let lease = under.0.map(|held| (held.lease().token, &holds as _));
+            match download(&ctx.api, &job, &location, &ctx.out_dir, &ctx.events, lease).await {
                 Ok(file) => save(ctx, &job, Input::FileStored { file }, under).await,
                 Err(CallError::Local(DriverError::LeaseEnding { .. })) => {
                     Err(DriverError::LeaseEnding { id: job.id })

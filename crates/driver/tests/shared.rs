@@ -13,7 +13,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// `setup`'s configuration on a fresh database, as worker `name` with a `lease_ms` lease.
-fn on_postgres(setup: &Setup, db: &reportflow_testpg::TestDb, name: &str, lease_ms: u64) -> EngineConfig {
+fn on_postgres(
+    setup: &Setup,
+    db: &reportflow_testpg::TestDb,
+    name: &str,
+    lease_ms: u64,
+) -> EngineConfig {
     let mut config = setup.config.clone();
     config.store = db.url.as_str().into();
     config.worker_name = Some(name.to_string());
@@ -36,7 +41,11 @@ fn one_lease_at_a_time(history: &[LeasedTransition]) -> BTreeSet<String> {
         if let Some((last_worker, last_token)) = &last {
             assert!(token >= last_token, "a token went back: {history:#?}");
             if token == last_token {
-                assert_eq!(worker.as_str(), last_worker, "one token, two workers: {history:#?}");
+                assert_eq!(
+                    worker.as_str(),
+                    last_worker,
+                    "one token, two workers: {history:#?}"
+                );
             }
         }
         last = Some((worker.to_string(), *token));
@@ -49,8 +58,12 @@ async fn two_workers_share_the_jobs_and_every_step_is_under_one_lease() {
     let sim = Sim::start(quick_sim()).await.expect("sim starts");
     let setup = Setup::new(&sim);
     let db = reportflow_testpg::fresh_database();
-    let a = Engine::open(on_postgres(&setup, &db, "worker-a", 3_000)).await.expect("a opens");
-    let b = Engine::open(on_postgres(&setup, &db, "worker-b", 3_000)).await.expect("b opens");
+    let a = Engine::open(on_postgres(&setup, &db, "worker-a", 3_000))
+        .await
+        .expect("a opens");
+    let b = Engine::open(on_postgres(&setup, &db, "worker-b", 3_000))
+        .await
+        .expect("b opens");
     for site in 0..12 {
         a.submit(inventory(site), None).await.expect("submit");
     }
@@ -71,7 +84,11 @@ async fn two_workers_share_the_jobs_and_every_step_is_under_one_lease() {
     for (key, creations) in &stats.instance_creations {
         assert_eq!(*creations, 1, "account report {key:?} created once");
     }
-    assert_eq!(stats.total_billing_creations(), 4, "each billing report created once");
+    assert_eq!(
+        stats.total_billing_creations(),
+        4,
+        "each billing report created once"
+    );
     let mut workers = BTreeSet::new();
     for job in a.jobs(None).await.expect("jobs") {
         let history = a.history_with_leases(job.id).await.expect("history");

@@ -55,6 +55,15 @@ impl Default for PgOptions {
     }
 }
 
+/// How long the server lets one of the store's sessions sit idle inside a transaction before
+/// it ends the session (rolling the transaction back): half the lease, from 1 s to 30 s. The
+/// store's transactions send their statements back to back, so only a client that stopped
+/// (a paused or frozen process) is ever that slow; its row locks are then freed, and the jobs
+/// it held can be claimed by others once its leases expire, instead of waiting for it to wake.
+fn idle_in_transaction(lease: Duration) -> Duration {
+    (lease / 2).clamp(Duration::from_secs(1), Duration::from_secs(30))
+}
+
 impl PgOptions {
     fn check(&self) -> Result<(), PgError> {
         let invalid = |detail: &str| {
@@ -116,7 +125,8 @@ impl PgStore {
     /// [`PgStore::open`] with chosen options.
     pub async fn open_with(url: &str, options: PgOptions) -> Result<PgStore, StoreError> {
         options.check()?;
-        let url = DbUrl::parse(url, options.connect_timeout, options.password.as_deref())?;
+        let mut url = DbUrl::parse(url, options.connect_timeout, options.password.as_deref())?;
+        url.end_stuck_transactions(idle_in_transaction(options.lease));
         let tls = crate::tls::connector(url.shown())?;
         let manager = Manager::from_config(
             url.config.clone(),

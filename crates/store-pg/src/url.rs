@@ -143,6 +143,21 @@ impl DbUrl {
         })
     }
 
+    /// Asks the server to end a session of this store that sits idle inside a transaction
+    /// for longer than `timeout`, unless the URL's `options` set that already.
+    pub(crate) fn end_stuck_transactions(&mut self, timeout: Duration) {
+        let setting = format!(
+            "-c idle_in_transaction_session_timeout={}",
+            timeout.as_millis()
+        );
+        let options = match self.config.get_options() {
+            Some(given) if given.contains("idle_in_transaction_session_timeout") => return,
+            Some(given) => format!("{given} {setting}"),
+            None => setting,
+        };
+        self.config.options(&options);
+    }
+
     /// The URL as it may be shown: without its password.
     pub(crate) fn shown(&self) -> &str {
         &self.shown
@@ -242,6 +257,38 @@ mod tests {
         assert_eq!(url.scrub("a p%40ss b p@ss c"), "a *** b *** c");
         assert_eq!(url.shown(), "postgres://u:***@h/db");
         assert_eq!(format!("{url:?}"), "postgres://u:***@h/db");
+    }
+
+    #[test]
+    fn sessions_stuck_in_a_transaction_are_ended_unless_the_url_says_otherwise() {
+        let mut url = DbUrl::parse("postgres://u@h/db", Duration::from_secs(1), None).expect("url");
+        url.end_stuck_transactions(Duration::from_millis(1500));
+        assert_eq!(
+            url.config.get_options(),
+            Some("-c idle_in_transaction_session_timeout=1500")
+        );
+        let mut url = DbUrl::parse(
+            "postgres://u@h/db?options=-c%20statement_timeout%3D9",
+            Duration::from_secs(1),
+            None,
+        )
+        .expect("url");
+        url.end_stuck_transactions(Duration::from_secs(2));
+        assert_eq!(
+            url.config.get_options(),
+            Some("-c statement_timeout=9 -c idle_in_transaction_session_timeout=2000")
+        );
+        let mut url = DbUrl::parse(
+            "postgres://u@h/db?options=-c%20idle_in_transaction_session_timeout%3D0",
+            Duration::from_secs(1),
+            None,
+        )
+        .expect("url");
+        url.end_stuck_transactions(Duration::from_secs(2));
+        assert_eq!(
+            url.config.get_options(),
+            Some("-c idle_in_transaction_session_timeout=0")
+        );
     }
 
     #[test]

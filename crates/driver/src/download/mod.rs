@@ -28,21 +28,23 @@ use tokio::sync::broadcast;
 
 /// Downloads the file at `{location}/file` for `job` into `out_dir` and returns it as stored.
 /// A failed fetch is retried as a GET ([`Api::retrying`]); what is left of a failure is the
-/// core's to wait for. The file is placed under its final name only if `keep()` says so right
-/// before (on a shared store: the job's lease surely holds), else it is removed and the
-/// download ends with [`DriverError::LeaseEnding`].
+/// core's to wait for. Under a lease of a shared store (`lease`: the lease's token and whether it
+/// surely still holds) the temporary file is the lease's own, and the file is placed under its
+/// final name only if the lease surely holds right before; else it is removed and the download
+/// ends with [`DriverError::LeaseEnding`].
 pub(crate) async fn download(
     api: &Api,
     job: &Job,
     location: &str,
     out_dir: &Path,
     events: &broadcast::Sender<Event>,
-    keep: &(dyn Fn() -> bool + Sync),
+    lease: Option<(u64, &(dyn Fn() -> bool + Sync))>,
 ) -> Result<StoredFile, CallError> {
     let request = format!("the report file ({})", fetch::file_endpoint(location));
+    let token = lease.map(|(token, _)| token);
     let fetched = api
         .retrying(job.id, Endpoint::File, &request, || {
-            fetch::once(api, job, location, out_dir, events)
+            fetch::once(api, job, location, out_dir, events, token)
         })
         .await?;
     let name = reportflow_wire::file_name_from_disposition(
@@ -51,7 +53,7 @@ pub(crate) async fn download(
     );
     let (bytes, sha256) = (fetched.bytes, fetched.sha256.clone());
     let part = fetched.part;
-    if !keep() {
+    if lease.is_some_and(|(_, holds)| !holds()) {
         // Dropping the temporary file removes it.
         drop(part);
         return Err(CallError::Local(DriverError::LeaseEnding { id: job.id }));
