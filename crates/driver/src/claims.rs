@@ -18,7 +18,7 @@
 use crate::clock;
 use crate::held::Held;
 use reportflow_core::{Job, JobId};
-use reportflow_store::{Lease, SharedStore, StoreError, WorkHints, WorkerId};
+use reportflow_store::{Lease, PgError, SharedStore, StoreError, WorkHints, WorkerId};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -190,7 +190,13 @@ impl Claims {
         }
         let leases: Vec<Lease> = self.held.values().map(|h| h.lease()).collect();
         let asked = Instant::now();
-        let renewed = store.renew(&self.worker, &leases).await?;
+        let renewed = match store.renew(&self.worker, &leases).await {
+            Ok(renewed) => renewed,
+            // The commit was cut off (the database restarted): the leases are as they were;
+            // the next turn renews them again.
+            Err(StoreError::Postgres(PgError::OutcomeUnknown { .. })) => return Ok(lost),
+            Err(e) => return Err(e),
+        };
         self.next_renew = Instant::now() + self.intervals.renew;
         for (lease, remaining) in renewed.kept {
             if let Some(held) = self.held.get(&lease.job) {

@@ -19,7 +19,7 @@ use crate::held::Held;
 use crate::jobs::live_in;
 use crate::step::{Ctx, step};
 use reportflow_core::{Job, JobId, Millis, StateName};
-use reportflow_store::StoreError;
+use reportflow_store::{PgError, StoreError};
 use serde::Serialize;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
@@ -70,6 +70,19 @@ enum Loading {
     Next(Option<JobId>),
     /// Every one was planned.
     Done,
+}
+
+/// A shared store's call that may be cut off by a restart of the database: `None` when its
+/// commit's outcome is unknown (logged), else its result.
+fn passing<T>(result: Result<T, StoreError>, what: &str) -> Result<Option<T>, DriverError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e @ StoreError::Postgres(PgError::OutcomeUnknown { .. })) => {
+            tracing::warn!(error = %e, "could not {what}; trying again at the next turn");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Where the jobs of a run come from.
@@ -185,7 +198,9 @@ impl Runner {
         Ok(())
     }
 
-    /// On a shared store: renews, releases and claims as their times come.
+    /// On a shared store: renews, releases and claims as their times come. A call whose
+    /// commit was cut off (the database restarted) is not fatal: what it did or did not do is
+    /// settled by the leases' expiry, and the next turn goes on.
     async fn share(&mut self) -> Result<(), DriverError> {
         let Source::Shared(claims) = &mut self.source else {
             return Ok(());
@@ -195,16 +210,20 @@ impl Runner {
             .store
             .shared()
             .ok_or_else(|| DriverError::Config("the store stopped being shared".into()))?;
-        let lost = claims.renew(shared).await?;
-        claims.release_pending(shared).await?;
+        let lost = passing(claims.renew(shared).await, "renew the leases")?.unwrap_or_default();
+        passing(claims.release_pending(shared).await, "give leases back")?;
         let room = self
             .config
             .concurrency
             .max(1)
             .saturating_sub(claims.count());
-        let claimed = claims
-            .claim(shared, room, self.config.per_account_concurrency.max(1))
-            .await?;
+        let claimed = passing(
+            claims
+                .claim(shared, room, self.config.per_account_concurrency.max(1))
+                .await,
+            "claim jobs",
+        )?
+        .unwrap_or_default();
         for id in lost {
             tracing::warn!(job = %id, "this worker's lease on the job is lost: its step stops, another worker takes it");
             self.drop_job(id);
@@ -347,6 +366,14 @@ impl Runner {
             Err(DriverError::Store(StoreError::LeaseLost { .. })) => {
                 tracing::info!(job = %id, "the lease on the job was lost; another worker has it");
                 claims.forget(id);
+                self.drop_job(id);
+            }
+            // The connection broke while the step was committed (the database restarted): it
+            // may or may not be stored; the job goes on from whatever its stored state is, here
+            // or on another worker.
+            Err(DriverError::Store(e @ StoreError::Postgres(PgError::OutcomeUnknown { .. }))) => {
+                tracing::warn!(job = %id, error = %e, "letting the job go; it resumes from its stored state");
+                claims.let_go(id);
                 self.drop_job(id);
             }
             Err(e) => return Err(e),
