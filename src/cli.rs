@@ -244,10 +244,15 @@ pub struct RunArgs {
     /// Where report files go [default: the batch file's `out`, else ./reports].
     #[arg(long, env = "REPORTFLOW_OUT", value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Jobs worked on at once.
+    /// Jobs worked on at once (on a PostgreSQL store: jobs this worker holds at once).
     #[arg(long, value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
+    /// Jobs of one account worked on at once: by this run, at most --concurrency; on a
+    /// PostgreSQL store by all the workers together.
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub per_account: u16,
     /// Keep going in rounds until Ctrl-C or SIGTERM, picking up jobs submitted meanwhile.
     #[arg(long)]
     pub watch: bool,

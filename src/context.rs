@@ -30,13 +30,15 @@ pub enum Purpose<'a> {
     /// Recording and reading the store's jobs (`submit`, `status`, `history`, `retry`,
     /// `cancel`, `purge`): no credentials, no network.
     Store,
-    /// `run`: the store's jobs, into `out`, `concurrency` at once, with the credentials; on a
-    /// shared store as a worker whose leases last `lease`.
+    /// `run`: the store's jobs, into `out`, `concurrency` at once (`per_account` of one
+    /// account), with the credentials; on a shared store as a worker whose leases last `lease`.
     Run {
         /// Where the files go.
         out: &'a Path,
         /// Jobs worked on at once.
         concurrency: usize,
+        /// Jobs of one account worked on at once (by all workers, on a shared store).
+        per_account: usize,
         /// The lease of a worker on a shared store.
         lease: Duration,
     },
@@ -135,12 +137,19 @@ impl Context {
             Purpose::Run {
                 out,
                 concurrency,
+                per_account,
                 lease,
             } => {
                 let mut config = EngineConfig::new(self.store(), out, base_url);
                 config.credentials = Some(self.credentials()?);
                 config.concurrency = concurrency;
-                config.per_account_concurrency = config.per_account_concurrency.min(concurrency);
+                // On a shared store the bound counts every worker's jobs: it may exceed this
+                // worker's own concurrency.
+                config.per_account_concurrency = if config.store.is_shared() {
+                    per_account
+                } else {
+                    per_account.min(concurrency)
+                };
                 config.lease = lease;
                 config
             }

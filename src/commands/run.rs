@@ -34,6 +34,7 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
     let config = ctx.engine_config(Purpose::Run {
         out: &out,
         concurrency: usize::from(args.concurrency),
+        per_account: usize::from(args.per_account),
         lease: Duration::from_secs(u64::from(args.lease)),
     })?;
     let mode = Mode::choose(ctx.global.json, ctx.global.quiet);
