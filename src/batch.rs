@@ -15,14 +15,24 @@
 //! type = "BDR"
 //! from = 2026-11-01
 //! to = 2026-11-30
+//!
+//! [[billing]]                   # relative dates, resolved once when the file is submitted
+//! type = "MDR"
+//! range = "yesterday"           # or from = "today-7d", to = "yesterday"
+//! split = "day"                 # optional: one job per day (week, month) of the range
 //! ```
 //!
-//! Every problem is reported with its line; a file with any problem stores nothing.
+//! At the top, `tz = "Europe/Berlin"` names the zone relative dates are resolved in (`--tz`
+//! wins over it, it wins over `REPORTFLOW_TZ`), and `layout = "{kind}/{type}/{name}"` the file
+//! layout of `run` for this store. Every problem is reported with its line; a file with any
+//! problem stores nothing.
 
+use crate::zone::SubmitClock;
 use reportflow_core::{
-    AccountReportSpec, BillingReportSpec, CoreError, Date, JobKey, JobSpec, OutputFormat,
-    SpecProblem, parse_date,
+    AccountReportSpec, BillingReportSpec, CoreError, Date, DateExpr, DateOrigin, JobKey, JobSpec,
+    Label, MAX_PARTITIONS, OutputFormat, RangeExpr, Resolver, SpecProblem, Split,
 };
+use reportflow_driver::FileLayout;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -39,6 +49,8 @@ pub struct Entry {
     pub effective_key: JobKey,
     /// The line of the entry's first field.
     pub line: usize,
+    /// Where its dates came from, when some were relative (or split).
+    pub origin: Option<DateOrigin>,
 }
 
 /// A batch file that passed every check.
@@ -48,6 +60,10 @@ pub struct Batch {
     pub entries: Vec<Entry>,
     /// The output folder the file asks for, made absolute.
     pub out: Option<PathBuf>,
+    /// The file layout the file asks for.
+    pub layout: Option<FileLayout>,
+    /// The jobs' default label: the file's name without its extension.
+    pub label: Option<Label>,
     /// Things worth saying that do not stop the batch, as `FILE:LINE: message`.
     pub warnings: Vec<String>,
 }
@@ -57,6 +73,8 @@ pub struct Batch {
 struct RawBatch {
     account: Option<Spanned<Value>>,
     out: Option<Spanned<String>>,
+    tz: Option<Spanned<String>>,
+    layout: Option<Spanned<String>>,
     #[serde(default)]
     report: Vec<RawReport>,
     #[serde(default)]
@@ -81,8 +99,10 @@ struct RawBilling {
     #[serde(rename = "type")]
     report_type: Spanned<String>,
     account: Option<Spanned<Value>>,
-    from: Spanned<Value>,
-    to: Spanned<Value>,
+    from: Option<Spanned<Value>>,
+    to: Option<Spanned<Value>>,
+    range: Option<Spanned<String>>,
+    split: Option<Spanned<String>>,
     key: Option<Spanned<String>>,
 }
 
@@ -102,6 +122,12 @@ struct Checker<'a> {
     text: &'a str,
     problems: Vec<(usize, String)>,
     warnings: Vec<(usize, String)>,
+    /// Resolves relative dates: today in the file's zone.
+    resolver: Resolver,
+    /// Today in UTC, as the engine checks expiry dates.
+    today: Date,
+    /// Jobs made by splitting ranges so far (capped per command).
+    partitions: usize,
 }
 
 impl<'a> Checker<'a> {
@@ -155,18 +181,27 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// A date field: a TOML date (`2026-11-01`) or a string holding one.
-    fn date(&mut self, field: &'static str, value: &Spanned<Value>) -> Option<Date> {
+    /// A date field: a TOML date (`2026-11-01`) or a string holding one or a relative date
+    /// (`"yesterday"`, `"today-7d"`), resolved with `resolver`.
+    fn date(
+        &mut self,
+        resolver: &mut Resolver,
+        field: &'static str,
+        value: &Spanned<Value>,
+    ) -> Option<Date> {
         let line = self.line(value);
         let text = match value.get_ref() {
             Value::String(s) => s.clone(),
             Value::Datetime(d) if d.date.is_some() && d.time.is_none() => d.to_string(),
             _ => {
-                self.problem(line, format!("{field} must be a date written YYYY-MM-DD"));
+                self.problem(
+                    line,
+                    format!("{field} must be a date written YYYY-MM-DD or a relative date such as \"yesterday\""),
+                );
                 return None;
             }
         };
-        match parse_date(field, &text) {
+        match DateExpr::parse(field, &text).and_then(|expr| resolver.date(field, &expr)) {
             Ok(date) => Some(date),
             Err(e) => {
                 self.problem(line, e.to_string());
@@ -192,11 +227,10 @@ impl<'a> Checker<'a> {
     fn validate(
         &mut self,
         spec: &JobSpec,
-        today: Date,
         entry_line: usize,
         line_for: impl Fn(&SpecProblem) -> usize,
     ) {
-        match spec.validate(today) {
+        match spec.validate(self.today) {
             Ok(warnings) => {
                 for w in warnings {
                     self.warnings.push((entry_line, w.to_string()));
@@ -217,9 +251,9 @@ impl<'a> Checker<'a> {
         raw: &RawReport,
         file_account: Option<&Spanned<Value>>,
         default_account: Option<&str>,
-        today: Date,
     ) -> Option<Entry> {
         let before = self.problems.len();
+        let mut resolver = self.resolver.clone();
         let entry_line = self.line(&raw.id);
         let (account, account_line) = self.account(
             raw.account.as_ref(),
@@ -256,7 +290,16 @@ impl<'a> Checker<'a> {
             param_lines.insert(name.get_ref().clone(), line);
             match param_values(value.get_ref()) {
                 Some(values) => {
-                    params.insert(name.get_ref().clone(), values);
+                    let mut resolved = BTreeSet::new();
+                    for v in values {
+                        match resolver.param(name.get_ref(), &v) {
+                            Ok(v) => {
+                                resolved.insert(v);
+                            }
+                            Err(e) => self.problem(line, e.to_string()),
+                        }
+                    }
+                    params.insert(name.get_ref().clone(), resolved);
                 }
                 None => {
                     self.problem(
@@ -269,7 +312,10 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        let expires = raw.expires.as_ref().and_then(|v| self.date("expires", v));
+        let expires = raw
+            .expires
+            .as_ref()
+            .and_then(|v| self.date(&mut resolver, "expires", v));
         let key = self.key(raw.key.as_ref());
         let expires_line = raw.expires.as_ref().map_or(entry_line, |e| self.line(e));
         // Stand-ins for fields already found wrong, so that the other fields are checked too.
@@ -280,7 +326,7 @@ impl<'a> Checker<'a> {
             params,
             expires_at: expires,
         });
-        self.validate(&spec, today, entry_line, |p| match p {
+        self.validate(&spec, entry_line, |p| match p {
             SpecProblem::EmptyAccount | SpecProblem::NonNumericAccount(_) => account_line,
             SpecProblem::ExpiresInPast { .. } | SpecProblem::ExpiresTooFar { .. } => expires_line,
             SpecProblem::EmptyParameterValue { name } => {
@@ -289,7 +335,8 @@ impl<'a> Checker<'a> {
             _ => entry_line,
         });
         let key = key.ok()?;
-        (self.problems.len() == before).then(|| entry(spec, key, entry_line))
+        let origin = resolver.origin();
+        (self.problems.len() == before).then(|| entry(spec, key, entry_line, origin))
     }
 
     fn billing(
@@ -297,9 +344,9 @@ impl<'a> Checker<'a> {
         raw: &RawBilling,
         file_account: Option<&Spanned<Value>>,
         default_account: Option<&str>,
-        today: Date,
-    ) -> Option<Entry> {
+    ) -> Vec<Entry> {
         let before = self.problems.len();
+        let mut resolver = self.resolver.clone();
         let entry_line = self.line(&raw.report_type);
         let (account, account_line) = self.account(
             raw.account.as_ref(),
@@ -307,36 +354,131 @@ impl<'a> Checker<'a> {
             default_account,
             entry_line,
         );
-        let start = self.date("from", &raw.from);
-        let end = self.date("to", &raw.to);
         let key = self.key(raw.key.as_ref());
-        let from_line = self.line(&raw.from);
-        let (Some(start), Some(end)) = (start, end) else {
-            return None;
+        let range = self.range(&mut resolver, raw, entry_line);
+        let split = raw.split.as_ref().and_then(|split| {
+            let line = self.line(split);
+            match Split::parse("split", split.get_ref()) {
+                Ok(s) => {
+                    if raw.key.is_some() {
+                        self.problem(
+                            line,
+                            "split makes one job per partition, each with its own derived key; remove `key` (or `split`)",
+                        );
+                    }
+                    resolver.note("split", s.as_str());
+                    Some((s, line))
+                }
+                Err(e) => {
+                    self.problem(line, e.to_string());
+                    None
+                }
+            }
+        });
+        let Some(((start, end), range_line)) = range else {
+            return Vec::new();
         };
-        let spec = JobSpec::Billing(BillingReportSpec {
-            account: account.unwrap_or_else(|| "0".into()),
-            report_type: raw.report_type.get_ref().trim().to_ascii_uppercase(),
-            start,
-            end,
-        });
-        self.validate(&spec, today, entry_line, |p| match p {
-            SpecProblem::EmptyAccount | SpecProblem::NonNumericAccount(_) => account_line,
-            SpecProblem::StartAfterEnd { .. } => from_line,
-            _ => entry_line,
-        });
-        let key = key.ok()?;
-        (self.problems.len() == before).then(|| entry(spec, key, entry_line))
+        let parts = match split {
+            None => vec![(start, end)],
+            Some((split, line)) => {
+                let budget = MAX_PARTITIONS.saturating_sub(self.partitions);
+                match split.partitions(start, end, budget) {
+                    Ok(parts) => {
+                        self.partitions += parts.len();
+                        parts
+                    }
+                    Err(SpecProblem::TooManyPartitions { split, .. }) => {
+                        self.problem(
+                            line,
+                            SpecProblem::TooManyPartitions {
+                                split,
+                                start,
+                                end,
+                                max: MAX_PARTITIONS,
+                            }
+                            .to_string(),
+                        );
+                        return Vec::new();
+                    }
+                    // A reversed range: reported below, by the spec's own check.
+                    Err(_) => vec![(start, end)],
+                }
+            }
+        };
+        let origin = resolver.origin();
+        let mut entries = Vec::with_capacity(parts.len());
+        for (start, end) in parts {
+            let spec = JobSpec::Billing(BillingReportSpec {
+                account: account.clone().unwrap_or_else(|| "0".into()),
+                report_type: raw.report_type.get_ref().trim().to_ascii_uppercase(),
+                start,
+                end,
+            });
+            self.validate(&spec, entry_line, |p| match p {
+                SpecProblem::EmptyAccount | SpecProblem::NonNumericAccount(_) => account_line,
+                SpecProblem::StartAfterEnd { .. } => range_line,
+                _ => entry_line,
+            });
+            if self.problems.len() > before {
+                return Vec::new();
+            }
+            if let Ok(key) = &key {
+                entries.push(entry(spec, key.clone(), entry_line, origin.clone()));
+            }
+        }
+        if key.is_err() {
+            return Vec::new();
+        }
+        entries
+    }
+
+    /// A billing entry's days: `range`, or `from` and `to`; with the line problems go on.
+    fn range(
+        &mut self,
+        resolver: &mut Resolver,
+        raw: &RawBilling,
+        entry_line: usize,
+    ) -> Option<((Date, Date), usize)> {
+        match (&raw.range, &raw.from, &raw.to) {
+            (Some(range), None, None) => {
+                let line = self.line(range);
+                match RangeExpr::parse("range", range.get_ref()) {
+                    Ok(r) => Some((resolver.range("range", r), line)),
+                    Err(e) => {
+                        self.problem(line, e.to_string());
+                        None
+                    }
+                }
+            }
+            (Some(range), _, _) => {
+                let line = self.line(range);
+                self.problem(line, "give either `range` or `from` and `to`, not both");
+                None
+            }
+            (None, Some(from), Some(to)) => {
+                let start = self.date(resolver, "from", from);
+                let end = self.date(resolver, "to", to);
+                Some(((start?, end?), self.line(from)))
+            }
+            (None, _, _) => {
+                self.problem(
+                    entry_line,
+                    "a billing entry needs `from` and `to` (e.g. from = 2026-11-01, to = \"yesterday\") or a `range` (yesterday, last-7-days, last-month, month-to-date)",
+                );
+                None
+            }
+        }
     }
 }
 
-fn entry(spec: JobSpec, key: Option<JobKey>, line: usize) -> Entry {
+fn entry(spec: JobSpec, key: Option<JobKey>, line: usize, origin: Option<DateOrigin>) -> Entry {
     let effective_key = key.clone().unwrap_or_else(|| JobKey::derived(&spec));
     Entry {
         spec,
         key,
         effective_key,
         line,
+        origin,
     }
 }
 
@@ -356,31 +498,42 @@ fn param_values(value: &Value) -> Option<BTreeSet<String>> {
 }
 
 /// Parses and checks the batch file `file` (its text `text`). `default_account` is the
-/// command line's account; `today` is the date expiry dates are checked against. Returns the
-/// jobs, or every problem as `FILE:LINE: message`.
+/// command line's account; `clock` says when the submit happens and in which zones (relative
+/// dates are resolved there; expiry dates are checked against today in UTC). Returns the jobs,
+/// or every problem as `FILE:LINE: message`.
 pub fn parse(
     file: &Path,
     text: &str,
     default_account: Option<&str>,
-    today: Date,
+    clock: &SubmitClock,
 ) -> Result<Batch, Vec<String>> {
     let name = file.display().to_string();
     let raw: RawBatch = toml::from_str(text).map_err(|e| {
         let line = e.span().map_or(1, |s| line_of(text, s.start));
         vec![format!("{name}:{line}: {}", e.message().trim())]
     })?;
+    let tz_line = raw
+        .tz
+        .as_ref()
+        .map_or(1, |tz| line_of(text, tz.span().start));
+    let resolver = clock
+        .resolver(raw.tz.as_ref().map(|tz| tz.get_ref().as_str()))
+        .map_err(|(_, message)| vec![format!("{name}:{tz_line}: {message}")])?;
     let mut checker = Checker {
         file: &name,
         text,
         problems: Vec::new(),
         warnings: Vec::new(),
+        resolver,
+        today: clock.utc_today(),
+        partitions: 0,
     };
     let mut entries = Vec::new();
     for report in &raw.report {
-        entries.extend(checker.report(report, raw.account.as_ref(), default_account, today));
+        entries.extend(checker.report(report, raw.account.as_ref(), default_account));
     }
     for billing in &raw.billing {
-        entries.extend(checker.billing(billing, raw.account.as_ref(), default_account, today));
+        entries.extend(checker.billing(billing, raw.account.as_ref(), default_account));
     }
     if raw.report.is_empty() && raw.billing.is_empty() {
         checker.problem(
@@ -388,6 +541,14 @@ pub fn parse(
             "the batch has no [[report]] or [[billing]] entry; see `reportflow submit batch --help`",
         );
     }
+    let layout = raw.layout.as_ref().and_then(|layout| {
+        FileLayout::parse(layout.get_ref())
+            .map_err(|e| {
+                let line = checker.line(layout);
+                checker.problem(line, e.to_string());
+            })
+            .ok()
+    });
     let entries = without_repeats(&mut checker, entries);
     let out = raw.out.as_ref().map(|out| {
         let relative = Path::new(out.get_ref());
@@ -398,9 +559,14 @@ pub fn parse(
     if !checker.problems.is_empty() {
         return Err(Checker::finish(checker.problems, checker.file));
     }
+    let label = file
+        .file_stem()
+        .and_then(|stem| Label::from_file_stem(&stem.to_string_lossy()));
     Ok(Batch {
         entries,
         out,
+        layout,
+        label,
         warnings: Checker::finish(checker.warnings, checker.file),
     })
 }
@@ -469,7 +635,7 @@ mod tests {
     const TODAY: Date = Date::constant(2026, 11, 26);
 
     fn check(text: &str) -> Result<Batch, Vec<String>> {
-        parse(Path::new("b.toml"), text, None, TODAY)
+        parse(Path::new("b.toml"), text, None, &SubmitClock::on(TODAY))
     }
 
     #[test]
@@ -561,7 +727,9 @@ to = 2026-03-01
             "{text}"
         );
         assert!(
-            text.contains("b.toml:19: from \"2026-02-30\" is not a date"),
+            text.contains(
+                "b.toml:19: from \"2026-02-30\" is not a date: February 2026 has 28 days"
+            ),
             "{text}"
         );
         assert!(
@@ -607,6 +775,14 @@ to = 2026-03-01
     fn the_account_may_come_from_the_command_line() {
         let text = "[[billing]]\ntype = \"BDR\"\nfrom = 2026-11-01\nto = 2026-11-02\n";
         assert!(check(text).is_err());
-        assert!(parse(Path::new("b.toml"), text, Some("9900000"), TODAY).is_ok());
+        assert!(
+            parse(
+                Path::new("b.toml"),
+                text,
+                Some("9900000"),
+                &SubmitClock::on(TODAY)
+            )
+            .is_ok()
+        );
     }
 }

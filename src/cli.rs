@@ -1,7 +1,7 @@
 //! The command line as clap sees it: every command, flag, help text and example.
 
 use clap::{ArgAction, Args, Parser, Subcommand};
-use reportflow_core::{Date, OutputFormat, StateName, parse_date};
+use reportflow_core::{DateExpr, Label, OutputFormat, RangeExpr, Split, StateName};
 use std::path::PathBuf;
 
 /// The store directory used when neither `--store` nor `REPORTFLOW_STORE` is set.
@@ -24,6 +24,7 @@ const MAIN_AFTER: &str = "\
 Examples:
   reportflow demo                                  # everything, on the embedded simulator
   reportflow submit billing BDR --from 2026-11-01 --to 2026-11-30
+  reportflow submit billing BDR --range yesterday --tz Europe/Berlin --label nightly
   reportflow run --out ./reports
   reportflow status
 
@@ -36,6 +37,7 @@ Exit codes:
 Environment:
   REPORTFLOW_STORE (a directory or postgres://user@host/db), PGPASSWORD (its password)
   REPORTFLOW_BASE_URL, BANDWIDTH_ACCOUNT_ID, REPORTFLOW_CONFIG, REPORTFLOW_OUT
+  REPORTFLOW_TZ (the zone relative dates such as `yesterday` are resolved in; default UTC)
   BANDWIDTH_USERNAME + BANDWIDTH_PASSWORD (Basic) or
   BANDWIDTH_CLIENT_ID + BANDWIDTH_CLIENT_SECRET [+ BANDWIDTH_TOKEN_URL] (OAuth2)
   REPORTFLOW_LOG (a tracing filter, e.g. `debug`)
@@ -149,7 +151,7 @@ pub enum Command {
     History(JobArg),
     /// Starts a new attempt of failed, expired, cancelled or nodata jobs (`run` then does it).
     #[command(after_help = RETRY_AFTER)]
-    Retry(JobsArg),
+    Retry(RetryArgs),
     /// Cancels jobs that have not ended.
     #[command(after_help = CANCEL_AFTER)]
     Cancel(JobsArg),
@@ -193,24 +195,42 @@ pub enum SubmitCommand {
     Batch(SubmitBatch),
 }
 
+/// Options of every `submit`: the jobs' label and the zone relative dates resolve in.
+#[derive(Debug, Args)]
+pub struct SubmitOptions {
+    /// A label for the jobs (`status`, `run` and `retry --label` pick them by it); a batch
+    /// file's default is its name without `.toml`.
+    #[arg(long, value_name = "NAME", value_parser = parse_label)]
+    pub label: Option<Label>,
+    /// The time zone "today" is taken in for relative dates [default: the batch file's `tz`,
+    /// else REPORTFLOW_TZ, else UTC].
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+}
+
 /// `submit report`.
 #[derive(Debug, Args)]
 pub struct SubmitReport {
     /// The report id, from `reportflow reports list`.
     #[arg(value_name = "REPORT_ID", value_parser = parse_report_id)]
     pub report_id: u32,
-    /// A report parameter; repeat the same NAME for a multi-valued parameter.
+    /// A report parameter; repeat the same NAME for a multi-valued parameter. A value that is
+    /// a relative date (yesterday, month-start, ...) is resolved to YYYY-MM-DD.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
     /// The output format: pdf, csv, xls or html.
     #[arg(long, value_name = "FMT", default_value = "csv", value_parser = parse_format)]
     pub format: OutputFormat,
-    /// The day the upstream output expires (today to 30 days ahead).
-    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_expires)]
-    pub expires: Option<Date>,
+    /// The day the upstream output expires (today to 30 days ahead): YYYY-MM-DD or relative
+    /// (today+7d).
+    #[arg(long, value_name = "DATE", value_parser = parse_expires)]
+    pub expires: Option<DateExpr>,
     /// The job's key (submitting the same key again names the same job); derived if omitted.
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
+    /// Label and time zone.
+    #[command(flatten)]
+    pub options: SubmitOptions,
 }
 
 /// `submit billing`.
@@ -219,15 +239,27 @@ pub struct SubmitBilling {
     /// The billing report type, e.g. BDR, MDR, INVOICE, DIDSNAP.
     #[arg(value_name = "TYPE")]
     pub report_type: String,
-    /// First day of the range.
-    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_from)]
-    pub from: Date,
-    /// Last day of the range (inclusive).
-    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_to)]
-    pub to: Date,
+    /// First day of the range: YYYY-MM-DD or relative (today, yesterday, today-7d,
+    /// month-start, last-month-start, last-month-end).
+    #[arg(long, value_name = "DATE", value_parser = parse_from,
+          required_unless_present = "range", requires = "to")]
+    pub from: Option<DateExpr>,
+    /// Last day of the range (inclusive), written like --from.
+    #[arg(long, value_name = "DATE", value_parser = parse_to,
+          required_unless_present = "range", requires = "from")]
+    pub to: Option<DateExpr>,
+    /// A named range instead of --from/--to: yesterday, last-7-days, last-month, month-to-date.
+    #[arg(long, value_name = "RANGE", value_parser = parse_range, conflicts_with_all = ["from", "to"])]
+    pub range: Option<RangeExpr>,
+    /// One job per day, week (Monday to Sunday) or month of the range (a backfill).
+    #[arg(long, value_name = "PERIOD", value_parser = parse_split)]
+    pub split: Option<Split>,
     /// The job's key (submitting the same key again names the same job); derived if omitted.
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", conflicts_with = "split")]
     pub key: Option<String>,
+    /// Label and time zone.
+    #[command(flatten)]
+    pub options: SubmitOptions,
 }
 
 /// `submit batch`.
@@ -236,6 +268,9 @@ pub struct SubmitBatch {
     /// The batch file (TOML).
     #[arg(value_name = "FILE.toml")]
     pub file: PathBuf,
+    /// Label and time zone.
+    #[command(flatten)]
+    pub options: SubmitOptions,
 }
 
 /// `run`.
@@ -265,6 +300,24 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u32).range(1..=3_600))]
     pub lease: u32,
+    /// Only the jobs with this label (the others wait for another run).
+    #[arg(long, value_name = "NAME", value_parser = parse_label)]
+    pub label: Option<Label>,
+    /// Where each file goes under --out, e.g. "{kind}/{type}/{from}_{to}.{ext}" [default: the
+    /// batch file's `layout`, else flat under the upstream's name]. Placeholders: {account},
+    /// {kind}, {type}, {from}, {to}, {key}, {label}, {name}, {ext}.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub layout: Option<String>,
+    /// Write a JSON manifest of the jobs the run covered to FILE (atomically).
+    #[arg(long, value_name = "FILE", conflicts_with = "watch")]
+    pub manifest: Option<PathBuf>,
+    /// With --manifest: also write an empty `_SUCCESS` beside it when every covered job ended
+    /// downloaded or nodata (and every file checked out).
+    #[arg(long, requires = "manifest")]
+    pub success_marker: bool,
+    /// Unpack each downloaded billing zip into a folder beside it.
+    #[arg(long)]
+    pub extract: bool,
 }
 
 /// `status`.
@@ -277,6 +330,20 @@ pub struct StatusArgs {
     /// expired, nodata, failed, cancelled).
     #[arg(long, value_name = "STATE", value_parser = parse_state, conflicts_with = "jobs")]
     pub state: Option<StateName>,
+    /// Only jobs with this label.
+    #[arg(long, value_name = "NAME", value_parser = parse_label, conflicts_with = "jobs")]
+    pub label: Option<Label>,
+}
+
+/// `retry`.
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// Job ids or keys.
+    #[arg(value_name = "JOB", required_unless_present = "label")]
+    pub jobs: Vec<String>,
+    /// Every failed, expired, cancelled or nodata job with this label.
+    #[arg(long, value_name = "NAME", value_parser = parse_label, conflicts_with = "jobs")]
+    pub label: Option<Label>,
 }
 
 /// A command about one job.
@@ -363,7 +430,10 @@ const SUBMIT_AFTER: &str = "\
 Examples:
   reportflow --account 9900000 submit report 4 --param AccountId=9900000
   reportflow --account 9900000 submit billing BDR --from 2026-11-01 --to 2026-11-30
-  reportflow submit batch nightly.toml
+  reportflow --account 9900000 submit billing BDR --range last-month --split day
+  reportflow submit batch nightly.toml --label nightly-2026-11-27
+Dates may be YYYY-MM-DD or relative: today, yesterday, today-7d, today+3d, month-start,
+last-month-start, last-month-end (resolved once, now, in --tz / REPORTFLOW_TZ / UTC).
 Prints the job's id and key. Nothing is sent upstream: `reportflow run` does the work.";
 
 const REPORTS_LIST_AFTER: &str = "\
@@ -396,12 +466,20 @@ const SUBMIT_BILLING_AFTER: &str = "\
 Example:
   $ reportflow --account 9900000 submit billing BDR --from 2026-11-01 --to 2026-11-30
   submitted job 2 (key billing-9900000-BDR-2026-11-01-2026-11-30); `reportflow run` downloads it
-Nothing is sent upstream. A range without data ends as `nodata` (a success).";
+  $ reportflow --account 9900000 submit billing BDR --range yesterday --tz Europe/Berlin
+  submitted job 3 (key billing-9900000-BDR-2026-11-26-2026-11-26) from range=yesterday (resolved on 2026-11-27, Europe/Berlin); ...
+  $ reportflow --account 9900000 submit billing MDR --from 2026-10-01 --to 2026-10-31 --split day
+  submitted 31 job(s) (31 new) from --split day (...); `reportflow run` downloads them
+Ranges: yesterday, last-7-days (today-7d..yesterday), last-month, month-to-date. The same
+relative range submitted twice the same day is one job; the next day's is a new one. One submit
+makes at most 1000 jobs. Nothing is sent upstream. A range without data ends as `nodata`.";
 
 const SUBMIT_BATCH_AFTER: &str = "\
 Example file (nightly.toml):
   account = \"9900000\"
   out = \"reports/nightly\"          # default --out of `run` for this store
+  tz = \"Europe/Berlin\"             # optional: the zone relative dates resolve in
+  layout = \"{kind}/{type}/{from}_{to}.{ext}\"   # optional: default --layout of `run`
 
   [[report]]
   id = 8
@@ -415,8 +493,14 @@ Example file (nightly.toml):
   from = 2026-11-01
   to = 2026-11-30
 
+  [[billing]]
+  type = \"MDR\"
+  range = \"yesterday\"               # or from = \"today-7d\", to = \"yesterday\"
+  split = \"day\"                     # optional: one job per day, week or month
+
   $ reportflow submit batch nightly.toml
-  submitted 2 jobs (2 new) from nightly.toml; `reportflow run` downloads them
+  submitted 3 jobs (3 new) from nightly.toml; `reportflow run` downloads them
+The jobs are labelled with the file's name (nightly) unless --label says otherwise.
 Every entry is checked before anything is stored; each problem is reported as FILE:LINE: message
 and nothing is stored (exit 2).";
 
@@ -429,6 +513,13 @@ Example:
 
   run: 2 jobs ended: 2 downloaded
   files in /home/me/reports
+  $ reportflow run --label nightly-2026-11-27 --layout '{kind}/{type}/{from}_{to}.{ext}' \\
+      --manifest manifests/nightly-2026-11-27/manifest.json --success-marker --extract
+--label drives only that label's jobs. --layout places files in folders (placeholders {account},
+{kind}, {type}, {from}, {to}, {key}, {label}, {name}, {ext}); values that cannot be part of a path
+stop the run before any request. --manifest writes a JSON list of the covered jobs and their
+verified files; --success-marker adds an empty _SUCCESS beside it only when every one ended
+downloaded or nodata. --extract unpacks billing zips beside themselves (bounded, sanitized).
 On a terminal it shows a progress bar per active job; otherwise plain log lines on stderr;
 with --json one JSON event per line on stdout. Ctrl-C or SIGTERM stops cleanly (jobs resume on
 the next run). It first checks that the upstream answers and takes the credentials, so a wrong
@@ -446,7 +537,8 @@ Exit codes:
   0  every job ended downloaded or nodata
   1  runtime error (store locked, no credentials, upstream unreachable, interrupted)
   2  usage error
-  3  some job ended failed, expired or cancelled (see `reportflow status --state failed`)";
+  3  some job ended failed, expired or cancelled (see `reportflow status --state failed`), or
+     (--manifest, --extract) a covered file is missing or changed, or an archive was refused";
 
 const STATUS_AFTER: &str = "\
 Example:
@@ -457,7 +549,9 @@ Example:
 
   2 job(s): 1 downloaded, 1 polling
   $ reportflow status --json 2    # an array of objects: id, key, kind, state, file, bytes,
-                                  # sha256, error, creations, created_at, updated_at, ...";
+                                  # sha256, error, creations, created_at, updated_at, label,
+                                  # from, to, origin (where relative dates came from), ...
+  $ reportflow status --label nightly --state failed";
 
 const HISTORY_AFTER: &str = "\
 Example:
@@ -472,6 +566,7 @@ Example:
   $ reportflow retry 7 billing-9900000-BDR-2026-11-01-2026-11-30
   job 7 (report-9900000-16-csv-1a2b3c4d5e6f): failed -> requested
   ...
+  $ reportflow retry --label nightly-2026-11-27   # every failed, expired, cancelled or nodata one
   $ reportflow run
 A downloaded job cannot be retried (one job, at most one file): submit a new one instead.";
 
@@ -542,20 +637,32 @@ fn parse_format(s: &str) -> Result<OutputFormat, String> {
     s.parse::<OutputFormat>().map_err(|e| e.to_string())
 }
 
-fn date_parser(field: &'static str, s: &str) -> Result<Date, String> {
-    parse_date(field, s).map_err(|e| e.to_string())
+fn date_parser(field: &'static str, s: &str) -> Result<DateExpr, String> {
+    DateExpr::parse(field, s).map_err(|e| e.to_string())
 }
 
-fn parse_expires(s: &str) -> Result<Date, String> {
+fn parse_expires(s: &str) -> Result<DateExpr, String> {
     date_parser("--expires", s)
 }
 
-fn parse_from(s: &str) -> Result<Date, String> {
+fn parse_from(s: &str) -> Result<DateExpr, String> {
     date_parser("--from", s)
 }
 
-fn parse_to(s: &str) -> Result<Date, String> {
+fn parse_to(s: &str) -> Result<DateExpr, String> {
     date_parser("--to", s)
+}
+
+fn parse_label(s: &str) -> Result<Label, String> {
+    Label::new(s).map_err(|e| e.to_string())
+}
+
+fn parse_range(s: &str) -> Result<RangeExpr, String> {
+    RangeExpr::parse("--range", s).map_err(|e| e.to_string())
+}
+
+fn parse_split(s: &str) -> Result<Split, String> {
+    Split::parse("--split", s).map_err(|e| e.to_string())
 }
 
 fn parse_state(s: &str) -> Result<StateName, String> {

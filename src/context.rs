@@ -5,9 +5,10 @@ use crate::cli::{DEFAULT_STORE, Global};
 use crate::credentials::{self, Sources};
 use crate::error::CliError;
 use crate::shell;
-use reportflow_core::{PollPolicy, RetryPolicy};
+use reportflow_core::{Label, PollPolicy, RetryPolicy};
 use reportflow_driver::{
-    Credentials, EngineConfig, Jobs, ProxyConfig, RetryConfig, StoreLocation, TrustConfig,
+    Credentials, EngineConfig, FileLayout, Jobs, ProxyConfig, RetryConfig, StoreLocation,
+    TrustConfig,
 };
 use reportflow_sim::{SimConfig, SimHandle};
 use serde::{Deserialize, Serialize};
@@ -30,8 +31,9 @@ pub enum Purpose<'a> {
     /// Recording and reading the store's jobs (`submit`, `status`, `history`, `retry`,
     /// `cancel`, `purge`): no credentials, no network.
     Store,
-    /// `run`: the store's jobs, into `out`, `concurrency` at once (`per_account` of one
-    /// account), with the credentials; on a shared store as a worker whose leases last `lease`.
+    /// `run`: the store's jobs (only those with `only_label`, when given), into `out` (placed
+    /// by `layout`, flat without one), `concurrency` at once (`per_account` of one account),
+    /// with the credentials; on a shared store as a worker whose leases last `lease`.
     Run {
         /// Where the files go.
         out: &'a Path,
@@ -41,6 +43,10 @@ pub enum Purpose<'a> {
         per_account: usize,
         /// The lease of a worker on a shared store.
         lease: Duration,
+        /// Where under `out` each file goes (`--layout`, or the one a batch file recorded).
+        layout: Option<&'a FileLayout>,
+        /// Drive only the jobs with this label (`--label`).
+        only_label: Option<&'a Label>,
     },
     /// `reports`: the catalogue, with the credentials, on a throwaway store in `scratch`.
     Catalogue {
@@ -65,11 +71,13 @@ pub struct Context {
     pub global: Global,
 }
 
-/// The CLI's settings kept beside a store.
+/// The CLI's settings kept beside a store: what the last batch file asked `run` to use.
 #[derive(Default, Deserialize, Serialize)]
-struct StoreSettings {
+pub struct StoreSettings {
     /// The output folder of the last batch file that named one.
-    out: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+    /// The file layout of the last batch file that named one.
+    pub layout: Option<String>,
 }
 
 impl Context {
@@ -139,6 +147,8 @@ impl Context {
                 concurrency,
                 per_account,
                 lease,
+                layout,
+                only_label,
             } => {
                 let mut config = EngineConfig::new(self.store(), out, base_url);
                 config.credentials = Some(self.credentials()?);
@@ -151,6 +161,8 @@ impl Context {
                     per_account.min(concurrency)
                 };
                 config.lease = lease;
+                config.layout = layout.cloned();
+                config.only_label = only_label.cloned();
                 config
             }
             Purpose::Catalogue { scratch } => {
@@ -193,27 +205,33 @@ impl Context {
     /// The output folder a batch file recorded for this store, if any (a sled store only: on a
     /// shared store every worker writes to its own `--out`).
     pub fn remembered_out(&self) -> Option<PathBuf> {
-        let dir = self.store().dir()?.to_path_buf();
-        let text = std::fs::read_to_string(dir.join(SETTINGS_FILE)).ok()?;
-        toml::from_str::<StoreSettings>(&text).ok()?.out
+        self.remembered().out
     }
 
-    /// Records `out` as the output folder of this store's runs (written atomically; call it
-    /// while holding the store open). A shared store keeps none: each worker has its own
-    /// `--out`, and the command says so.
-    pub fn remember_out(&self, out: &Path) -> Result<(), CliError> {
+    /// What batch files recorded for this store's runs (nothing when unreadable, and nothing
+    /// for a shared store, which keeps no such file: each worker has its own `--out`).
+    pub fn remembered(&self) -> StoreSettings {
         let Some(dir) = self.store().dir().map(Path::to_path_buf) else {
-            self.warn(&format!(
-                "the batch file's out ({}) is not kept with a PostgreSQL store: each worker writes to its own --out (REPORTFLOW_OUT); pass it to `reportflow run`",
-                out.display()
-            ));
+            return StoreSettings::default();
+        };
+        std::fs::read_to_string(dir.join(SETTINGS_FILE))
+            .ok()
+            .and_then(|text| toml::from_str::<StoreSettings>(&text).ok())
+            .unwrap_or_default()
+    }
+
+    /// Records `settings` for this store's runs (written atomically; call it while holding the
+    /// store open). A shared store keeps none: each worker is given its own `--out` and
+    /// `--layout`, and the command says so.
+    pub fn remember(&self, settings: &StoreSettings) -> Result<(), CliError> {
+        let Some(dir) = self.store().dir().map(Path::to_path_buf) else {
+            self.warn(
+                "the batch file's out and layout are not kept with a PostgreSQL store: each worker writes to its own --out (REPORTFLOW_OUT) with its own --layout; pass them to `reportflow run`",
+            );
             return Ok(());
         };
-        let settings = StoreSettings {
-            out: Some(out.to_path_buf()),
-        };
-        let text = toml::to_string(&settings)
-            .map_err(|e| CliError::Runtime(format!("cannot record the output folder: {e}")))?;
+        let text = toml::to_string(settings)
+            .map_err(|e| CliError::Runtime(format!("cannot record the run settings: {e}")))?;
         let path = dir.join(SETTINGS_FILE);
         let tmp = dir.join(format!(".{SETTINGS_FILE}.tmp"));
         std::fs::write(&tmp, text)

@@ -3,3 +3,4 @@
 //! the binary (`main.rs`).
 
 pub mod batch;
+pub mod zone;

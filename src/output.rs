@@ -1,7 +1,7 @@
 //! Rendering: aligned tables for people, JSON for programs.
 
 use crate::error::CliError;
-use reportflow_core::{Job, JobKind, JobSpec, JobState, Millis};
+use reportflow_core::{DateOrigin, Job, JobKind, JobSpec, JobState, Millis};
 use serde::Serialize;
 use std::io::Write;
 
@@ -146,6 +146,15 @@ pub struct JobView {
     pub created_at: String,
     /// When it last changed (RFC 3339, UTC).
     pub updated_at: String,
+    /// The label it was submitted under.
+    pub label: Option<String>,
+    /// The first day it covers (a billing range, or an account report's StartDate).
+    pub from: Option<String>,
+    /// The last day it covers (a billing range, or an account report's EndDate).
+    pub to: Option<String>,
+    /// Where relative dates came from: the expressions, the zone and the day they were
+    /// resolved on.
+    pub origin: Option<DateOrigin>,
 }
 
 impl JobView {
@@ -177,6 +186,31 @@ impl JobView {
             location: job.state.upstream().map(|u| u.location.clone()),
             created_at: rfc3339(job.submitted_at),
             updated_at: rfc3339(job.updated_at),
+            label: job.label.as_ref().map(ToString::to_string),
+            from: day_of(job, "StartDate"),
+            to: day_of(job, "EndDate"),
+            origin: job.origin.clone(),
+        }
+    }
+
+    /// The dates column: `2026-11-25..2026-11-25 (range=yesterday)`.
+    pub fn dates(&self) -> String {
+        let range = match (&self.from, &self.to) {
+            (Some(from), Some(to)) => format!("{from}..{to}"),
+            (Some(from), None) => format!("{from}.."),
+            (None, Some(to)) => format!("..{to}"),
+            (None, None) => "-".to_string(),
+        };
+        match &self.origin {
+            Some(origin) => {
+                let expressions: Vec<String> = origin
+                    .expressions
+                    .iter()
+                    .map(|(field, expr)| format!("{field}={expr}"))
+                    .collect();
+                format!("{range} ({})", expressions.join(" "))
+            }
+            None => range,
         }
     }
 
@@ -192,6 +226,20 @@ impl JobView {
     /// The size column.
     pub fn size(&self) -> String {
         self.bytes.map(human_bytes).unwrap_or_else(|| "-".into())
+    }
+}
+
+/// A billing range's first (`StartDate`) or last (`EndDate`) day, or an account report's
+/// parameter of that name when it has one value.
+fn day_of(job: &Job, param: &str) -> Option<String> {
+    match &job.spec {
+        JobSpec::Billing(b) if param == "StartDate" => Some(b.start.to_string()),
+        JobSpec::Billing(b) => Some(b.end.to_string()),
+        JobSpec::Account(a) => a
+            .params
+            .get(param)
+            .filter(|values| values.len() == 1)
+            .and_then(|values| values.first().cloned()),
     }
 }
 
@@ -258,19 +306,37 @@ fn detail_of(job: &Job) -> Option<String> {
     Some(detail)
 }
 
-/// The jobs as a table: id, key, kind, state, size, and the file, error or detail.
+/// The jobs as a table: id, key, kind, state, size, and the file, error or detail; with a
+/// label and the dates (and where they came from) when some job has a label or relative dates.
 pub fn jobs_table(jobs: &[Job]) -> String {
-    let mut table = Table::new(&["ID", "KEY", "KIND", "STATE", "BYTES", "FILE / ERROR"]);
+    let extended = jobs.iter().any(|j| j.label.is_some() || j.origin.is_some());
+    let headers: &[&'static str] = if extended {
+        &[
+            "ID",
+            "KEY",
+            "LABEL",
+            "KIND",
+            "STATE",
+            "DATES",
+            "BYTES",
+            "FILE / ERROR",
+        ]
+    } else {
+        &["ID", "KEY", "KIND", "STATE", "BYTES", "FILE / ERROR"]
+    };
+    let mut table = Table::new(headers);
     for job in jobs {
         let view = JobView::of(job);
-        table.row(vec![
-            view.id.to_string(),
-            view.key.clone(),
-            view.kind.to_string(),
-            view.state.to_string(),
-            view.size(),
-            view.outcome(),
-        ]);
+        let mut row = vec![view.id.to_string(), view.key.clone()];
+        if extended {
+            row.push(view.label.clone().unwrap_or_else(|| "-".into()));
+        }
+        row.extend([view.kind.to_string(), view.state.to_string()]);
+        if extended {
+            row.push(view.dates());
+        }
+        row.extend([view.size(), view.outcome()]);
+        table.row(row);
     }
     table.render()
 }

@@ -154,9 +154,51 @@ const CATALOGUE: &[Row] = &[
     ),
     row(
         "billing date not a date",
-        Args("submit|billing|BDR|--from|yesterday|--to|2026-11-01"),
+        Args("submit|billing|BDR|--from|someday|--to|2026-11-01"),
         Usage,
-        "--from \"yesterday\" is not a date",
+        "--from \"someday\" is not a date; write it as YYYY-MM-DD (e.g. 2026-01-31) or relative to today",
+    ),
+    row(
+        "billing date that does not exist",
+        Args("submit|billing|BDR|--from|2026-11-01|--to|2026-11-31"),
+        Usage,
+        "--to \"2026-11-31\" is not a date: November 2026 has 30 days",
+    ),
+    row(
+        "billing range unknown",
+        Args("submit|billing|BDR|--range|last-week"),
+        Usage,
+        "--range \"last-week\" is not a range; use one of yesterday, last-7-days, last-month, month-to-date",
+    ),
+    row(
+        "billing range and dates both",
+        Args("submit|billing|BDR|--range|yesterday|--from|2026-11-01|--to|2026-11-02"),
+        Usage,
+        "cannot be used with",
+    ),
+    row(
+        "billing split over the cap",
+        Args("submit|billing|BDR|--from|2020-01-01|--to|2026-11-01|--split|day"),
+        Usage,
+        "makes more than 1000 jobs, the most one submit may make",
+    ),
+    row(
+        "billing split with a key",
+        Args("submit|billing|BDR|--range|last-month|--split|day|--key|k"),
+        Usage,
+        "cannot be used with",
+    ),
+    row(
+        "unknown time zone",
+        Args("submit|billing|BDR|--range|yesterday|--tz|Mars/Olympus"),
+        Usage,
+        "--tz \"Mars/Olympus\" is not a time zone this system knows",
+    ),
+    row(
+        "label with a slash",
+        Args("submit|billing|BDR|--range|yesterday|--label|a/b"),
+        Usage,
+        "the label \"a/b\" is not valid",
     ),
     row(
         "billing type not an identifier",
@@ -356,7 +398,55 @@ const CATALOGUE: &[Row] = &[
             "account = \"9900000\"\n[[billing]]\ntype = \"MDR\"\nfrom = \"2026-02-30\"\nto = 2026-03-01\n",
         ),
         Batch,
-        ".toml:4: from \"2026-02-30\" is not a date",
+        ".toml:4: from \"2026-02-30\" is not a date: February 2026 has 28 days",
+    ),
+    row(
+        "batch relative date misspelt",
+        BatchFile(
+            "account = \"9900000\"\n[[billing]]\ntype = \"MDR\"\nfrom = \"yesterdya\"\nto = \"today\"\n",
+        ),
+        Batch,
+        ".toml:4: from \"yesterdya\" is not a date; write it as YYYY-MM-DD",
+    ),
+    row(
+        "batch range and from",
+        BatchFile(
+            "account = \"9900000\"\n[[billing]]\ntype = \"MDR\"\nrange = \"yesterday\"\nfrom = 2026-11-01\nto = 2026-11-02\n",
+        ),
+        Batch,
+        ".toml:4: give either `range` or `from` and `to`, not both",
+    ),
+    row(
+        "batch split unknown",
+        BatchFile(
+            "account = \"9900000\"\n[[billing]]\ntype = \"MDR\"\nrange = \"last-month\"\nsplit = \"hour\"\n",
+        ),
+        Batch,
+        ".toml:5: split \"hour\" is not a way to split a range; use day, week or month",
+    ),
+    row(
+        "batch split over the cap",
+        BatchFile(
+            "account = \"9900000\"\n[[billing]]\ntype = \"MDR\"\nfrom = 2020-01-01\nto = 2026-01-01\nsplit = \"day\"\n",
+        ),
+        Batch,
+        ".toml:6: splitting 2020-01-01..2026-01-01 by day makes more than 1000 jobs",
+    ),
+    row(
+        "batch unknown time zone",
+        BatchFile(
+            "account = \"9900000\"\ntz = \"Atlantis/Capital\"\n[[billing]]\ntype = \"MDR\"\nrange = \"yesterday\"\n",
+        ),
+        Batch,
+        ".toml:2: tz \"Atlantis/Capital\" is not a time zone this system knows",
+    ),
+    row(
+        "batch layout escapes",
+        BatchFile(
+            "account = \"9900000\"\nlayout = \"../{name}\"\n[[billing]]\ntype = \"MDR\"\nrange = \"yesterday\"\n",
+        ),
+        Batch,
+        ".toml:2: the file layout \"../{name}\" cannot be used: it uses . or .. as a folder",
     ),
     row(
         "batch account not digits",

@@ -17,7 +17,8 @@ fuzz_target!(|data: &[u8]| {
     let today = Date::constant(2026, 11, 26);
     let account = (flag & 1 == 1).then_some("9900000");
     let lines = text.lines().count().max(1) + 1;
-    match reportflow::batch::parse(Path::new("fuzz.toml"), text, account, today) {
+    let clock = reportflow::zone::SubmitClock::on(today);
+    match reportflow::batch::parse(Path::new("fuzz.toml"), text, account, &clock) {
         Ok(batch) => {
             for entry in &batch.entries {
                 assert!(entry.spec.validate(today).is_ok(), "{entry:?}");

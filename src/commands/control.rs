@@ -1,15 +1,53 @@
 //! `retry` and `cancel`: every job named is checked before any is changed.
 
-use crate::cli::JobsArg;
+use crate::cli::{JobsArg, RetryArgs};
 use crate::context::Context;
 use crate::error::{CliError, Outcome};
 use crate::output::{JobView, print, print_json};
-use reportflow_core::{Input, Job};
+use reportflow_core::{Input, Job, StateName};
 use reportflow_driver::DriverError;
 
-/// `retry`.
-pub async fn retry(ctx: &Context, args: &JobsArg) -> Result<Outcome, CliError> {
-    apply(ctx, args, Input::Retry).await
+/// `retry`: the jobs named, or every job with the label that a retry can start again.
+pub async fn retry(ctx: &Context, args: &RetryArgs) -> Result<Outcome, CliError> {
+    let Some(label) = &args.label else {
+        let named = JobsArg {
+            jobs: args.jobs.clone(),
+        };
+        return apply(ctx, &named, Input::Retry).await;
+    };
+    let Some(store) = ctx.open_existing_store().await? else {
+        print(&format!(
+            "no job has the label {label}: there is no store yet\n"
+        ));
+        return Ok(Outcome::Success);
+    };
+    let retryable = [
+        StateName::Failed,
+        StateName::Expired,
+        StateName::Cancelled,
+        StateName::NoData,
+    ];
+    let ids: Vec<String> = store
+        .labelled(label)
+        .await?
+        .into_iter()
+        .filter(|job| retryable.contains(&job.state.name()))
+        .map(|job| job.id.to_string())
+        .collect();
+    // `apply` opens the store again: one process holds it once.
+    drop(store);
+    if ids.is_empty() {
+        if ctx.global.json {
+            print_json(&Vec::<JobView>::new())?;
+        } else {
+            print(&format!(
+                "no job with the label {label} ended failed, expired, cancelled or nodata; nothing to retry\n"
+            ));
+        }
+        return Ok(Outcome::Success);
+    }
+    let named = JobsArg { jobs: ids };
+    apply(ctx, &named, Input::Retry).await
 }
 
 /// `cancel`.

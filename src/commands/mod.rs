@@ -6,6 +6,7 @@ pub mod history;
 pub mod purge;
 pub mod reports;
 pub mod run;
+pub mod scope;
 pub mod sim;
 pub mod status;
 pub mod submit;

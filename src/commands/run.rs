@@ -4,6 +4,7 @@
 //! it is one worker among any number: it claims due jobs until none is live.
 
 use crate::cli::RunArgs;
+use crate::commands::scope::Scope;
 use crate::context::{Context, DEFAULT_OUT, Purpose, absolute};
 use crate::error::{CliError, EXIT_RUNTIME, Outcome};
 use crate::output::{jobs_table, print, print_json_line};
@@ -31,12 +32,17 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
         None => ctx.remembered_out().unwrap_or_else(|| DEFAULT_OUT.into()),
     };
     let out = absolute(&out)?;
+    let scope = Scope::of(ctx, args)?;
     let config = ctx.engine_config(Purpose::Run {
         out: &out,
         concurrency: usize::from(args.concurrency),
         per_account: usize::from(args.per_account),
         lease: Duration::from_secs(u64::from(args.lease)),
+        layout: scope.layout.as_ref(),
+        only_label: scope.label.as_ref(),
     })?;
+    // A marker left by an earlier run must not outlive this one's start.
+    scope.clear_marker()?;
     let mode = Mode::choose(ctx.global.json, ctx.global.quiet);
     let mut stop = Stop::on_signals();
     if args.watch && config.store.is_shared() {
@@ -44,19 +50,29 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
     }
     if args.watch {
         let interval = Duration::from_secs(u64::from(args.interval));
-        return watch(ctx, &config, mode, interval, &mut stop).await;
+        return watch(ctx, &config, &scope, mode, interval, &mut stop).await;
     }
-    let Some(round) = round(&config, mode, &mut stop).await? else {
+    let Some(round) = round(&config, &scope, mode, &mut stop).await? else {
+        // Nothing live: the manifest still lists what the run covers (a label's ended jobs).
+        let engine = Engine::open(config.clone()).await?;
+        let covered = scope.prepare(&engine).await?.covered;
+        let outcome = scope
+            .finish(ctx, &engine, &out, &covered, Outcome::Success)
+            .await?;
         if ctx.global.json {
             let summary = RunSummary::default();
-            print_json_line(&finished_event(&summary, &out, Outcome::Success));
+            print_json_line(&finished_event(&summary, &out, outcome));
         } else {
+            let which = match &scope.label {
+                Some(label) => format!("with the label {label}"),
+                None => format!("in {store}"),
+            };
             print(&format!(
-                "nothing to do: every job in {store} has ended (`{}` shows them)\n",
+                "nothing to do: every job {which} has ended (`{}` shows them)\n",
                 ctx.command(&["status"])
             ));
         }
-        return Ok(Outcome::Success);
+        return Ok(outcome);
     };
     let outcome = report(ctx, &round.engine, &round.summary, &round.ids, &out).await?;
     if round.summary.interrupted {
@@ -64,13 +80,17 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
             "the run was interrupted before every job ended; every job is resumable: run again to continue".into(),
         ));
     }
-    Ok(outcome)
+    scope
+        .finish(ctx, &round.engine, &out, &round.covered, outcome)
+        .await
 }
 
 /// One pass over the store's live jobs.
 struct Round {
     engine: Engine,
     ids: Vec<JobId>,
+    /// The jobs the run covers (see [`Scope::prepare`]).
+    covered: Vec<JobId>,
     summary: RunSummary,
 }
 
@@ -79,17 +99,27 @@ struct Round {
 /// credentials change nothing.
 async fn round(
     config: &EngineConfig,
+    scope: &Scope,
     mode: Mode,
     stop: &mut Stop,
 ) -> Result<Option<Round>, CliError> {
     let engine = Engine::open(config.clone()).await?;
     // The jobs the summary table shows: the first live ones (not every live job: the run reads
-    // those a page at a time, and its first request should not wait for them).
-    let shown = engine
-        .store()
-        .live_page(None, MAX_SUMMARY_ROWS)
-        .await
-        .map_err(DriverError::from)?;
+    // those a page at a time, and its first request should not wait for them), unless the
+    // scope must look at each (a label, a layout, a manifest).
+    let (shown, covered) = if scope.reads_live() {
+        let prepared = scope.prepare(&engine).await?;
+        let mut live = prepared.live;
+        live.truncate(MAX_SUMMARY_ROWS);
+        (live, prepared.covered)
+    } else {
+        let shown = engine
+            .store()
+            .live_page(None, MAX_SUMMARY_ROWS)
+            .await
+            .map_err(DriverError::from)?;
+        (shown, Vec::new())
+    };
     let Some(first) = shown.first() else {
         return Ok(None);
     };
@@ -99,6 +129,7 @@ async fn round(
     Ok(Some(Round {
         engine,
         ids,
+        covered,
         summary,
     }))
 }
@@ -149,6 +180,7 @@ fn host_and_port(url: &str) -> Option<String> {
 async fn watch(
     ctx: &Context,
     config: &EngineConfig,
+    scope: &Scope,
     mode: Mode,
     interval: Duration,
     stop: &mut Stop,
@@ -156,7 +188,7 @@ async fn watch(
     let mut total = RunSummary::default();
     let mut first = true;
     while !stop.fired() {
-        match round(config, mode, stop).await {
+        match round(config, scope, mode, stop).await {
             Ok(Some(round)) => {
                 tracing::info!("round done: {}", ended_line(&round.summary));
                 total.live_at_start += round.summary.live_at_start;

@@ -9,8 +9,17 @@ use std::collections::BTreeMap;
 
 /// `status`.
 pub async fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome, CliError> {
+    let label = &args.label;
     let jobs: Vec<Job> = match ctx.open_existing_store().await? {
-        Some(store) if args.jobs.is_empty() => store.jobs(args.state).await?,
+        Some(store) if args.jobs.is_empty() => match label {
+            Some(label) => store
+                .labelled(label)
+                .await?
+                .into_iter()
+                .filter(|job| args.state.is_none_or(|s| job.state.name() == s))
+                .collect(),
+            None => store.jobs(args.state).await?,
+        },
         Some(store) => {
             let mut jobs = Vec::with_capacity(args.jobs.len());
             for j in &args.jobs {
@@ -33,10 +42,13 @@ pub async fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome, CliErro
         return Ok(Outcome::Success);
     }
     if jobs.is_empty() {
-        let filter = args
+        let mut filter = args
             .state
             .map(|s| format!(" in state {s}"))
             .unwrap_or_default();
+        if let Some(label) = &label {
+            filter.push_str(&format!(" with the label {label}"));
+        }
         print(&format!(
             "no jobs{filter} in {}; submit one with `{}`\n",
             ctx.store(),

@@ -32,6 +32,14 @@ pub enum CoreError {
         /// Why it cannot be used.
         reason: &'static str,
     },
+    /// A label given by the user cannot be used.
+    #[error("the label {label:?} is not valid: {reason}")]
+    InvalidLabel {
+        /// The label as given.
+        label: String,
+        /// Why it cannot be used.
+        reason: &'static str,
+    },
     /// The input makes no sense in the job's current state; the job is left as it was.
     #[error("a job in state `{state}` cannot take `{input}`: {hint}")]
     Rejected {

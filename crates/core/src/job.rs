@@ -1,8 +1,8 @@
 //! A job and its one transition function.
 
 use crate::{
-    Backoff, CoreError, Effect, Failure, FailureKind, Input, JobKey, JobKind, JobSpec, JobState,
-    Millis, Policies, PollPolicy, Progress, RetryPolicy, Upstream,
+    Backoff, CoreError, DateOrigin, Effect, Failure, FailureKind, Input, JobKey, JobKind, JobSpec,
+    JobState, Label, Millis, Policies, PollPolicy, Progress, RetryPolicy, Upstream,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -47,6 +47,11 @@ pub struct Job {
     pub submitted_at: Millis,
     /// When it last changed.
     pub updated_at: Millis,
+    /// The label it was submitted under (stored from record version 3).
+    pub label: Option<Label>,
+    /// Where its dates came from, when they were written relative to the submit's day
+    /// (stored from record version 3).
+    pub origin: Option<DateOrigin>,
 }
 
 pub(crate) fn reject(state: &JobState, input: &Input, hint: &'static str) -> CoreError {
@@ -74,7 +79,14 @@ impl Job {
             creations: 0,
             submitted_at: now,
             updated_at: now,
+            label: None,
+            origin: None,
         }
+    }
+
+    /// True when the job carries `label`.
+    pub fn has_label(&self, label: &Label) -> bool {
+        self.label.as_ref() == Some(label)
     }
 
     /// Which report family the job is about.

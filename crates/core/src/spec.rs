@@ -1,6 +1,7 @@
 //! What the user asks for: an account report or a billing report.
 
 use crate::SpecProblem;
+use crate::relative::why_not_a_date;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -54,8 +55,9 @@ impl FromStr for OutputFormat {
     }
 }
 
-/// Parses a `YYYY-MM-DD` date, naming the field in the problem when it is not one.
-pub fn parse_date(field: &'static str, value: &str) -> Result<Date, SpecProblem> {
+/// Parses a `YYYY-MM-DD` date, naming the field in the problem when it is not one. A date
+/// that is well formed but does not exist says why (`2026-11-31`: November 2026 has 30 days).
+pub fn parse_date(field: &str, value: &str) -> Result<Date, SpecProblem> {
     let trimmed = value.trim();
     let well_formed = trimmed.len() == 10
         && trimmed.bytes().enumerate().all(|(i, b)| {
@@ -67,13 +69,21 @@ pub fn parse_date(field: &'static str, value: &str) -> Result<Date, SpecProblem>
         });
     if !well_formed {
         return Err(SpecProblem::BadDate {
-            field,
+            field: field.to_string(),
             value: value.to_string(),
         });
     }
-    trimmed.parse::<Date>().map_err(|_| SpecProblem::BadDate {
-        field,
-        value: value.to_string(),
+    trimmed.parse::<Date>().map_err(|_| {
+        let number = |range: std::ops::Range<usize>| trimmed[range].parse::<i16>().unwrap_or(0);
+        SpecProblem::NoSuchDate {
+            field: field.to_string(),
+            value: value.to_string(),
+            reason: why_not_a_date(
+                number(0..4),
+                i8::try_from(number(5..7)).unwrap_or(0),
+                i8::try_from(number(8..10)).unwrap_or(0),
+            ),
+        }
     })
 }
 

@@ -52,13 +52,68 @@ pub enum SpecProblem {
     /// The output format is not one the upstream knows.
     #[error("the output format {0:?} is unknown; use one of pdf, csv, xls, html")]
     UnknownOutputFormat(String),
-    /// A date field is not a real `YYYY-MM-DD` date.
-    #[error("{field} {value:?} is not a date; write it as YYYY-MM-DD (e.g. 2026-01-31)")]
+    /// A date field is neither `YYYY-MM-DD` nor a relative date.
+    #[error(
+        "{field} {value:?} is not a date; write it as YYYY-MM-DD (e.g. 2026-01-31) or relative to today ({forms})",
+        forms = crate::relative::RELATIVE_FORMS
+    )]
     BadDate {
         /// Which field.
-        field: &'static str,
+        field: String,
         /// The text given.
         value: String,
+    },
+    /// A date is written `YYYY-MM-DD` but no such day exists.
+    #[error("{field} {value:?} is not a date: {reason}")]
+    NoSuchDate {
+        /// Which field.
+        field: String,
+        /// The text given.
+        value: String,
+        /// Why not, e.g. "November 2026 has 30 days".
+        reason: String,
+    },
+    /// A relative date moves too far from today.
+    #[error("{field} {value:?} moves too far from today; use an offset of at most {max} days")]
+    DateOffsetTooLarge {
+        /// Which field.
+        field: String,
+        /// The text given.
+        value: String,
+        /// The largest offset allowed, in days.
+        max: i32,
+    },
+    /// A range name is not one of the known ranges.
+    #[error(
+        "{field} {value:?} is not a range; use one of yesterday, last-7-days, last-month, month-to-date (or give --from and --to)"
+    )]
+    UnknownRange {
+        /// Which field.
+        field: String,
+        /// The text given.
+        value: String,
+    },
+    /// A split is not day, week or month.
+    #[error("{field} {value:?} is not a way to split a range; use day, week or month")]
+    UnknownSplit {
+        /// Which field.
+        field: String,
+        /// The text given.
+        value: String,
+    },
+    /// Splitting the range would make more jobs than one command may submit.
+    #[error(
+        "splitting {start}..{end} by {split} makes more than {max} jobs, the most one submit may make; submit a shorter range or split it by a longer period"
+    )]
+    TooManyPartitions {
+        /// `day`, `week` or `month`.
+        split: String,
+        /// First day of the range.
+        start: Date,
+        /// Last day of the range.
+        end: Date,
+        /// The most jobs allowed.
+        max: usize,
     },
     /// `ExpiresAt` lies before today.
     #[error(

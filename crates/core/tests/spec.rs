@@ -151,29 +151,61 @@ fn output_formats_and_dates_parse_with_precise_errors() {
         parse_date("--from", "2026-02-28"),
         Ok(Date::constant(2026, 2, 28))
     );
-    for bad in [
-        "2026-02-30",
-        "2026-2-3",
-        "26-02-03",
-        "yesterday",
-        "",
-        "2026-02-03T00:00",
-    ] {
+    for bad in ["2026-2-3", "26-02-03", "yesterday", "", "2026-02-03T00:00"] {
         assert_eq!(
             parse_date("--from", bad),
             Err(SpecProblem::BadDate {
-                field: "--from",
+                field: "--from".into(),
                 value: bad.into()
             }),
             "{bad}"
         );
     }
-    let msg = parse_date("--to", "2026-13-01")
-        .expect_err("no month 13")
+    let msg = parse_date("--to", "26-11-01")
+        .expect_err("not YYYY-MM-DD")
         .to_string();
+    assert!(
+        msg.starts_with(
+            "--to \"26-11-01\" is not a date; write it as YYYY-MM-DD (e.g. 2026-01-31) or relative to today (today, yesterday, today-7d"
+        ),
+        "{msg}"
+    );
+}
+
+#[test]
+fn well_formed_dates_that_do_not_exist_say_why() {
+    let why = |text: &str| {
+        parse_date("--to", text)
+            .expect_err("no such date")
+            .to_string()
+    };
     assert_eq!(
-        msg,
-        "--to \"2026-13-01\" is not a date; write it as YYYY-MM-DD (e.g. 2026-01-31)"
+        why("2026-11-31"),
+        "--to \"2026-11-31\" is not a date: November 2026 has 30 days"
+    );
+    assert_eq!(
+        why("2026-02-29"),
+        "--to \"2026-02-29\" is not a date: February 2026 has 28 days (2026 is not a leap year)"
+    );
+    assert_eq!(
+        why("2028-02-30"),
+        "--to \"2028-02-30\" is not a date: February 2028 has 29 days"
+    );
+    assert_eq!(
+        why("2026-13-01"),
+        "--to \"2026-13-01\" is not a date: there is no month 13; months run from 01 to 12"
+    );
+    assert_eq!(
+        why("2026-00-10"),
+        "--to \"2026-00-10\" is not a date: there is no month 00; months run from 01 to 12"
+    );
+    assert_eq!(
+        why("2026-01-00"),
+        "--to \"2026-01-00\" is not a date: days run from 01; there is no day 00"
+    );
+    assert_eq!(
+        parse_date("--to", "2028-02-29"),
+        Ok(Date::constant(2028, 2, 29))
     );
 }
 

@@ -1,12 +1,13 @@
 //! How an engine is set up: where things go, whom it talks to, and its limits.
 
+use crate::FileLayout;
 use crate::error::DriverError;
 pub use crate::location::StoreLocation;
 pub use crate::proxy::ProxyConfig;
 pub use crate::tls::TrustConfig;
 use crate::url::checked;
 use http::Uri;
-use reportflow_core::{Policies, PollPolicy, RetryPolicy};
+use reportflow_core::{Label, Policies, PollPolicy, RetryPolicy};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -91,6 +92,10 @@ pub struct EngineConfig {
     pub store: StoreLocation,
     /// Where report files are written.
     pub out_dir: PathBuf,
+    /// Where under `out_dir` each file goes; `None`: flat, under its upstream name.
+    pub layout: Option<FileLayout>,
+    /// Drive only the jobs with this label (`None`: every live job).
+    pub only_label: Option<Label>,
     /// The API base, e.g. `https://dashboard.bandwidth.com/api`.
     pub base_url: String,
     /// Credentials; only `run` needs them.
@@ -148,6 +153,8 @@ impl EngineConfig {
         EngineConfig {
             store: store.into(),
             out_dir: out_dir.into(),
+            layout: None,
+            only_label: None,
             base_url: base_url.trim_end_matches('/').to_string(),
             credentials: None,
             allow_insecure_http: false,

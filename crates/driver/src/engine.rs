@@ -59,6 +59,7 @@ impl Engine {
             store,
             api,
             out_dir: config.out_dir.clone(),
+            layout: config.layout.clone(),
             events,
             create_window: config.create_window(),
             place_margin: config.lease / 4,
@@ -118,7 +119,7 @@ impl Engine {
 
     async fn prepare_run(&self, keep_going: bool) -> Result<(), DriverError> {
         // Nothing to send: a run with nothing to do needs no credentials.
-        if self.config.credentials.is_none() && (keep_going || self.jobs.live().await? > 0) {
+        if self.config.credentials.is_none() && (keep_going || self.jobs.live_count().await? > 0) {
             return Err(DriverError::NoCredentials);
         }
         std::fs::create_dir_all(&self.ctx.out_dir)

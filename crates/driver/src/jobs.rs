@@ -7,7 +7,9 @@
 use crate::clock;
 use crate::config::EngineConfig;
 use crate::error::DriverError;
-use reportflow_core::{Input, Job, JobId, JobKey, JobSpec, Policies, SpecWarning, StateName};
+use reportflow_core::{
+    Input, Job, JobId, JobKey, JobSpec, Label, NewJob, Policies, SpecWarning, StateName,
+};
 use reportflow_store::{
     JobStore, LeasedTransition, PurgeReport, Step, StoreError, TransitionRecord,
 };
@@ -108,23 +110,25 @@ impl Jobs {
         })
     }
 
-    /// [`Jobs::submit`] for many jobs at once: every spec is validated before anything is
-    /// stored (one invalid spec stores nothing), then the jobs are recorded and made durable
-    /// together by one flush. Returns one [`Submitted`] per job, in order. A key that already
-    /// names a job with another spec stops the batch there; the jobs before it stay stored.
+    /// [`Jobs::submit`] for many jobs at once (each a [`NewJob`], or a `(spec, key)` pair):
+    /// every spec is validated before anything is stored (one invalid spec stores nothing),
+    /// then the jobs are recorded and made durable together by one flush. Returns one
+    /// [`Submitted`] per job, in order. A key that already names a job with another spec stops
+    /// the batch there; the jobs before it stay stored.
     pub async fn submit_many(
         &self,
-        jobs: impl IntoIterator<Item = (JobSpec, Option<JobKey>)>,
+        jobs: impl IntoIterator<Item = impl Into<NewJob>>,
     ) -> Result<Vec<Submitted>, DriverError> {
         let today = clock::today();
         let mut checked = Vec::new();
         let mut warnings = Vec::new();
-        for (spec, key) in jobs {
-            warnings.push(spec.validate(today)?);
-            let key = key.unwrap_or_else(|| JobKey::derived(&spec));
-            checked.push((spec, key));
+        for job in jobs {
+            let mut job: NewJob = job.into();
+            warnings.push(job.spec.validate(today)?);
+            job.key = Some(job.key());
+            checked.push(job);
         }
-        let keys: Vec<JobKey> = checked.iter().map(|(_, key)| key.clone()).collect();
+        let keys: Vec<JobKey> = checked.iter().map(NewJob::key).collect();
         let inserted = match self
             .store
             .insert_many(checked, &self.policies, clock::now())
@@ -178,13 +182,45 @@ impl Jobs {
 
     /// Every job (optionally only those in `state`), by id.
     pub async fn jobs(&self, state: Option<StateName>) -> Result<Vec<Job>, DriverError> {
+        self.jobs_where(state, |_| true).await
+    }
+
+    /// Every job with `label`, by id.
+    pub async fn labelled(&self, label: &Label) -> Result<Vec<Job>, DriverError> {
+        self.jobs_where(None, |job| job.has_label(label)).await
+    }
+
+    /// Every live job (only those with `label`, when given), by id.
+    pub async fn live(&self, label: Option<&Label>) -> Result<Vec<Job>, DriverError> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.store.live_page(after, PAGE).await?;
+            let done = page.len() < PAGE;
+            after = page.last().map(|j| j.id);
+            all.extend(
+                page.into_iter()
+                    .filter(|job| label.is_none_or(|label| job.has_label(label))),
+            );
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// The jobs (in `state`, if given) that `keep` keeps, by id, read a page at a time.
+    async fn jobs_where(
+        &self,
+        state: Option<StateName>,
+        keep: impl Fn(&Job) -> bool,
+    ) -> Result<Vec<Job>, DriverError> {
         let mut all = Vec::new();
         let mut after = None;
         loop {
             let page = self.store.list(state, after, PAGE).await?;
             let done = page.len() < PAGE;
             after = page.last().map(|j| j.id);
-            all.extend(page);
+            all.extend(page.into_iter().filter(|job| keep(job)));
             if done {
                 return Ok(all);
             }
@@ -196,8 +232,8 @@ impl Jobs {
         Ok(self.store.counts().await?)
     }
 
-    /// Jobs that have not ended.
-    pub async fn live(&self) -> Result<u64, DriverError> {
+    /// How many jobs have not ended.
+    pub(crate) async fn live_count(&self) -> Result<u64, DriverError> {
         Ok(live_in(&self.counts().await?))
     }
 

@@ -191,7 +191,10 @@ impl Runner {
             _ => Loading::Done,
         });
         for job in &page {
-            if !self.planned.contains_key(&job.id) && !self.in_flight.contains_key(&job.id) {
+            if self.selected(job)
+                && !self.planned.contains_key(&job.id)
+                && !self.in_flight.contains_key(&job.id)
+            {
                 self.schedule(job);
             }
         }
@@ -233,6 +236,33 @@ impl Runner {
             self.schedule(&job);
         }
         Ok(())
+    }
+
+    /// True when the run drives `job` (every job, or only those with the run's label).
+    fn selected(&self, job: &Job) -> bool {
+        self.config
+            .only_label
+            .as_ref()
+            .is_none_or(|label| job.has_label(label))
+    }
+
+    /// Live jobs the run drives: all of them, or (with a label) those with it, counted a page
+    /// at a time.
+    async fn live_selected(&self) -> Result<usize, DriverError> {
+        if self.config.only_label.is_none() {
+            let live = live_in(&self.ctx.store.counts().await?);
+            return Ok(usize::try_from(live).unwrap_or(usize::MAX));
+        }
+        let mut count = 0;
+        let mut after = None;
+        loop {
+            let page = self.ctx.store.live_page(after, LIVE_PAGE).await?;
+            count += page.iter().filter(|job| self.selected(job)).count();
+            match page.last() {
+                Some(last) if page.len() == LIVE_PAGE => after = Some(last.id),
+                _ => return Ok(count),
+            }
+        }
     }
 
     /// Starts every due job the bounds allow.
@@ -472,8 +502,7 @@ impl Runner {
         // The live jobs are planned a page at a time, and the first steps start as soon as the
         // first page is planned: the first request does not wait for every live job to be read.
         // A waiting job costs its timer entry, not its whole record.
-        let live = live_in(&self.ctx.store.counts().await?);
-        let live = usize::try_from(live).unwrap_or(usize::MAX);
+        let live = self.live_selected().await?;
         self.summary.live_at_start = live;
         let _ = self.ctx.events.send(Event::RunStarted { live });
         loop {
@@ -544,6 +573,7 @@ impl Runner {
                 if !self.in_flight.contains_key(&id)
                     && !self.planned.contains_key(&id)
                     && let Some(job) = self.ctx.store.get(id).await?
+                    && self.selected(&job)
                 {
                     self.schedule(&job);
                 }

@@ -10,6 +10,7 @@ use crate::download::download;
 use crate::error::DriverError;
 use crate::events::Event;
 use crate::held::Held;
+use crate::layout::FileLayout;
 use crate::reconcile;
 use reportflow_core::{Effect, Input, Job, JobSpec, StateName};
 use reportflow_store::{JobStore, Step};
@@ -27,6 +28,8 @@ pub(crate) struct Ctx {
     pub api: Api,
     /// Where files go (absolute).
     pub out_dir: PathBuf,
+    /// Where under `out_dir` (flat when `None`).
+    pub layout: Option<FileLayout>,
     /// Where events go.
     pub events: broadcast::Sender<Event>,
     /// On a shared store: the longest a create request may take once its intent is recorded
@@ -184,7 +187,17 @@ pub(crate) async fn step(
             // lost its lease (paused past it, say) leaves the file to the job's new holder.
             let holds = || under.holds_for(ctx.place_margin);
             let lease = under.0.map(|held| (held.lease().token, &holds as _));
-            match download(&ctx.api, &job, &location, &ctx.out_dir, &ctx.events, lease).await {
+            let result = download(
+                &ctx.api,
+                &job,
+                &location,
+                &ctx.out_dir,
+                ctx.layout.as_ref(),
+                &ctx.events,
+                lease,
+            )
+            .await;
+            match result {
                 Ok(file) => save(ctx, &job, Input::FileStored { file }, under).await,
                 Err(CallError::Local(DriverError::LeaseEnding { .. })) => {
                     Err(DriverError::LeaseEnding { id: job.id })

@@ -4,7 +4,7 @@ use crate::PgStore;
 use crate::columns::{JobArrays, job_from_row, millis_sql, state_sql};
 use crate::counts::Deltas;
 use crate::run::{OpError, commit, retrying};
-use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, Policies, StateName};
+use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, NewJob, Policies, StateName};
 use reportflow_store::StoreError;
 use reportflow_store::{Inserted, describe_spec};
 use std::collections::HashMap;
@@ -47,8 +47,9 @@ const INSERT_JOBS: &str = "
 
 impl PgStore {
     /// Stores a new job in `Requested`, or returns the job `key` already names when its spec is
-    /// the same (the policy of a repeated submit is ignored); a different spec under the same
-    /// key is a [`StoreError::KeyConflict`]. Committed (durable) when this returns.
+    /// the same (the policies, label and date origin of a repeated submit are ignored); a
+    /// different spec under the same key is a [`StoreError::KeyConflict`]. Committed (durable)
+    /// when this returns.
     pub async fn insert(
         &self,
         spec: JobSpec,
@@ -72,11 +73,11 @@ impl PgStore {
     /// skip numbers (an id drawn by a transaction that rolled back is not given again).
     pub async fn insert_many(
         &self,
-        jobs: impl IntoIterator<Item = (JobSpec, JobKey)>,
+        jobs: impl IntoIterator<Item = impl Into<NewJob>>,
         policy: &Policies,
         now: Millis,
     ) -> Result<Vec<Inserted>, StoreError> {
-        let jobs: Vec<(JobSpec, JobKey)> = jobs.into_iter().collect();
+        let jobs: Vec<NewJob> = jobs.into_iter().map(Into::into).collect();
         let mut inserted = Vec::with_capacity(jobs.len());
         for chunk in jobs.chunks(INSERT_BATCH) {
             let (stored, refused) = self.insert_chunk(chunk, policy, now).await?;
@@ -92,12 +93,13 @@ impl PgStore {
     /// and the refusal that stopped it at a job, if any (the jobs before it are stored).
     async fn insert_chunk(
         &self,
-        chunk: &[(JobSpec, JobKey)],
+        chunk: &[NewJob],
         policy: &Policies,
         now: Millis,
     ) -> Result<(Vec<Inserted>, Option<StoreError>), StoreError> {
+        let chunk_keys: Vec<JobKey> = chunk.iter().map(NewJob::key).collect();
         let mut keys: Vec<&str> = Vec::with_capacity(chunk.len());
-        for (_, key) in chunk {
+        for key in &chunk_keys {
             if !keys.contains(&key.as_str()) {
                 keys.push(key.as_str());
             }
@@ -120,7 +122,7 @@ impl PgStore {
                 }
             }
             let (inserted, refused, new_jobs) =
-                self.settle_keys(chunk, policy, now, known, &fresh_ids)?;
+                self.settle_keys(chunk, &chunk_keys, policy, now, known, &fresh_ids)?;
             if !new_jobs.is_empty() {
                 let stored = self.store_new(&tx, &new_jobs, now).await?;
                 if stored != new_jobs.len() {
@@ -140,12 +142,13 @@ impl PgStore {
         })
     }
 
-    /// Walks `chunk` in order against the jobs the keys name: what each submit answers, the
-    /// refusal that stops the chunk, and the new jobs to store.
+    /// Walks `chunk` (whose keys are `keys`) in order against the jobs the keys name: what each
+    /// submit answers, the refusal that stops the chunk, and the new jobs to store.
     #[allow(clippy::type_complexity)]
     fn settle_keys(
         &self,
-        chunk: &[(JobSpec, JobKey)],
+        chunk: &[NewJob],
+        keys: &[JobKey],
         policy: &Policies,
         now: Millis,
         mut known: HashMap<String, Job>,
@@ -153,7 +156,8 @@ impl PgStore {
     ) -> Result<(Vec<Inserted>, Option<StoreError>, Vec<Job>), StoreError> {
         let mut inserted = Vec::with_capacity(chunk.len());
         let mut new_jobs = Vec::new();
-        for (spec, key) in chunk {
+        for (new, key) in chunk.iter().zip(keys) {
+            let spec = &new.spec;
             if let Some(job) = known.get(key.as_str()) {
                 if job.spec != *spec {
                     let refused = StoreError::KeyConflict {
@@ -174,7 +178,9 @@ impl PgStore {
                 self.database_error("store new jobs", format!("no id was drawn for {key:?}"))
             })?;
             let id = JobId(u64::try_from(id).unwrap_or(0));
-            let job = Job::new(id, key.clone(), spec.clone(), policy.clone(), now);
+            let mut job = Job::new(id, key.clone(), spec.clone(), policy.clone(), now);
+            job.label = new.label.clone();
+            job.origin = new.origin.clone();
             known.insert(key.as_str().to_string(), job.clone());
             new_jobs.push(job.clone());
             inserted.push(Inserted { job, created: true });

@@ -2,7 +2,7 @@
 //! [`SharedStore`] (leases), each call the store's own.
 
 use crate::{PgStore, WorkListener};
-use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, Policies, StateName};
+use reportflow_core::{Job, JobId, JobKey, Millis, NewJob, Policies, StateName};
 use reportflow_store::{
     AppliedStep, Claimed, Inserted, JobStore, Lease, LeasedTransition, PurgeReport, Released,
     Renewed, SharedStore, Step, StoreError, TransitionRecord, WorkHints, WorkerId, async_trait,
@@ -18,7 +18,7 @@ impl JobStore for PgStore {
 
     async fn insert_many(
         &self,
-        jobs: Vec<(JobSpec, JobKey)>,
+        jobs: Vec<NewJob>,
         policies: &Policies,
         now: Millis,
     ) -> Result<Vec<Inserted>, StoreError> {

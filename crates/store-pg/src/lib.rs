@@ -60,7 +60,7 @@ fn futures_are_send(store: &PgStore) {
     send(PgStore::open("postgres://h/db"));
     send(store.apply_many(&[], reportflow_core::Millis(0)));
     send(store.insert_many(
-        Vec::new(),
+        Vec::<reportflow_core::NewJob>::new(),
         &reportflow_core::Policies::default(),
         reportflow_core::Millis(0),
     ));

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use reportflow_core::{Input, Job, JobId, JobState, Millis, StateName};
+use reportflow_core::{Input, Job, JobId, JobState, Millis, NewJob, StateName};
 use reportflow_store::{JOB_VERSION, encode_job};
 use reportflow_store_pg::{LeaseLoss, PgStore, Step, StepLease, StoreError, WorkerId};
 use std::path::Path;
@@ -180,6 +180,57 @@ async fn records_are_the_same_bytes_as_the_sled_stores() {
     assert_eq!(row.get::<_, i64>(3), 1);
     assert_eq!(row.get::<_, i64>(4), 1_700_000_000_001);
     assert_eq!(row.get::<_, String>(5), "12345");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_and_the_origin_of_dates_are_stored_in_the_record_and_kept() {
+    let (db, store) = fresh_store().await;
+    let night = labelled(1, "night", "nightly-2024-01-02");
+    let batch = vec![night.clone(), NewJob::new(spec(2), Some(key("plain")))];
+    let inserted = store
+        .insert_many(batch, &policy(), T0)
+        .await
+        .expect("stores");
+    assert_eq!(inserted[0].job.label, night.label);
+    assert_eq!(inserted[0].job.origin, night.origin);
+    assert_eq!(
+        (
+            inserted[1].job.label.clone(),
+            inserted[1].job.origin.clone()
+        ),
+        (None, None)
+    );
+    // A repeated submit under another label is the same job, its label unchanged.
+    let again = store
+        .insert_many(
+            [labelled(1, "night", "another-label")],
+            &policy(),
+            T0.plus_ms(1),
+        )
+        .await
+        .expect("finds it");
+    assert!(!again[0].created);
+    assert_eq!(again[0].job, inserted[0].job);
+    // A step keeps them; the row holds the sled store's bytes of the labelled job.
+    let job = store
+        .apply(user_step(&inserted[0].job, Input::Cancel), T0.plus_ms(2))
+        .await
+        .expect("cancels")
+        .job;
+    assert_eq!(job.label, night.label);
+    assert_eq!(job.origin, night.origin);
+    let read = store.get(job.id).await.expect("reads").expect("stored");
+    assert_eq!(read, job);
+    let record: Vec<u8> = raw(&db.url)
+        .await
+        .query_one(
+            "SELECT record FROM reportflow_jobs WHERE id = $1",
+            &[&i64::try_from(job.id.0).expect("an id")],
+        )
+        .await
+        .expect("the row")
+        .get(0);
+    assert_eq!(record, encode_job(Path::new("/"), &job).expect("encodes"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

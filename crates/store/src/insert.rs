@@ -4,7 +4,7 @@ use crate::layout::{self, META_NEXT_ID, id_key};
 use crate::records::StoredTransition;
 use crate::trees::{Tx, TxResult, abort_on};
 use crate::{Store, StoreError};
-use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, Policies, StateName};
+use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, NewJob, Policies, StateName};
 
 /// What [`Store::insert`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,9 +26,10 @@ pub(crate) const INSERT_BATCH: usize = 128;
 
 impl Store {
     /// Stores a new job in `Requested` with `policies`, or returns the job `key` already names
-    /// when its spec is the same (the policies of a repeated submit are ignored); a different spec under the same key
-    /// is a [`StoreError::KeyConflict`]. Validation is the caller's job. The job is durable when
-    /// this returns (unless the store was opened with [`crate::Durability::Manual`]).
+    /// when its spec is the same (the policies, label and date origin of a repeated submit are
+    /// ignored); a different spec under the same key is a [`StoreError::KeyConflict`].
+    /// Validation is the caller's job. The job is durable when this returns (unless the store
+    /// was opened with [`crate::Durability::Manual`]).
     ///
     /// Ids start at 1, grow by one per new job, and are never reused, even after a purge.
     pub fn insert(
@@ -55,13 +56,13 @@ impl Store {
     /// before it: those stay stored.
     pub fn insert_many(
         &self,
-        jobs: impl IntoIterator<Item = (JobSpec, JobKey)>,
+        jobs: impl IntoIterator<Item = impl Into<NewJob>>,
         policies: &Policies,
         now: Millis,
     ) -> Result<Vec<Inserted>, StoreError> {
         let mut inserted = Vec::new();
         let mut failed = None;
-        let mut jobs = jobs.into_iter();
+        let mut jobs = jobs.into_iter().map(Into::into);
         let mut chunk = Vec::with_capacity(INSERT_BATCH);
         loop {
             chunk.clear();
@@ -94,7 +95,7 @@ impl Store {
     /// the rest are not). `Err` is a failure of the whole transaction, which then stored nothing.
     fn insert_chunk(
         &self,
-        chunk: &[(JobSpec, JobKey)],
+        chunk: &[NewJob],
         policies: &Policies,
         now: Millis,
     ) -> Result<(Vec<Inserted>, Option<StoreError>), StoreError> {
@@ -113,8 +114,8 @@ impl Store {
             let first_id = next_id;
             let mut stored = Vec::with_capacity(chunk.len());
             let mut failed = None;
-            for (spec, key) in chunk {
-                match self.insert_in(tx, spec, key, policies, now, &mut next_id)? {
+            for new in chunk {
+                match self.insert_in(tx, new, policies, now, &mut next_id)? {
                     Ok(one) => stored.push(one),
                     Err(e) => {
                         failed = Some(e);
@@ -135,12 +136,12 @@ impl Store {
     fn insert_in(
         &self,
         tx: &Tx<'_>,
-        spec: &JobSpec,
-        key: &JobKey,
+        new: &NewJob,
         policies: &Policies,
         now: Millis,
         next_id: &mut u64,
     ) -> TxResult<Result<Inserted, StoreError>> {
+        let (spec, key) = (&new.spec, &new.key());
         if let Some(bytes) = tx.keys.get(key.as_str().as_bytes())? {
             let id = match self.id_in(&bytes, key) {
                 Ok(id) => id,
@@ -165,7 +166,9 @@ impl Store {
         }
         let id = *next_id;
         *next_id = id.saturating_add(1);
-        let job = Job::new(JobId(id), key.clone(), spec.clone(), policies.clone(), now);
+        let mut job = Job::new(JobId(id), key.clone(), spec.clone(), policies.clone(), now);
+        job.label = new.label.clone();
+        job.origin = new.origin.clone();
         tx.enter_state(&job)?;
         tx.put_job(&job)?;
         tx.keys

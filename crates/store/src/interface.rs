@@ -15,7 +15,7 @@
 use crate::lease::{Claimed, Lease, Released, Renewed, WorkerId};
 use crate::{AppliedStep, Inserted, PurgeReport, Step, StoreError, TransitionRecord};
 use async_trait::async_trait;
-use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, Policies, StateName};
+use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, NewJob, Policies, StateName};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -41,14 +41,15 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
     /// The store as messages name it: its directory, or its URL without the password.
     fn describe(&self) -> String;
 
-    /// Stores new jobs in `Requested` with `policies`, in order, or finds the job a key already
-    /// names when its spec is the same (`created: false`); another spec under a key is
+    /// Stores new jobs in `Requested` with `policies` (each with its label and the origin of its
+    /// dates), in order, or finds the job a key already names when its spec is the same
+    /// (`created: false`; the rest of a repeated submit is ignored); another spec under a key is
     /// [`StoreError::KeyConflict`], which stops the batch there (the jobs before it stay
     /// stored). Durable when it returns. Ids grow and are never reused; the sled store's are
     /// dense, the PostgreSQL store's may skip numbers.
     async fn insert_many(
         &self,
-        jobs: Vec<(JobSpec, JobKey)>,
+        jobs: Vec<NewJob>,
         policies: &Policies,
         now: Millis,
     ) -> Result<Vec<Inserted>, StoreError>;
@@ -61,7 +62,8 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
         policies: Policies,
         now: Millis,
     ) -> Result<Inserted, StoreError> {
-        let mut inserted = self.insert_many(vec![(spec, key)], &policies, now).await?;
+        let job = NewJob::new(spec, Some(key));
+        let mut inserted = self.insert_many(vec![job], &policies, now).await?;
         inserted.pop().ok_or_else(|| StoreError::Internal {
             store: self.describe(),
             detail: "a job was neither stored nor refused".to_string(),

@@ -12,7 +12,7 @@ use crate::interface::JobStore;
 use crate::writer::Writer;
 use crate::{AppliedStep, Durability, Inserted, PurgeReport, Step, Store, StoreError};
 use async_trait::async_trait;
-use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, Policies, StateName};
+use reportflow_core::{Job, JobId, JobKey, Millis, NewJob, Policies, StateName};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -93,7 +93,7 @@ impl JobStore for SledStore {
 
     async fn insert_many(
         &self,
-        jobs: Vec<(JobSpec, JobKey)>,
+        jobs: Vec<NewJob>,
         policies: &Policies,
         now: Millis,
     ) -> Result<Vec<Inserted>, StoreError> {

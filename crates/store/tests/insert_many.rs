@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use reportflow_core::{JobId, Millis};
+use reportflow_core::{Input, JobId, Label, Millis, NewJob};
 use reportflow_store::{Store, StoreError};
 
 #[test]
@@ -57,7 +57,7 @@ fn a_conflict_stops_the_batch_and_keeps_the_jobs_before_it() {
 fn an_empty_batch_stores_nothing() {
     let tmp = tempfile::tempdir().expect("a temporary directory");
     let store = Store::open(&tmp.path().join("store")).expect("a new store opens");
-    let none: Vec<_> = Vec::new();
+    let none: Vec<reportflow_core::NewJob> = Vec::new();
     assert!(
         store
             .insert_many(none, &policy(), Millis(1))
@@ -113,4 +113,36 @@ fn a_large_batch_spans_transactions_with_the_semantics_of_insert() {
         .insert(spec(7777), key("after"), policy(), Millis(7))
         .unwrap();
     assert_eq!(next.job.id, JobId(551));
+}
+
+#[test]
+fn a_label_and_the_origin_of_dates_are_stored_with_the_job_and_kept() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let dir = tmp.path().join("store");
+    let store = Store::open(&dir).expect("a new store opens");
+    let night = labelled(1, "night", "nightly-2024-01-02");
+    let batch = vec![night.clone(), NewJob::new(spec(2), Some(key("plain")))];
+    let inserted = store.insert_many(batch, &policy(), Millis(5)).unwrap();
+    assert_eq!(inserted[0].job.label, night.label);
+    assert_eq!(inserted[0].job.origin, night.origin);
+    assert_eq!(inserted[1].job.label, None);
+    assert_eq!(inserted[1].job.origin, None);
+
+    // A repeated submit under another label is the same job, its label unchanged.
+    let again = labelled(1, "night", "another-label");
+    let again = store.insert_many([again], &policy(), Millis(6)).unwrap();
+    assert!(!again[0].created);
+    assert_eq!(again[0].job.label, night.label);
+
+    // A step keeps them, and so does a reopen.
+    let id = inserted[0].job.id;
+    store.apply(id, 0, Input::Cancel, Millis(7)).unwrap();
+    drop(store);
+    let store = Store::open(&dir).expect("the store opens again");
+    let job = store.get(id).unwrap().expect("the job is stored");
+    assert_eq!(job.version, 1);
+    assert_eq!(job.label, Some(Label::new("nightly-2024-01-02").unwrap()));
+    assert_eq!(job.origin, night.origin);
+    let plain = store.get(inserted[1].job.id).unwrap().expect("stored");
+    assert_eq!((plain.label, plain.origin), (None, None));
 }

@@ -194,7 +194,7 @@ fn newer_and_damaged_records_are_clear_errors() {
             err,
             StoreError::NewerRecord {
                 found: 9,
-                supported: 2,
+                supported: 3,
                 ..
             }
         ),

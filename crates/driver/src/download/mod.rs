@@ -10,6 +10,9 @@
 //!   while streaming), the only `unsafe` code of downloads;
 //! - [`place`]: the temporary `.part` file (created and removed there only) and placing the
 //!   finished file under its name.
+//!
+//! The final name is chosen in [`download`] only: the upstream's (sanitized) name, put where
+//! the run's file layout says ([`crate::layout`]; flat in the output folder without one).
 
 mod direct;
 mod fetch;
@@ -21,22 +24,26 @@ use crate::call::CallError;
 use crate::error::DriverError;
 use crate::events::Event;
 use crate::gate::Endpoint;
+use crate::layout::{self, FileLayout};
 use reportflow_core::{Job, JobSpec, StoredFile};
 use std::io;
 use std::path::Path;
 use tokio::sync::broadcast;
 
-/// Downloads the file at `{location}/file` for `job` into `out_dir` and returns it as stored.
-/// A failed fetch is retried as a GET ([`Api::retrying`]); what is left of a failure is the
-/// core's to wait for. Under a lease of a shared store (`lease`: the lease's token and whether it
-/// surely still holds) the temporary file is the lease's own, and the file is placed under its
-/// final name only if the lease surely holds right before; else it is removed and the download
-/// ends with [`DriverError::LeaseEnding`].
+/// Downloads the file at `{location}/file` for `job` into `out_dir` (where `layout` puts it,
+/// flat without one) and returns it as stored. A failed fetch is retried as a GET
+/// ([`Api::retrying`]); what is left of a failure is the core's to wait for. A layout that
+/// cannot name the file is a local error: the temporary file is removed and nothing is placed.
+/// Under a lease of a shared store (`lease`: the lease's token and whether it surely still
+/// holds) the temporary file is the lease's own, and the file is placed under its final name
+/// only if the lease surely holds right before; else it is removed and the download ends with
+/// [`DriverError::LeaseEnding`].
 pub(crate) async fn download(
     api: &Api,
     job: &Job,
     location: &str,
     out_dir: &Path,
+    layout: Option<&FileLayout>,
     events: &broadcast::Sender<Event>,
     lease: Option<(u64, &(dyn Fn() -> bool + Sync))>,
 ) -> Result<StoredFile, CallError> {
@@ -51,23 +58,27 @@ pub(crate) async fn download(
         fetched.disposition.as_deref(),
         &fallback_name(job),
     );
+    let target = layout::target(layout, job, &name).map_err(CallError::Local)?;
     let (bytes, sha256) = (fetched.bytes, fetched.sha256.clone());
-    let part = fetched.part;
     if lease.is_some_and(|(_, holds)| !holds()) {
         // Dropping the temporary file removes it.
-        drop(part);
+        drop(fetched.part);
         return Err(CallError::Local(DriverError::LeaseEnding { id: job.id }));
     }
-    let placed = tokio::task::spawn_blocking(move || part.place(&name, bytes, &sha256))
-        .await
-        .map_err(|e| {
-            CallError::Local(DriverError::io(
-                "finish the download",
-                out_dir,
-                io::Error::other(e.to_string()),
-            ))
-        })?
-        .map_err(|e| CallError::Local(DriverError::io("store the download in", out_dir, e)))?;
+    let (part, out) = (fetched.part, out_dir.to_path_buf());
+    let placed = tokio::task::spawn_blocking(move || {
+        let (dir, name) = layout::make_room(&out, &target)?;
+        part.place(&dir, &name, bytes, &sha256)
+    })
+    .await
+    .map_err(|e| {
+        CallError::Local(DriverError::io(
+            "finish the download",
+            out_dir,
+            io::Error::other(e.to_string()),
+        ))
+    })?
+    .map_err(|e| CallError::Local(DriverError::io("store the download in", out_dir, e)))?;
     Ok(StoredFile {
         path: placed.to_string_lossy().into_owned(),
         bytes: fetched.bytes,

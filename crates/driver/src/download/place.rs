@@ -58,12 +58,19 @@ impl PartFile {
         &self.path
     }
 
-    /// Links the synced file under `name` (or `name-1`, `name-2`, ... when taken; never
-    /// overwriting), removes the temporary name and syncs the folder. A file already there with
-    /// the same size and sha256 is this job's own file from a run that crashed before recording
-    /// it. Returns the final path.
-    pub(super) fn place(mut self, name: &str, bytes: u64, sha256: &str) -> io::Result<PathBuf> {
-        let (part, dir) = (self.path.clone(), self.dir.clone());
+    /// Links the synced file under `name` in `dir` (the output folder, or a folder of the file
+    /// layout inside it; `name-1`, `name-2`, ... when taken; never overwriting), removes the
+    /// temporary name and syncs the folders. A file already there with the same size and sha256
+    /// is this job's own file from a run that crashed before recording it. Returns the final
+    /// path.
+    pub(super) fn place(
+        mut self,
+        dir: &Path,
+        name: &str,
+        bytes: u64,
+        sha256: &str,
+    ) -> io::Result<PathBuf> {
+        let part = self.path.clone();
         for n in 0..MAX_SUFFIX {
             let candidate = if n == 0 {
                 name.to_string()
@@ -71,7 +78,7 @@ impl PartFile {
                 with_suffix(name, n)
             };
             let path = dir.join(&candidate);
-            if path.parent() != Some(dir.as_path()) {
+            if path.parent() != Some(dir) {
                 return Err(io::Error::other(format!(
                     "the file name {candidate:?} leaves the output folder"
                 )));
@@ -87,14 +94,14 @@ impl PartFile {
             match linked {
                 Ok(true) => {
                     self.placed = true;
-                    return sync_dir(&dir, path);
+                    return self.sync_dirs(dir, path);
                 }
-                Ok(false) => return self.finish(path),
+                Ok(false) => return self.finish(dir, path),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     let same = fs::metadata(&path).is_ok_and(|m| m.len() == bytes)
                         && sha256_of(&path)? == sha256;
                     if same {
-                        return self.finish(path);
+                        return self.finish(dir, path);
                     }
                 }
                 Err(e) => return Err(e),
@@ -105,11 +112,20 @@ impl PartFile {
         )))
     }
 
-    /// Removes the temporary name of a file now under `path`, and syncs the folder.
-    fn finish(&mut self, path: PathBuf) -> io::Result<PathBuf> {
+    /// Removes the temporary name of a file now under `path` (in `dir`), and syncs the folders.
+    fn finish(&mut self, dir: &Path, path: PathBuf) -> io::Result<PathBuf> {
         fs::remove_file(&self.path)?;
         self.placed = true;
-        sync_dir(&self.dir, path)
+        self.sync_dirs(dir, path)
+    }
+
+    /// Syncs `dir`, which now holds the file at `path`, and the temporary file's folder when it
+    /// is another one (it lost the temporary name).
+    fn sync_dirs(&self, dir: &Path, path: PathBuf) -> io::Result<PathBuf> {
+        if dir != self.dir {
+            File::open(&self.dir)?.sync_all()?;
+        }
+        sync_dir(dir, path)
     }
 }
 
@@ -235,13 +251,13 @@ mod tests {
         fs::write(d.join("r.csv"), b"someone else's").expect("write");
         let sha = |c: &[u8]| hex(&Sha256::digest(c));
         let placed = part_with(d, b"mine")
-            .place("r.csv", 4, &sha(b"mine"))
+            .place(d, "r.csv", 4, &sha(b"mine"))
             .expect("place");
         assert_eq!(placed, d.join("r-1.csv"));
         assert_eq!(fs::read(d.join("r.csv")).expect("read"), b"someone else's");
         assert_eq!(fs::read(&placed).expect("read"), b"mine");
         let again = part_with(d, b"mine")
-            .place("r.csv", 4, &sha(b"mine"))
+            .place(d, "r.csv", 4, &sha(b"mine"))
             .expect("place");
         assert_eq!(
             again, placed,
@@ -261,9 +277,34 @@ mod tests {
         drop(part);
         assert!(!path.exists(), "dropped, removed");
         let part = part_with(dir.path(), b"x");
-        let escapes = part.place("../outside.csv", 1, "00");
+        let escapes = part.place(dir.path(), "../outside.csv", 1, "00");
         assert!(escapes.is_err());
         assert!(!path.exists(), "a failed placing removes it too");
         assert!(!dir.path().join("../outside.csv").exists());
+    }
+
+    #[test]
+    fn a_file_goes_into_a_folder_of_the_layout_and_its_part_file_goes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let folder = d.join("billing").join("BDR");
+        fs::create_dir_all(&folder).expect("folders");
+        let sha = hex(&Sha256::digest(b"bdrs"));
+        let placed = part_with(d, b"bdrs")
+            .place(&folder, "2024-01-01.zip", 4, &sha)
+            .expect("place");
+        assert_eq!(placed, folder.join("2024-01-01.zip"));
+        assert_eq!(fs::read(&placed).expect("read"), b"bdrs");
+        assert!(!d.join(".reportflow-job1.part").exists());
+        assert!(
+            !d.join("2024-01-01.zip").exists(),
+            "not in the output folder"
+        );
+        // A name taken in that folder by another file is not overwritten.
+        let other = part_with(d, b"else")
+            .place(&folder, "2024-01-01.zip", 4, &hex(&Sha256::digest(b"else")))
+            .expect("place");
+        assert_eq!(other, folder.join("2024-01-01-1.zip"));
+        assert_eq!(fs::read(&placed).expect("read"), b"bdrs");
     }
 }

@@ -4,8 +4,9 @@
 
 use super::*;
 use reportflow_core::{
-    AccountReportSpec, Backoff, BillingReportSpec, Date, Failure, FailureKind, JobKey, JobSpec,
-    JobState, OutputFormat, Policies, PollPolicy, RetryPolicy, StoredFile, Upstream,
+    AccountReportSpec, Backoff, BillingReportSpec, Date, DateOrigin, Failure, FailureKind, JobKey,
+    JobSpec, JobState, Label, OutputFormat, Policies, PollPolicy, RetryPolicy, StoredFile,
+    Upstream,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -202,6 +203,8 @@ fn migrated(v1: &crate::records::v1::Job, state: JobState) -> Job {
         creations: v1.creations,
         submitted_at: v1.submitted_at,
         updated_at: v1.updated_at,
+        label: None,
+        origin: None,
     }
 }
 
@@ -271,6 +274,46 @@ fn failed_v2() -> Job {
     let mut job = downloaded_billing_v2();
     job.state = JobState::Failed { failure: refused() };
     job
+}
+
+/// The version-2 record of a job that version 2 could hold (no label, no origin of its dates).
+fn frozen_v2(job: &Job) -> v2::Job {
+    assert!(
+        job.label.is_none() && job.origin.is_none(),
+        "version 2 had no label and no date origin"
+    );
+    v2::Job {
+        id: job.id,
+        key: job.key.clone(),
+        spec: job.spec.clone(),
+        poll: job.poll.clone(),
+        retry: job.retry.clone(),
+        state: job.state.clone(),
+        backoff: job.backoff.clone(),
+        version: job.version,
+        attempt: job.attempt,
+        attempt_started_at: job.attempt_started_at,
+        creations: job.creations,
+        submitted_at: job.submitted_at,
+        updated_at: job.updated_at,
+    }
+}
+
+/// Version-3 jobs: a labelled billing job whose dates were relative (a night's split range),
+/// the fields version 3 added.
+fn labelled_relative_v3() -> Job {
+    Job {
+        label: Some(Label::new("nightly-2024-02-01").expect("a valid label")),
+        origin: Some(DateOrigin {
+            expressions: vec![
+                ("range".to_string(), "last-month".to_string()),
+                ("split".to_string(), "day".to_string()),
+            ],
+            zone: "Europe/Berlin".to_string(),
+            resolved_on: date(2024, 2, 1),
+        }),
+        ..downloaded_billing_v2()
+    }
 }
 
 fn transition() -> StoredTransition {
@@ -372,14 +415,14 @@ fn a_version_1_create_count_becomes_the_unconfirmed_count_in_doubt() {
         matches!(job.effect(), reportflow_core::Effect::Reconcile { .. }),
         "the listing is searched before any new create"
     );
-    // Written back, it is a version-2 record.
+    // Written back, it is a record of the current version.
     let written = encode_job(dir, &job).expect("encodes");
-    assert_eq!(&written[..2], &[0, 2]);
+    assert_eq!(&written[..2], &JOB_VERSION.to_be_bytes());
     assert_eq!(decode_job(dir, job.id, &written).expect("decodes"), job);
 }
 
 #[test]
-fn job_records_of_version_2_keep_their_bytes() {
+fn job_records_of_version_2_keep_their_bytes_and_migrate() {
     let dir = Path::new("/golden");
     let cases = [
         (
@@ -406,6 +449,46 @@ fn job_records_of_version_2_keep_their_bytes() {
     for (file, golden, job) in cases {
         let bytes = unhex(golden);
         assert_eq!(&bytes[..2], &[0, 2], "{file} is a version-2 record");
+        // The frozen version-2 type still is version 2, byte for byte.
+        let old = frozen_v2(&job);
+        let config = bincode::config::standard();
+        let decoded: v2::Job = bincode::serde::decode_from_slice(&bytes[2..], config)
+            .expect("a version-2 body")
+            .0;
+        assert_eq!(
+            decoded, old,
+            "{file} no longer decodes to the same version-2 job"
+        );
+        let mut again = 2u16.to_be_bytes().to_vec();
+        again.extend(bincode::serde::encode_to_vec(&old, config).expect("encodes"));
+        assert_golden(file, golden, &again);
+        // And the store reads it as the current job: no label, its dates as given.
+        assert_eq!(
+            decode_job(dir, job.id, &bytes).expect("a golden record decodes"),
+            job,
+            "{file} no longer migrates to the same job"
+        );
+    }
+}
+
+#[test]
+fn job_records_of_version_3_keep_their_bytes() {
+    let dir = Path::new("/golden");
+    let cases = [
+        (
+            "job-v3-polling-account.hex",
+            include_str!("../../tests/golden/job-v3-polling-account.hex"),
+            polling_account_v2(),
+        ),
+        (
+            "job-v3-labelled-relative.hex",
+            include_str!("../../tests/golden/job-v3-labelled-relative.hex"),
+            labelled_relative_v3(),
+        ),
+    ];
+    for (file, golden, job) in cases {
+        let bytes = unhex(golden);
+        assert_eq!(&bytes[..2], &[0, 3], "{file} is a version-3 record");
         assert_eq!(
             decode_job(dir, job.id, &bytes).expect("a golden record decodes"),
             job,
@@ -413,6 +496,16 @@ fn job_records_of_version_2_keep_their_bytes() {
         );
         assert_golden(file, golden, &encode_job(dir, &job).expect("a job encodes"));
     }
+    // A version-2 job written again is a version-3 record of the same job.
+    let v2 = unhex(include_str!(
+        "../../tests/golden/job-v2-polling-account.hex"
+    ));
+    let job = decode_job(dir, JobId(7), &v2).expect("decodes");
+    assert_golden(
+        "job-v3-polling-account.hex",
+        include_str!("../../tests/golden/job-v3-polling-account.hex"),
+        &encode_job(dir, &job).expect("encodes"),
+    );
 }
 
 #[test]
@@ -443,12 +536,12 @@ fn newer_and_damaged_records_are_refused_without_panicking() {
     let dir = Path::new("/golden");
     let mut bytes = encode_job(dir, &polling_account_v2()).expect("encodes");
     let id = JobId(7);
-    bytes[1] = 3;
+    bytes[1] = 4;
     assert!(matches!(
         decode_job(dir, id, &bytes),
         Err(StoreError::NewerRecord {
-            found: 3,
-            supported: 2,
+            found: 4,
+            supported: 3,
             ..
         })
     ));
@@ -457,7 +550,7 @@ fn newer_and_damaged_records_are_refused_without_panicking() {
         decode_job(dir, id, &bytes),
         Err(StoreError::Corrupt { .. })
     ));
-    bytes[1] = 2;
+    bytes[1] = 3;
     assert!(matches!(
         decode_job(dir, JobId(8), &bytes),
         Err(StoreError::Corrupt { .. })
@@ -468,9 +561,28 @@ fn newer_and_damaged_records_are_refused_without_panicking() {
     let mut longer = bytes.clone();
     longer.push(0);
     assert!(decode_job(dir, id, &longer).is_err());
-    // A version-2 body read as version 1 (or the other way) is refused, not misread.
-    bytes[1] = 1;
-    assert!(decode_job(dir, id, &bytes).is_err());
+    // A version-3 body read as version 2 or 1 (or the other way) is refused, not misread.
+    for older in [1, 2] {
+        bytes[1] = older;
+        assert!(
+            decode_job(dir, id, &bytes).is_err(),
+            "read as version {older}"
+        );
+    }
+    let labelled = encode_job(dir, &labelled_relative_v3()).expect("encodes");
+    for older in [1, 2] {
+        let mut as_older = labelled.clone();
+        as_older[1] = older;
+        assert!(
+            decode_job(dir, JobId(300), &as_older).is_err(),
+            "a labelled record read as version {older}"
+        );
+    }
+    let mut v2_as_v3 = unhex(include_str!(
+        "../../tests/golden/job-v2-polling-account.hex"
+    ));
+    v2_as_v3[1] = 3;
+    assert!(decode_job(dir, id, &v2_as_v3).is_err());
     // A transition of a version this build does not know.
     let mut t = encode_transition(dir, &submit()).expect("encodes");
     t[1] = 2;
@@ -483,7 +595,10 @@ fn newer_and_damaged_records_are_refused_without_panicking() {
         })
     ));
     // A damaged length must not make the decoder allocate wildly.
-    let mut huge = vec![0, 2, 7, 0xfc, 0xff, 0xff, 0xff, 0xff];
-    huge.extend_from_slice(&[b'a'; 16]);
-    assert!(decode_job(dir, id, &huge).is_err());
+    for version in 1..=JOB_VERSION {
+        let mut huge = version.to_be_bytes().to_vec();
+        huge.extend_from_slice(&[7, 0xfc, 0xff, 0xff, 0xff, 0xff]);
+        huge.extend_from_slice(&[b'a'; 16]);
+        assert!(decode_job(dir, id, &huge).is_err(), "version {version}");
+    }
 }

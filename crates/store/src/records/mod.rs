@@ -3,8 +3,12 @@
 //!
 //! | record | version written | versions read |
 //! |---|---|---|
-//! | job | 2: the core's [`Job`] | 1 ([`v1`], migrated on read), 2 |
+//! | job | 3: the core's [`Job`] | 1 ([`v1`]) and 2 ([`v2`]), migrated on read; 3 |
 //! | transition | 1: [`StoredTransition`] | 1 |
+//!
+//! Job record versions: 1 was the first; 2 added the retry policy, the backoff of a failed
+//! step and the create count of `Requested` (issue 12); 3 added the label and the origin of
+//! the dates (issue 15).
 //!
 //! A newer version than this build knows is refused with a clear error, never guessed at; the
 //! golden tests (`golden.rs`, bytes under `tests/golden/`) hold the bytes of every version.
@@ -24,6 +28,7 @@
 #[cfg(test)]
 mod golden;
 mod v1;
+mod v2;
 
 use crate::StoreError;
 use reportflow_core::{Job, JobId, Millis, StateName};
@@ -31,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The job record version written by this build.
-pub const JOB_VERSION: u16 = 2;
+pub const JOB_VERSION: u16 = 3;
 /// The transition record version written by this build.
 pub const TRANSITION_VERSION: u16 = 1;
 
@@ -167,7 +172,8 @@ pub fn encode_job(dir: &Path, job: &Job) -> Result<Vec<u8>, StoreError> {
 pub fn decode_job(dir: &Path, id: JobId, bytes: &[u8]) -> Result<Job, StoreError> {
     let what = || format!("the record of job {id}");
     let job: Job = match envelope(dir, &what, JOB_VERSION, bytes)? {
-        (1, body) => decode_body::<v1::Job>(dir, &what, body)?.into(),
+        (1, body) => v2::Job::from(decode_body::<v1::Job>(dir, &what, body)?).into(),
+        (2, body) => decode_body::<v2::Job>(dir, &what, body)?.into(),
         (_, body) => decode_body(dir, &what, body)?,
     };
     if job.id != id {

@@ -6,11 +6,13 @@
 //! encodes a struct as its fields in order and an enum by its variant's index). The types they
 //! hold that kept their encoding (spec, key, poll policy, upstream, file, failure) are the
 //! core's; should one of those change, its version-1 shape is frozen here too. The golden test
-//! `golden::job_records_of_version_1_keep_their_bytes` checks these types against the bytes.
+//! `golden::job_records_of_version_1_keep_their_bytes_and_migrate` checks these types against
+//! the bytes. A version-1 record migrates to version 2 ([`super::v2::Job`]), and from there to
+//! the current shape.
 
+use super::v2;
 use reportflow_core::{
-    Failure, JobId, JobKey, JobSpec, Millis, Policies, PollPolicy, RetryPolicy, StoredFile,
-    Upstream,
+    Failure, JobId, JobKey, JobSpec, Millis, PollPolicy, RetryPolicy, StoredFile, Upstream,
 };
 use serde::{Deserialize, Serialize};
 
@@ -65,34 +67,33 @@ pub(crate) enum JobState {
     Cancelled,
 }
 
-impl From<Job> for reportflow_core::Job {
-    /// A version-1 job in the current shape: the default retry policy, no backoff; a
+impl From<Job> for v2::Job {
+    /// A version-1 job in the version-2 shape: the default retry policy, no backoff; a
     /// `Requested { sends }` keeps its count as creates not confirmed, in doubt when it is not
     /// zero (an account report's listing is then searched first, as version 1 did).
-    fn from(v1: Job) -> reportflow_core::Job {
-        let mut job = reportflow_core::Job::new(
-            v1.id,
-            v1.key,
-            v1.spec,
-            Policies {
-                poll: v1.policy,
-                retry: RetryPolicy::default(),
-            },
-            v1.submitted_at,
-        );
-        job.state = v1.state.into_current(v1.updated_at);
-        job.version = v1.version;
-        job.attempt = v1.attempt;
-        job.attempt_started_at = v1.attempt_started_at;
-        job.creations = v1.creations;
-        job.updated_at = v1.updated_at;
-        job
+    fn from(v1: Job) -> v2::Job {
+        v2::Job {
+            id: v1.id,
+            key: v1.key,
+            spec: v1.spec,
+            poll: v1.policy,
+            retry: RetryPolicy::default(),
+            state: v1.state.into_v2(v1.updated_at),
+            backoff: None,
+            version: v1.version,
+            attempt: v1.attempt,
+            attempt_started_at: v1.attempt_started_at,
+            creations: v1.creations,
+            submitted_at: v1.submitted_at,
+            updated_at: v1.updated_at,
+        }
     }
 }
 
 impl JobState {
-    /// The state in the current shape; a create still to come is due at `updated_at`.
-    fn into_current(self, updated_at: Millis) -> reportflow_core::JobState {
+    /// The state in the version-2 shape (which the current one kept); a create still to come
+    /// is due at `updated_at`.
+    fn into_v2(self, updated_at: Millis) -> reportflow_core::JobState {
         use reportflow_core::JobState as Now;
         match self {
             JobState::Requested { sends } => Now::Requested {

@@ -2,8 +2,9 @@
 #![allow(dead_code)]
 
 use reportflow_core::{
-    AccountReportSpec, BillingReportSpec, Date, Failure, FailureKind, Input, Job, JobKey, JobKind,
-    JobSpec, JobState, Millis, OutputFormat, Policies, PollPolicy, Progress, StoredFile,
+    AccountReportSpec, BillingReportSpec, Date, DateOrigin, Failure, FailureKind, Input, Job,
+    JobKey, JobKind, JobSpec, JobState, Label, Millis, NewJob, OutputFormat, Policies, PollPolicy,
+    Progress, StoredFile,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -59,6 +60,18 @@ pub fn spec(n: u32) -> JobSpec {
 /// A user key.
 pub fn key(name: &str) -> JobKey {
     JobKey::user(name).expect("a valid key")
+}
+
+/// Spec number `n` under `name`, submitted with the label `label` and relative dates (a
+/// night's `range = "yesterday"` in Europe/Berlin).
+pub fn labelled(n: u32, name: &str, label: &str) -> NewJob {
+    NewJob::new(spec(n), Some(key(name)))
+        .labelled(Some(Label::new(label).expect("a valid label")))
+        .dated(Some(DateOrigin {
+            expressions: vec![("range".to_string(), "yesterday".to_string())],
+            zone: "Europe/Berlin".to_string(),
+            resolved_on: Date::new(2024, 1, 2).expect("a valid date"),
+        }))
 }
 
 /// A failure for `PermanentError`.
