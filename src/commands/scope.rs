@@ -93,12 +93,7 @@ impl Scope {
         }
         let covered = match (&self.label, self.finishes()) {
             (_, false) => Vec::new(),
-            (Some(label), true) => engine
-                .labelled(label)
-                .await?
-                .iter()
-                .map(|j| j.id)
-                .collect(),
+            (Some(label), true) => engine.labelled(label).await?.iter().map(|j| j.id).collect(),
             (None, true) => live.iter().map(|j| j.id).collect(),
         };
         Ok(Prepared { live, covered })

@@ -164,11 +164,12 @@ async fn submit(
     let store = ctx.open_store().await?;
     let single = planned.len() == 1 && split.is_none();
     let origin = planned.first().and_then(|p| p.origin.clone());
-    let submitted = store.submit_many(planned.into_iter().map(|p| {
-        NewJob::new(p.spec, p.key)
-            .labelled(label.clone())
-            .dated(p.origin)
-    }))
+    let submitted = store
+        .submit_many(planned.into_iter().map(|p| {
+            NewJob::new(p.spec, p.key)
+                .labelled(label.clone())
+                .dated(p.origin)
+        }))
         .await?;
     if let Some(w) = submitted.first().map(|s| &s.warnings) {
         for w in w {
@@ -256,11 +257,12 @@ pub async fn batch(ctx: &Context, args: &SubmitBatch) -> Result<Outcome, CliErro
     for w in &batch.warnings {
         ctx.warn(w);
     }
-    let submitted = store.submit_many(batch.entries.iter().map(|e| {
-        NewJob::new(e.spec.clone(), e.key.clone())
-            .labelled(label.clone())
-            .dated(e.origin.clone())
-    }))
+    let submitted = store
+        .submit_many(batch.entries.iter().map(|e| {
+            NewJob::new(e.spec.clone(), e.key.clone())
+                .labelled(label.clone())
+                .dated(e.origin.clone())
+        }))
         .await?;
     let views: Vec<SubmittedView> = submitted.iter().map(SubmittedView::of).collect();
     let mut settings = ctx.remembered();

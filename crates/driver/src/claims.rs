@@ -17,7 +17,7 @@
 
 use crate::clock;
 use crate::held::Held;
-use reportflow_core::{Job, JobId};
+use reportflow_core::{Job, JobId, Label};
 use reportflow_store::{Lease, PgError, SharedStore, StoreError, WorkHints, WorkerId};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -54,6 +54,8 @@ impl Intervals {
 /// What a worker holds of a shared store and when it next claims and renews.
 pub(crate) struct Claims {
     worker: WorkerId,
+    /// Only the jobs with this label (`run --label`).
+    label: Option<Label>,
     intervals: Intervals,
     hints: Box<dyn WorkHints>,
     /// The leases held, by job.
@@ -67,16 +69,19 @@ pub(crate) struct Claims {
 }
 
 impl Claims {
-    /// A worker named `worker` on `store`, listening for hints already.
+    /// A worker named `worker` on `store` (driving only the jobs with `label`, when given),
+    /// listening for hints already.
     pub(crate) async fn start(
         store: &dyn SharedStore,
         worker: WorkerId,
+        label: Option<Label>,
     ) -> Result<Claims, StoreError> {
         let intervals = Intervals::of(store.lease_duration());
         let hints = store.listen().await?;
         let now = Instant::now();
         Ok(Claims {
             worker,
+            label,
             intervals,
             hints,
             held: HashMap::new(),
@@ -133,7 +138,13 @@ impl Claims {
         }
         let asked = Instant::now();
         let claimed = store
-            .claim(&self.worker, room, per_account, clock::now())
+            .claim(
+                &self.worker,
+                room,
+                per_account,
+                self.label.as_ref(),
+                clock::now(),
+            )
             .await?;
         self.drained = claimed.is_empty();
         self.next_claim = if claimed.len() == room {
@@ -156,7 +167,7 @@ impl Claims {
     /// for its account's bound, waits for the interval or a hint).
     async fn after_shortfall(&self, store: &dyn SharedStore) -> Result<Instant, StoreError> {
         let latest = Instant::now() + self.intervals.claim;
-        Ok(match store.next_due().await? {
+        Ok(match store.next_due(self.label.as_ref()).await? {
             Some(due) => {
                 let now = clock::now();
                 if due > now {

@@ -130,7 +130,7 @@ impl Runner {
                     .unwrap_or_else(crate::claims::default_worker_name);
                 let worker = reportflow_store::WorkerId::new(name)?;
                 tracing::info!(%worker, store = %ctx.store.describe(), "working as a worker of a shared store");
-                Source::Shared(Claims::start(shared, worker).await?)
+                Source::Shared(Claims::start(shared, worker, config.only_label.clone()).await?)
             }
         };
         Ok(Runner {
@@ -420,17 +420,17 @@ impl Runner {
 
     /// Whether a run that is not kept going is done: idle, and (one process's store) every
     /// live job read, or (a shared store) nothing held, the last claim found nothing, and no
-    /// job of the store is live any more (another worker's jobs may still come back to this
-    /// one, should that worker die).
+    /// job the run drives (of its label, with one) is live any more in the store (another
+    /// worker's jobs may still come back to this one, should that worker die).
     async fn done_working(&self) -> Result<bool, DriverError> {
         if !self.idle() {
             return Ok(false);
         }
         match &self.source {
             Source::Own(loading) => Ok(matches!(loading, Loading::Done)),
-            Source::Shared(claims) => Ok(claims.count() == 0
-                && claims.drained
-                && live_in(&self.ctx.store.counts().await?) == 0),
+            Source::Shared(claims) => {
+                Ok(claims.count() == 0 && claims.drained && self.live_selected().await? == 0)
+            }
         }
     }
 

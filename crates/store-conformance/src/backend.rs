@@ -121,7 +121,10 @@ impl Leases {
         let Some(shared) = store.shared() else {
             return Ok(());
         };
-        for claimed in shared.claim(&self.worker, 10_000, 10_000, FAR).await? {
+        for claimed in shared
+            .claim(&self.worker, 10_000, 10_000, None, FAR)
+            .await?
+        {
             self.held.insert(claimed.job.id, claimed.lease);
         }
         Ok(())

@@ -15,6 +15,7 @@ pub(crate) struct JobArrays {
     pub(crate) ids: Vec<i64>,
     pub(crate) keys: Vec<String>,
     pub(crate) accounts: Vec<String>,
+    pub(crate) labels: Vec<Option<String>>,
     pub(crate) states: Vec<i16>,
     pub(crate) lives: Vec<bool>,
     pub(crate) due_at: Vec<i64>,
@@ -31,6 +32,8 @@ impl JobArrays {
         self.ids.push(u64_sql(job.id.0));
         self.keys.push(job.key.as_str().to_string());
         self.accounts.push(job.spec.account().to_string());
+        self.labels
+            .push(job.label.as_ref().map(ToString::to_string));
         self.states.push(state_sql(job.state.name()));
         self.lives.push(!job.state.is_terminal());
         self.due_at.push(millis_sql(due_at(job)));

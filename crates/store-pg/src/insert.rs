@@ -31,12 +31,12 @@ const FIND_KEYS: &str = "
 const INSERT_JOBS: &str = "
     WITH new_jobs AS (
         INSERT INTO reportflow_jobs
-            (id, key, account, state, live, due_at, version, record, updated_at)
+            (id, key, account, state, live, due_at, version, record, updated_at, label)
         OVERRIDING SYSTEM VALUE
         SELECT *
         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::boolean[],
-                    $6::bigint[], $7::bigint[], $8::bytea[], $9::bigint[])
-            AS n (id, key, account, state, live, due_at, version, record, updated_at)
+                    $6::bigint[], $7::bigint[], $8::bytea[], $9::bigint[], $13::text[])
+            AS n (id, key, account, state, live, due_at, version, record, updated_at, label)
         ORDER BY key
         ON CONFLICT (key) DO NOTHING
         RETURNING id
@@ -217,6 +217,7 @@ impl PgStore {
                     &requested,
                     &SUBMIT,
                     &millis_sql(now),
+                    &rows.labels,
                 ],
             )
             .await?;

@@ -2,7 +2,7 @@
 //! [`SharedStore`] (leases), each call the store's own.
 
 use crate::{PgStore, WorkListener};
-use reportflow_core::{Job, JobId, JobKey, Millis, NewJob, Policies, StateName};
+use reportflow_core::{Job, JobId, JobKey, Label, Millis, NewJob, Policies, StateName};
 use reportflow_store::{
     AppliedStep, Claimed, Inserted, JobStore, Lease, LeasedTransition, PurgeReport, Released,
     Renewed, SharedStore, Step, StoreError, TransitionRecord, WorkHints, WorkerId, async_trait,
@@ -91,9 +91,10 @@ impl SharedStore for PgStore {
         worker: &WorkerId,
         limit: usize,
         per_account_limit: usize,
+        label: Option<&Label>,
         now: Millis,
     ) -> Result<Vec<Claimed>, StoreError> {
-        PgStore::claim(self, worker, limit, per_account_limit, now).await
+        PgStore::claim_labelled(self, worker, limit, per_account_limit, label, now).await
     }
 
     async fn renew(&self, worker: &WorkerId, leases: &[Lease]) -> Result<Renewed, StoreError> {
@@ -104,8 +105,8 @@ impl SharedStore for PgStore {
         PgStore::release(self, worker, leases).await
     }
 
-    async fn next_due(&self) -> Result<Option<Millis>, StoreError> {
-        PgStore::next_due(self).await
+    async fn next_due(&self, label: Option<&Label>) -> Result<Option<Millis>, StoreError> {
+        PgStore::next_due_labelled(self, label).await
     }
 
     async fn listen(&self) -> Result<Box<dyn WorkHints>, StoreError> {

@@ -385,3 +385,41 @@ async fn the_per_account_bound_holds_across_claimers() {
     let counts: Vec<i64> = rows.iter().map(|r| r.get(1)).collect();
     assert_eq!(counts, [BOUND as i64; 5]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_of_one_label_claims_only_its_jobs_and_sees_only_their_due_time() {
+    let (_db, store) = fresh_store().await;
+    let nightly = reportflow_core::Label::new("nightly").expect("a label");
+    let jobs: Vec<reportflow_core::NewJob> = (0..6)
+        .map(|n| {
+            let job = reportflow_core::NewJob::new(spec(n), Some(key(&format!("job-{n}"))));
+            job.labelled((n % 2 == 0).then(|| nightly.clone()))
+        })
+        .collect();
+    let stored = store
+        .insert_many(jobs, &policy(), T0)
+        .await
+        .expect("stores");
+    let labelled: BTreeSet<JobId> = stored
+        .iter()
+        .filter(|i| i.job.has_label(&nightly))
+        .map(|i| i.job.id)
+        .collect();
+    assert_eq!(labelled.len(), 3);
+    let w = worker("nightly-worker");
+    let far = Millis(T0.0 + 10_000_000);
+    let claimed = store
+        .claim_labelled(&w, 10, 10, Some(&nightly), far)
+        .await
+        .expect("claims");
+    let ids: BTreeSet<JobId> = claimed.iter().map(|c| c.job.id).collect();
+    assert_eq!(ids, labelled, "only the label's jobs");
+    assert_eq!(
+        store.next_due_labelled(Some(&nightly)).await.expect("next due"),
+        None,
+        "every job of the label is held"
+    );
+    assert!(store.next_due().await.expect("next due").is_some(), "the others wait");
+    let rest = store.claim(&worker("any"), 10, 10, far).await.expect("claims");
+    assert_eq!(rest.len(), 3, "the unlabelled jobs are anyone's");
+}

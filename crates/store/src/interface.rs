@@ -15,7 +15,7 @@
 use crate::lease::{Claimed, Lease, Released, Renewed, WorkerId};
 use crate::{AppliedStep, Inserted, PurgeReport, Step, StoreError, TransitionRecord};
 use async_trait::async_trait;
-use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, NewJob, Policies, StateName};
+use reportflow_core::{Job, JobId, JobKey, JobSpec, Label, Millis, NewJob, Policies, StateName};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -164,14 +164,16 @@ pub trait SharedStore: Send + Sync {
     /// clock.
     fn lease_duration(&self) -> Duration;
 
-    /// Takes up to `limit` live jobs due at `now` (core time) that nobody holds, earliest due
-    /// first, never more of one account's jobs than `per_account_limit` minus those of that
-    /// account already leased by anyone (the bound is global).
+    /// Takes up to `limit` live jobs due at `now` (core time) that nobody holds (only those with
+    /// `label`, when given), earliest due first, never more of one account's jobs than
+    /// `per_account_limit` minus those of that account already leased by anyone (the bound is
+    /// global).
     async fn claim(
         &self,
         worker: &WorkerId,
         limit: usize,
         per_account_limit: usize,
+        label: Option<&Label>,
         now: Millis,
     ) -> Result<Vec<Claimed>, StoreError>;
 
@@ -182,9 +184,10 @@ pub trait SharedStore: Send + Sync {
     /// step is far away): anyone may claim them once they are due.
     async fn release(&self, worker: &WorkerId, leases: &[Lease]) -> Result<Released, StoreError>;
 
-    /// The earliest due time (core time) of the live jobs nobody holds; `None` when there are
-    /// none. A dead worker's jobs count once its leases expired: claim periodically as well.
-    async fn next_due(&self) -> Result<Option<Millis>, StoreError>;
+    /// The earliest due time (core time) of the live jobs nobody holds (only those with `label`,
+    /// when given); `None` when there are none. A dead worker's jobs count once its leases
+    /// expired: claim periodically as well.
+    async fn next_due(&self, label: Option<&Label>) -> Result<Option<Millis>, StoreError>;
 
     /// Starts listening for hints that new work may be there (new jobs, a retried job,
     /// released leases).
