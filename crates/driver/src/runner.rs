@@ -90,7 +90,7 @@ enum Source {
     /// Every live job of the store is this process's.
     Own(Loading),
     /// Only the jobs this worker holds leases on.
-    Shared(Claims),
+    Shared(Box<Claims>),
 }
 
 /// A step in flight.
@@ -130,7 +130,9 @@ impl Runner {
                     .unwrap_or_else(crate::claims::default_worker_name);
                 let worker = reportflow_store::WorkerId::new(name)?;
                 tracing::info!(%worker, store = %ctx.store.describe(), "working as a worker of a shared store");
-                Source::Shared(Claims::start(shared, worker, config.only_label.clone()).await?)
+                Source::Shared(Box::new(
+                    Claims::start(shared, worker, config.only_label.clone()).await?,
+                ))
             }
         };
         Ok(Runner {

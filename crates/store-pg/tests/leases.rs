@@ -415,11 +415,20 @@ async fn a_worker_of_one_label_claims_only_its_jobs_and_sees_only_their_due_time
     let ids: BTreeSet<JobId> = claimed.iter().map(|c| c.job.id).collect();
     assert_eq!(ids, labelled, "only the label's jobs");
     assert_eq!(
-        store.next_due_labelled(Some(&nightly)).await.expect("next due"),
+        store
+            .next_due_labelled(Some(&nightly))
+            .await
+            .expect("next due"),
         None,
         "every job of the label is held"
     );
-    assert!(store.next_due().await.expect("next due").is_some(), "the others wait");
-    let rest = store.claim(&worker("any"), 10, 10, far).await.expect("claims");
+    assert!(
+        store.next_due().await.expect("next due").is_some(),
+        "the others wait"
+    );
+    let rest = store
+        .claim(&worker("any"), 10, 10, far)
+        .await
+        .expect("claims");
     assert_eq!(rest.len(), 3, "the unlabelled jobs are anyone's");
 }
