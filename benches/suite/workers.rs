@@ -320,7 +320,9 @@ fn takeover(runtime: &tokio::runtime::Runtime) -> Figure {
         jitter_percent: 0,
         deadline_ms: 3_600_000,
     };
-    submit(runtime, &store, 0..32, every_second);
+    // The victim takes every job; the other worker, started once it has, finds none free
+    // until the victim's leases expire.
+    submit(runtime, &store, 0..16, every_second);
     let mut victim = worker(&sim, &store, 16, TAKEOVER_LEASE_SECS);
     std::thread::sleep(Duration::from_secs(3));
     let mut other = worker(&sim, &store, 16, TAKEOVER_LEASE_SECS);
