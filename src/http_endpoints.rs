@@ -29,6 +29,11 @@ use tokio::task::{JoinHandle, JoinSet};
 const METRICS_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 /// How long a client may take to send a request head.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `/healthz` waits for the store to answer before it says 503 (a database that is
+/// away is waited for much longer by the store itself; a supervisor's probe must not be).
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the other endpoints wait for the store before they answer 503.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Whether the engine is running: `/healthz` answers 503 once it is stopping.
 #[derive(Default)]
@@ -131,8 +136,8 @@ async fn accept(
                     let (engine, health) = (Arc::clone(&engine), Arc::clone(&health));
                     connections.spawn(async move {
                         let service = service_fn(move |request| {
-                            let answer = respond(&engine, &health, &request);
-                            async move { Ok::<_, Infallible>(answer) }
+                            let (engine, health) = (Arc::clone(&engine), Arc::clone(&health));
+                            async move { Ok::<_, Infallible>(respond(&engine, &health, &request).await) }
                         });
                         let served = http1::Builder::new()
                             .timer(TokioTimer::new())
@@ -155,8 +160,12 @@ async fn accept(
     connections.shutdown().await;
 }
 
-/// The answer to one request (the store is read on this thread, outside the runtime's).
-fn respond(engine: &Engine, health: &Health, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+/// The answer to one request.
+async fn respond(
+    engine: &Engine,
+    health: &Health,
+    request: &Request<Incoming>,
+) -> Response<Full<Bytes>> {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         let mut answer = problem(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -169,37 +178,58 @@ fn respond(engine: &Engine, health: &Health, request: &Request<Incoming>) -> Res
     }
     let path = request.uri().path();
     let query = request.uri().query().unwrap_or("");
-    tokio::task::block_in_place(|| match path {
-        "/healthz" => healthz(engine, health),
-        "/metrics" => match engine.metrics_text() {
+    match path {
+        "/healthz" => healthz(engine, health).await,
+        "/metrics" => match within(READ_TIMEOUT, engine.metrics_text()).await {
             Ok(text) => body(StatusCode::OK, METRICS_TYPE, text.into_bytes()),
-            Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+            Err(e) => problem(StatusCode::SERVICE_UNAVAILABLE, &e),
         },
-        "/jobs" | "/jobs/" => jobs(engine, query),
+        "/jobs" | "/jobs/" => jobs(engine, query).await,
         _ => match path.strip_prefix("/jobs/") {
-            Some(id) => match engine.job(id) {
-                Ok(job) => json_body(StatusCode::OK, &JobView::of(&job)),
-                Err(e @ DriverError::UnknownJob(_)) => {
+            Some(id) => match tokio::time::timeout(READ_TIMEOUT, engine.job(id)).await {
+                Ok(Ok(job)) => json_body(StatusCode::OK, &JobView::of(&job)),
+                Ok(Err(e @ DriverError::UnknownJob(_))) => {
                     problem(StatusCode::NOT_FOUND, &e.to_string())
                 }
-                Err(e) => problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+                Ok(Err(e)) => problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+                Err(_) => problem(StatusCode::SERVICE_UNAVAILABLE, &no_answer(READ_TIMEOUT)),
             },
             None => problem(
                 StatusCode::NOT_FOUND,
                 "no such endpoint: GET /healthz, /metrics, /jobs or /jobs/ID",
             ),
         },
-    })
+    }
 }
 
-fn healthz(engine: &Engine, health: &Health) -> Response<Full<Bytes>> {
+/// What a store read that took longer than `limit` answers.
+fn no_answer(limit: Duration) -> String {
+    format!(
+        "the store did not answer within {} s (a database away or overloaded?); see the engine's log",
+        limit.as_secs()
+    )
+}
+
+/// `read`'s value, or its error (or the store's silence past `limit`) in words.
+async fn within<T>(
+    limit: Duration,
+    read: impl std::future::Future<Output = Result<T, DriverError>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(limit, read).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(no_answer(limit)),
+    }
+}
+
+async fn healthz(engine: &Engine, health: &Health) -> Response<Full<Bytes>> {
     if !health.running() {
         return json_body(
             StatusCode::SERVICE_UNAVAILABLE,
             &json!({"status": "stopping"}),
         );
     }
-    match engine.counts() {
+    match within(HEALTH_TIMEOUT, engine.counts()).await {
         Ok(counts) => {
             let live: u64 = counts
                 .iter()
@@ -210,13 +240,13 @@ fn healthz(engine: &Engine, health: &Health) -> Response<Full<Bytes>> {
         }
         Err(e) => json_body(
             StatusCode::SERVICE_UNAVAILABLE,
-            &json!({"status": "store unreachable", "error": e.to_string()}),
+            &json!({"status": "store unreachable", "error": e}),
         ),
     }
 }
 
 /// `/jobs?state=S&label=L`.
-fn jobs(engine: &Engine, query: &str) -> Response<Full<Bytes>> {
+async fn jobs(engine: &Engine, query: &str) -> Response<Full<Bytes>> {
     let mut state = None;
     let mut label = None;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -243,20 +273,23 @@ fn jobs(engine: &Engine, query: &str) -> Response<Full<Bytes>> {
             }
         }
     }
-    let found: Result<Vec<Job>, DriverError> = match &label {
-        Some(label) => engine.labelled(label).map(|jobs| {
-            jobs.into_iter()
-                .filter(|job| state.is_none_or(|s| job.state.name() == s))
-                .collect()
-        }),
-        None => engine.jobs(state),
-    };
+    let found = within(READ_TIMEOUT, async {
+        match &label {
+            Some(label) => engine.labelled(label).await.map(|jobs| {
+                jobs.into_iter()
+                    .filter(|job| state.is_none_or(|s| job.state.name() == s))
+                    .collect::<Vec<Job>>()
+            }),
+            None => engine.jobs(state).await,
+        }
+    })
+    .await;
     match found {
         Ok(jobs) => {
             let views: Vec<JobView> = jobs.iter().map(JobView::of).collect();
             json_body(StatusCode::OK, &views)
         }
-        Err(e) => problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(e) => problem(StatusCode::SERVICE_UNAVAILABLE, &e),
     }
 }
 

@@ -1,6 +1,7 @@
 //! `run`: drives every live job to its end (resuming a crashed run), then reports and exits.
-//! Meanwhile the other commands reach the store through its control socket. `run --watch` is
-//! `serve` ([`crate::commands::serve`]).
+//! Meanwhile the other commands reach a directory store through the run's control socket; on
+//! a PostgreSQL store it is one worker among any number: it claims due jobs until none is live.
+//! `run --watch` is `serve` ([`crate::commands::serve`]).
 
 use crate::cli::{EngineArgs, RunArgs, ServeArgs};
 use crate::commands::scope::Scope;
@@ -16,6 +17,7 @@ use reportflow_driver::{DriverError, Engine, EngineConfig, RunSummary};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Rows of the per-job table printed after a run; `status` shows the rest.
 const MAX_SUMMARY_ROWS: usize = 50;
@@ -28,11 +30,10 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
         }
         return serve::serve(ctx, &ServeArgs::of_run(args.engine.clone())).await;
     }
-    let store = &ctx.global.store;
+    let store = ctx.store();
     if !store.exists() {
         return Err(CliError::Usage(format!(
-            "there is no store at {}; submit jobs first, or point --store (REPORTFLOW_STORE) at your store",
-            store.display()
+            "there is no store at {store}; submit jobs first, or point --store (REPORTFLOW_STORE) at your store"
         )));
     }
     let out = output_folder(ctx, &args.engine)?;
@@ -40,6 +41,8 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
     let config = ctx.engine_config(Purpose::Run {
         out: &out,
         concurrency: usize::from(args.engine.concurrency),
+        per_account: usize::from(args.engine.per_account),
+        lease: Duration::from_secs(u64::from(args.engine.lease)),
         layout: scope.layout.as_ref(),
         only_label: scope.label.as_ref(),
     })?;
@@ -49,16 +52,18 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
     let mut stop = Stop::on_signals();
     let Some(round) = round(&config, &scope, mode, &mut stop).await? else {
         // Nothing live: the manifest still lists what the run covers (a label's ended jobs).
-        let engine = Engine::open(config.clone())?;
-        let covered = scope.prepare(&engine)?.covered;
-        let outcome = scope.finish(ctx, &engine, &out, &covered, Outcome::Success)?;
+        let engine = Engine::open(config.clone()).await?;
+        let covered = scope.prepare(&engine).await?.covered;
+        let outcome = scope
+            .finish(ctx, &engine, &out, &covered, Outcome::Success)
+            .await?;
         if ctx.global.json {
             let summary = RunSummary::default();
             print_json_line(&finished_event(&summary, &out, outcome));
         } else {
             let which = match &scope.label {
                 Some(label) => format!("with the label {label}"),
-                None => format!("in {}", store.display()),
+                None => format!("in {store}"),
             };
             print(&format!(
                 "nothing to do: every job {which} has ended (`{}` shows them)\n",
@@ -67,25 +72,29 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
         }
         return Ok(outcome);
     };
-    let ended = finish_round(ctx, &round, &scope, &out);
-    round.control.stop().await;
+    let ended = finish_round(ctx, &round, &scope, &out).await;
+    if let Some(control) = round.control {
+        control.stop().await;
+    }
     ended
 }
 
 /// What a run that drove jobs prints, and how it ends.
-fn finish_round(
+async fn finish_round(
     ctx: &Context,
     round: &Round,
     scope: &Scope,
     out: &Path,
 ) -> Result<Outcome, CliError> {
-    let outcome = report(ctx, &round.engine, &round.summary, &round.ids, out)?;
+    let outcome = report(ctx, &round.engine, &round.summary, &round.ids, out).await?;
     if round.summary.interrupted {
         return Err(CliError::Runtime(
             "the run was interrupted before every job ended; every job is resumable: run again to continue".into(),
         ));
     }
-    scope.finish(ctx, &round.engine, out, &round.covered, outcome)
+    scope
+        .finish(ctx, &round.engine, out, &round.covered, outcome)
+        .await
 }
 
 /// The output folder of `run` and `serve`: `--out` (REPORTFLOW_OUT), else the one a batch file
@@ -101,8 +110,8 @@ pub fn output_folder(ctx: &Context, engine: &EngineArgs) -> Result<PathBuf, CliE
 /// One pass over the store's live jobs.
 struct Round {
     engine: Arc<Engine>,
-    /// The control socket the other commands use meanwhile.
-    control: ControlServer,
+    /// The control socket the other commands use meanwhile (a directory store's).
+    control: Option<ControlServer>,
     ids: Vec<JobId>,
     /// The jobs the run covers (see [`Scope::prepare`]).
     covered: Vec<JobId>,
@@ -118,7 +127,7 @@ async fn round(
     mode: Mode,
     stop: &mut Stop,
 ) -> Result<Option<Round>, CliError> {
-    let engine = Arc::new(Engine::open(config.clone())?);
+    let engine = Arc::new(Engine::open(config.clone()).await?);
     let control = ControlServer::start(Arc::clone(&engine))?;
     match drive_live(&engine, scope, mode, stop).await {
         Ok(Some((ids, covered, summary))) => Ok(Some(Round {
@@ -129,7 +138,9 @@ async fn round(
             summary,
         })),
         other => {
-            control.stop().await;
+            if let Some(control) = control {
+                control.stop().await;
+            }
             other.map(|_| None)
         }
     }
@@ -149,7 +160,7 @@ async fn drive_live(
     // those a page at a time, and its first request should not wait for them), unless the
     // scope must look at each (a label, a layout, a manifest).
     let (shown, covered) = if scope.reads_live() {
-        let prepared = scope.prepare(engine)?;
+        let prepared = scope.prepare(engine).await?;
         let mut live = prepared.live;
         live.truncate(MAX_SUMMARY_ROWS);
         (live, prepared.covered)
@@ -157,6 +168,7 @@ async fn drive_live(
         let shown = engine
             .store()
             .live_page(None, MAX_SUMMARY_ROWS)
+            .await
             .map_err(DriverError::from)?;
         (shown, Vec::new())
     };
@@ -282,7 +294,7 @@ pub fn finished_event(summary: &RunSummary, out: &Path, outcome: Outcome) -> ser
 /// Prints what the run did to the jobs `ids` (a table of the first of them, then a line), or the
 /// final JSON event, and says how the run ended. `summary.live_at_start` counts the jobs the run
 /// had when `ids` holds only the first of them.
-pub fn report(
+pub async fn report(
     ctx: &Context,
     engine: &Engine,
     summary: &RunSummary,
@@ -294,11 +306,12 @@ pub fn report(
         print_json_line(&finished_event(summary, out, outcome));
         return Ok(outcome);
     }
-    let jobs: Vec<Job> = ids
-        .iter()
-        .take(MAX_SUMMARY_ROWS)
-        .filter_map(|id| engine.job(&id.to_string()).ok())
-        .collect();
+    let mut jobs: Vec<Job> = Vec::new();
+    for id in ids.iter().take(MAX_SUMMARY_ROWS) {
+        if let Ok(job) = engine.job(&id.to_string()).await {
+            jobs.push(job);
+        }
+    }
     let mut text = jobs_table(&jobs);
     let total = ids.len().max(summary.live_at_start);
     if total > MAX_SUMMARY_ROWS {

@@ -1,8 +1,14 @@
 //! `serve`: one engine that runs until SIGTERM or Ctrl-C. Jobs submitted meanwhile start at
-//! once (a submit through the control socket wakes the engine), the other commands reach the
-//! store through that socket, and with `--listen` it shows its health, metrics and jobs over
-//! HTTP. A stop lets the steps in flight finish for `--stop-timeout` seconds, abandons the rest
-//! (each stays resumable, no `.part` file is left) and exits 0.
+//! once, with `--listen` it shows its health, metrics and jobs over HTTP, and a stop lets the
+//! steps in flight finish for `--stop-timeout` seconds, abandons the rest (each stays
+//! resumable, no `.part` file is left) and exits 0.
+//!
+//! On a directory store (sled) it holds the store: the other commands reach it through the
+//! control socket in the store directory, and a submit through it wakes the engine. On a
+//! PostgreSQL store it is one worker among any number: it claims due jobs under leases, hears
+//! of new ones through LISTEN/NOTIFY, the other commands talk to the database directly, and a
+//! database that stays away longer than the store waits for it does not end the service: it
+//! reports 503 on `/healthz` and goes on once the database is back.
 
 use crate::cli::ServeArgs;
 use crate::commands::run::{check_upstream, ended_line, output_folder};
@@ -15,7 +21,8 @@ use crate::output::human_bytes;
 use crate::progress::{self, Mode};
 use crate::signals::Stop;
 use reportflow_core::StateName;
-use reportflow_driver::{Engine, Event, RunSummary};
+use reportflow_driver::{DriverError, Engine, Event, RunSummary};
+use reportflow_store::{PgError, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,10 +40,12 @@ pub async fn serve(ctx: &Context, args: &ServeArgs) -> Result<Outcome, CliError>
     let config = ctx.engine_config(Purpose::Run {
         out: &out,
         concurrency: usize::from(args.engine.concurrency),
+        per_account: usize::from(args.engine.per_account),
+        lease: Duration::from_secs(u64::from(args.engine.lease)),
         layout: layout.as_ref(),
         only_label: args.engine.label.as_ref(),
     })?;
-    let engine = Arc::new(Engine::open(config)?);
+    let engine = Arc::new(Engine::open(config).await?);
     let control = ControlServer::start(Arc::clone(&engine))?;
     let served = match listen {
         Some(addr) => {
@@ -47,16 +56,18 @@ pub async fn serve(ctx: &Context, args: &ServeArgs) -> Result<Outcome, CliError>
                         "serve: GET /healthz, /metrics, /jobs on http://{}",
                         endpoints.addr()
                     );
-                    let served = run_engine(ctx, &engine, &control, args, &health).await;
+                    let served = run_engine(ctx, &engine, control.as_ref(), args, &health).await;
                     endpoints.stop().await;
                     served
                 }
                 Err(e) => Err(e),
             }
         }
-        None => run_engine(ctx, &engine, &control, args, &Health::default()).await,
+        None => run_engine(ctx, &engine, control.as_ref(), args, &Health::default()).await,
     };
-    control.stop().await;
+    if let Some(control) = control {
+        control.stop().await;
+    }
     served
 }
 
@@ -64,7 +75,7 @@ pub async fn serve(ctx: &Context, args: &ServeArgs) -> Result<Outcome, CliError>
 async fn run_engine(
     ctx: &Context,
     engine: &Arc<Engine>,
-    control: &ControlServer,
+    control: Option<&ControlServer>,
     args: &ServeArgs,
     health: &Health,
 ) -> Result<Outcome, CliError> {
@@ -73,19 +84,25 @@ async fn run_engine(
         _ => engine
             .store()
             .live_page(None, 1)
-            .map_err(reportflow_driver::DriverError::from)?
+            .await
+            .map_err(DriverError::from)?
             .first()
             .map(|job| job.spec.account().to_string()),
     };
     if let Some(account) = account {
         check_upstream(engine, &account, false).await?;
     }
-    tracing::info!(
-        "serve: engine on {} (control socket {}), files into {}",
-        engine.config().store_dir.display(),
-        control.path().display(),
-        engine.config().out_dir.display()
-    );
+    let store = &engine.config().store;
+    let out = engine.config().out_dir.display();
+    match control {
+        Some(control) => tracing::info!(
+            "serve: engine on {store} (control socket {}), files into {out}",
+            control.path().display(),
+        ),
+        None => tracing::info!(
+            "serve: a worker of the shared store {store} (new jobs reach it through LISTEN/NOTIFY; the other commands use the database directly), files into {out}"
+        ),
+    }
     let summaries = tokio::spawn(summaries(
         Arc::clone(engine),
         Duration::from_secs(u64::from(args.summary_every)),
@@ -93,9 +110,76 @@ async fn run_engine(
     let progress = progress::start(engine, Mode::Lines);
     let mut stop = Stop::on_signals();
     health.set_running(true);
+    let result = run_until_stopped(engine, args, health, &mut stop).await;
+    health.set_running(false);
+    progress.finish().await;
+    summaries.abort();
+    let _ = summaries.await;
+    let summary: RunSummary = result?;
+    tracing::info!(
+        "serve: stopped; {}; files in {}",
+        ended_line(&summary),
+        engine.config().out_dir.display()
+    );
+    Ok(Outcome::Success)
+}
+
+/// How long `serve` waits before it works again on a shared store whose database stayed away
+/// longer than the store waits for it (the store's own wait, `reconnect_wait`, came first).
+const DATABASE_AWAY_PAUSE: Duration = Duration::from_secs(5);
+
+/// Runs the engine until a stop request (and the steps in flight finished or were abandoned).
+/// On a shared store a database that stays away ends one run, not the service: it is logged,
+/// and the engine runs again once the database answers.
+async fn run_until_stopped(
+    engine: &Engine,
+    args: &ServeArgs,
+    health: &Health,
+    stop: &mut Stop,
+) -> Result<RunSummary, DriverError> {
+    loop {
+        match run_once(engine, args, health, stop).await {
+            Err(e) if engine.config().store.is_shared() && database_away(&e) => {
+                tracing::error!(
+                    "serve: {e}; the jobs this worker held go to other workers once their leases expire; trying again in {} s",
+                    DATABASE_AWAY_PAUSE.as_secs()
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(DATABASE_AWAY_PAUSE) => {}
+                    () = stop.wait() => {
+                        return Ok(RunSummary {
+                            interrupted: true,
+                            ..RunSummary::default()
+                        });
+                    }
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether `error` says the database could not be reached (rather than refusing something).
+fn database_away(error: &DriverError) -> bool {
+    matches!(
+        error,
+        DriverError::Store(StoreError::Postgres(
+            PgError::Unavailable { .. } | PgError::Unreachable { .. }
+        ))
+    )
+}
+
+/// One run of the engine until a stop request: the steps in flight get `--stop-timeout`
+/// seconds, a second signal abandons them at once.
+async fn run_once(
+    engine: &Engine,
+    args: &ServeArgs,
+    health: &Health,
+    stop: &mut Stop,
+) -> Result<RunSummary, DriverError> {
     let running = engine.run();
     tokio::pin!(running);
-    let result = tokio::select! {
+    tokio::select! {
         result = &mut running => result,
         () = stop.wait() => {
             health.set_running(false);
@@ -120,18 +204,7 @@ async fn run_engine(
                 }
             }
         }
-    };
-    health.set_running(false);
-    progress.finish().await;
-    summaries.abort();
-    let _ = summaries.await;
-    let summary: RunSummary = result?;
-    tracing::info!(
-        "serve: stopped; {}; files in {}",
-        ended_line(&summary),
-        engine.config().out_dir.display()
-    );
-    Ok(Outcome::Success)
+    }
 }
 
 /// Logs a summary line every `every`: the jobs per state, the jobs that ended since the start,
@@ -151,7 +224,7 @@ async fn summaries(engine: Arc<Engine>, every: Duration) {
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             _ = tick.tick() => {
-                match tokio::task::block_in_place(|| engine.counts()) {
+                match engine.counts().await {
                     Ok(counts) => tracing::info!(
                         "{}",
                         summary_line(started.elapsed(), &counts, &ended, engine.metrics())

@@ -1,18 +1,20 @@
-//! The commands' side of the control socket: [`ControlClient`] answers every store operation of
-//! [`StoreAccess`] by asking the engine that holds the store, so that [`Jobs`] (and with it
-//! every command's validation, lookups and output) works the same through the socket as on the
-//! store itself. [`open_jobs`] chooses between the two.
+//! The commands' side of the control socket: [`ControlClient`] is one more implementation of
+//! the store interface ([`JobStore`]) that answers every call by asking the engine that holds
+//! the store, so that [`Jobs`] (and with it every command's validation, lookups and output)
+//! works the same through the socket as on the store itself. [`open_jobs`] chooses between the
+//! two (and opens a PostgreSQL store directly: it has no socket).
 //!
 //! Nothing waits without a bound: connecting, the engine's first answer and every later answer
 //! each have a deadline, after which the command fails with an error that says what to check.
 
 use super::SocketAddress;
 use super::protocol::{self, MAX_LINE, PROTOCOL, Request, Response, UserInput, WireNewJob};
-use reportflow_core::{Input, Job, JobId, JobKey, Millis, NewJob, Policies, StateName};
-use reportflow_driver::{DriverError, EngineConfig, Jobs, StoreAccess};
-use reportflow_store::{Inserted, PurgeReport, StoreError, TransitionRecord};
+use reportflow_core::{Job, JobId, JobKey, Millis, NewJob, Policies, StateName};
+use reportflow_driver::{DriverError, EngineConfig, Jobs};
+use reportflow_store::{
+    AppliedStep, Inserted, JobStore, PurgeReport, Step, StoreError, TransitionRecord, async_trait,
+};
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -34,26 +36,29 @@ const LOCK_WAIT: Duration = Duration::from_secs(3);
 /// The pause between two looks at a held store.
 const LOCK_PAUSE: Duration = Duration::from_millis(25);
 
-/// The jobs of the store `config` names: through the control socket of the engine that holds
-/// it, or straight from the store when no engine does (as [`Jobs::open`], which creates it when
-/// it does not exist yet). A socket whose engine is gone (connection refused) is stale: it is
-/// removed once the store is held here. A store held by a process without a socket is waited
-/// for a moment, then reported as in use.
-pub fn open_jobs(config: &EngineConfig) -> Result<Jobs, DriverError> {
+/// The jobs of the store `config` names. A directory store: through the control socket of the
+/// engine that holds it, or straight from the store when no engine does (as [`Jobs::open`],
+/// which creates it when it does not exist yet); a socket whose engine is gone (connection
+/// refused) is stale: it is removed once the store is held here; a store held by a process
+/// without a socket is waited for a moment, then reported as in use. A PostgreSQL store is
+/// opened directly ([`Jobs::open`]): any number of processes share it, with no socket.
+pub async fn open_jobs(config: &EngineConfig) -> Result<Jobs, DriverError> {
+    let Some(dir) = config.store.dir() else {
+        return Jobs::open(config).await;
+    };
     config.validate()?;
-    let dir = config.store_dir.as_path();
     let deadline = Instant::now() + LOCK_WAIT;
     loop {
-        if let Some(client) = blocking(ControlClient::connect(dir))? {
+        if let Some(client) = ControlClient::connect(dir).await? {
             return Ok(Jobs::on(Arc::new(client), config.policies()));
         }
-        match Jobs::open(config) {
+        match Jobs::open(config).await {
             Ok(jobs) => {
                 remove_stale(dir);
                 return Ok(jobs);
             }
             Err(DriverError::Store(StoreError::Locked { .. })) if Instant::now() < deadline => {
-                std::thread::sleep(LOCK_PAUSE);
+                tokio::time::sleep(LOCK_PAUSE).await;
             }
             Err(e) => return Err(e),
         }
@@ -80,13 +85,8 @@ fn remove_stale(dir: &Path) {
     }
 }
 
-/// Runs `future` to its end from the commands' synchronous code (on the multi-threaded
-/// runtime the CLI runs on).
-fn blocking<F: Future>(future: F) -> F::Output {
-    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
-}
-
 /// A connection to the engine that holds a store.
+#[derive(Debug)]
 pub struct ControlClient {
     dir: PathBuf,
     socket: PathBuf,
@@ -212,12 +212,12 @@ impl ControlClient {
     }
 
     /// Asks `request` and takes the answer `pick` expects (or the error the engine answered).
-    fn ask<T>(
+    async fn ask<T>(
         &self,
         request: Request,
-        pick: impl FnOnce(Response) -> Result<T, Response>,
+        pick: impl FnOnce(Response) -> Result<T, Response> + Send,
     ) -> Result<T, StoreError> {
-        let response = blocking(self.call(&request, ANSWER_TIMEOUT))?;
+        let response = self.call(&request, ANSWER_TIMEOUT).await?;
         match response {
             Response::Error { error } => Err(error.into_store_error(&self.dir)),
             other => pick(other).map_err(|other| self.unexpected(&request, &other)),
@@ -262,8 +262,13 @@ fn engine_error(dir: &Path, detail: String) -> StoreError {
     }
 }
 
-impl StoreAccess for ControlClient {
-    fn insert_many(
+#[async_trait]
+impl JobStore for ControlClient {
+    fn describe(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    async fn insert_many(
         &self,
         jobs: Vec<NewJob>,
         policies: &Policies,
@@ -278,87 +283,105 @@ impl StoreAccess for ControlClient {
             Response::Inserted { jobs } => Ok(jobs.into_iter().map(Inserted::from).collect()),
             other => Err(other),
         })
+        .await
     }
 
-    fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+    /// Only a user's steps (retry, cancel; no lease) go through the socket, one request each.
+    async fn apply_many(
+        &self,
+        steps: &[Step],
+        now: Millis,
+    ) -> Result<Vec<Result<AppliedStep, StoreError>>, StoreError> {
+        let mut results = Vec::with_capacity(steps.len());
+        for step in steps {
+            let input = match UserInput::of(&step.input) {
+                Some(input) if step.lease.is_none() => input,
+                _ => {
+                    results.push(Err(self.error(format!(
+                        "only a user's retry and cancel go through the control socket, not {:?}",
+                        step.input
+                    ))));
+                    continue;
+                }
+            };
+            let request = Request::Apply {
+                id: step.id,
+                expected_version: step.expected_version,
+                input,
+                now,
+            };
+            let response = self.call(&request, ANSWER_TIMEOUT).await?;
+            results.push(match response {
+                Response::Applied { job } => Ok(AppliedStep {
+                    job: *job,
+                    lease_remaining: None,
+                }),
+                Response::Error { error } => Err(error.into_store_error(&self.dir)),
+                other => Err(self.unexpected(&request, &other)),
+            });
+        }
+        Ok(results)
+    }
+
+    async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
         self.ask(Request::Get { id }, |r| match r {
             Response::Job { job } => Ok(job.map(|job| *job)),
             other => Err(other),
         })
+        .await
     }
 
-    fn get_by_key(&self, key: &JobKey) -> Result<Option<Job>, StoreError> {
+    async fn get_by_key(&self, key: &JobKey) -> Result<Option<Job>, StoreError> {
         self.ask(Request::GetByKey { key: key.clone() }, |r| match r {
             Response::Job { job } => Ok(job.map(|job| *job)),
             other => Err(other),
         })
+        .await
     }
 
-    fn list(
+    async fn list(
         &self,
         state: Option<StateName>,
         after: Option<JobId>,
         limit: usize,
     ) -> Result<Vec<Job>, StoreError> {
-        self.ask(
-            Request::List {
-                state,
-                after,
-                limit,
-            },
-            |r| match r {
-                Response::Jobs { jobs } => Ok(jobs),
-                other => Err(other),
-            },
-        )
+        let request = Request::List {
+            state,
+            after,
+            limit,
+        };
+        self.ask(request, |r| match r {
+            Response::Jobs { jobs } => Ok(jobs),
+            other => Err(other),
+        })
+        .await
     }
 
-    fn live_page(&self, after: Option<JobId>, limit: usize) -> Result<Vec<Job>, StoreError> {
+    async fn live_page(&self, after: Option<JobId>, limit: usize) -> Result<Vec<Job>, StoreError> {
         self.ask(Request::LivePage { after, limit }, |r| match r {
             Response::Jobs { jobs } => Ok(jobs),
             other => Err(other),
         })
+        .await
     }
 
-    fn counts(&self) -> Result<BTreeMap<StateName, u64>, StoreError> {
-        self.ask(Request::Counts, |r| match r {
-            Response::Counts { counts } => Ok(counts.into_iter().collect()),
-            other => Err(other),
-        })
-    }
-
-    fn history(&self, id: JobId) -> Result<Vec<TransitionRecord>, StoreError> {
+    async fn history(&self, id: JobId) -> Result<Vec<TransitionRecord>, StoreError> {
         self.ask(Request::History { id }, |r| match r {
             Response::History { steps } => Ok(steps.into_iter().map(Into::into).collect()),
             other => Err(other),
         })
+        .await
     }
 
-    fn apply(
-        &self,
-        id: JobId,
-        expected_version: u64,
-        input: Input,
-        now: Millis,
-    ) -> Result<Job, StoreError> {
-        let Some(input) = UserInput::of(&input) else {
-            return Err(self.error(format!(
-                "only a user's retry and cancel go through the control socket, not {input:?}"
-            )));
-        };
-        let request = Request::Apply {
-            id,
-            expected_version,
-            input,
-            now,
-        };
-        self.ask(request, |r| match r {
-            Response::Applied { job } => Ok(*job),
+    async fn counts(&self) -> Result<BTreeMap<StateName, u64>, StoreError> {
+        self.ask(Request::Counts, |r| match r {
+            Response::Counts { counts } => Ok(counts.into_iter().collect()),
             other => Err(other),
         })
+        .await
     }
 
-    fn purge(&self, older_than: Millis) -> Result<PurgeReport, StoreError> {
+    async fn purge(&self, older_than: Millis) -> Result<PurgeReport, StoreError> {
         self.ask(Request::Purge { older_than }, |r| match r {
             Response::Purged {
                 jobs,
@@ -371,5 +394,14 @@ impl StoreAccess for ControlClient {
             }),
             other => Err(other),
         })
+        .await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.ask(Request::Flush, |r| match r {
+            Response::Flushed => Ok(()),
+            other => Err(other),
+        })
+        .await
     }
 }

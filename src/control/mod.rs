@@ -4,7 +4,7 @@
 //!
 //! - [`protocol`]: what goes over the socket (JSON lines, one store operation per request);
 //! - [`server`]: the engine's side (bound while the engine holds the store, removed after);
-//! - [`client`]: the commands' side, a [`reportflow_driver::StoreAccess`] over the socket, and
+//! - [`client`]: the commands' side, a [`reportflow_store::JobStore`] over the socket, and
 //!   [`client::open_jobs`], which finds the socket (or the store itself when no engine runs)
 //!   and removes a stale socket left by an engine that was killed.
 

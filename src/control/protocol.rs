@@ -4,8 +4,9 @@
 //! One JSON object per line each way, in order: a request, then its answer, any number of them
 //! on one connection. The first request of a connection is [`Request::Hello`], which names the
 //! protocol version; an engine that speaks another answers with an error and closes. Every
-//! other request is one store operation of [`reportflow_driver::StoreAccess`], carrying what the
-//! store itself would be given (the jobs, their policies, the time of the request): the engine
+//! other request is one operation of the store interface ([`reportflow_store::JobStore`]),
+//! carrying what the store itself would be given (the jobs, their policies, the time of the
+//! request): the engine
 //! runs it on its store as it stands, so a job submitted through the socket is the record that
 //! the same submit would have written straight into the store. The only inputs a client may
 //! apply are the user's (`retry`, `cancel`). Errors travel as [`WireError`]: the refusals a
@@ -95,6 +96,8 @@ pub enum Request {
         /// The cutoff (core time).
         older_than: Millis,
     },
+    /// Every write answered so far made durable.
+    Flush,
 }
 
 /// The inputs a client may apply through the socket: what `retry` and `cancel` record.
@@ -232,6 +235,8 @@ pub enum Response {
         /// The first ids removed.
         ids: Vec<JobId>,
     },
+    /// Every write answered so far is durable.
+    Flushed,
     /// The request failed or was refused.
     Error {
         /// Why.

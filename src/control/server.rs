@@ -11,9 +11,10 @@ use super::protocol::{self, MAX_LINE, PROTOCOL, Request, Response, WireError};
 use crate::error::CliError;
 use reportflow_core::{Job, JobKey};
 use reportflow_driver::Engine;
+use reportflow_store::Step;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -29,9 +30,12 @@ pub struct ControlServer {
 
 impl ControlServer {
     /// Binds the control socket of `engine`'s store (replacing a stale one) and answers on it
-    /// until [`ControlServer::stop`].
-    pub fn start(engine: Arc<Engine>) -> Result<ControlServer, CliError> {
-        let dir = engine.config().store_dir.clone();
+    /// until [`ControlServer::stop`]; `None` for a PostgreSQL store, which the other commands
+    /// reach directly (any number of processes share it).
+    pub fn start(engine: Arc<Engine>) -> Result<Option<ControlServer>, CliError> {
+        let Some(dir) = engine.config().store.dir().map(Path::to_path_buf) else {
+            return Ok(None);
+        };
         let address = SocketAddress::of(&dir).map_err(|e| bind_error(&dir, &e))?;
         let path = address.file.clone();
         // This process holds the store: a socket already there is a killed engine's.
@@ -62,11 +66,11 @@ impl ControlServer {
         tracing::debug!(socket = %path.display(), "control socket ready");
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(accept(listener, engine, owner, stopped));
-        Ok(ControlServer {
+        Ok(Some(ControlServer {
             path,
             stop,
             task: Some(task),
-        })
+        }))
     }
 
     /// Where the socket is.
@@ -182,7 +186,7 @@ async fn connection(
             Ok(_) => {}
         }
         let response = match serde_json::from_slice::<Request>(&line) {
-            Ok(request) => tokio::task::block_in_place(|| answer(&engine, request)),
+            Ok(request) => answer(&engine, request).await,
             Err(e) => {
                 let message = if line.last() == Some(&b'\n') {
                     format!("the request is not one this engine knows: {e}")
@@ -204,7 +208,7 @@ async fn connection(
 }
 
 /// Runs `request` on `engine`'s store and wakes the engine for the jobs it recorded.
-fn answer(engine: &Engine, request: Request) -> Response {
+async fn answer(engine: &Engine, request: Request) -> Response {
     let store = engine.store();
     match request {
         Request::Hello { .. } => Response::Hello {
@@ -220,8 +224,9 @@ fn answer(engine: &Engine, request: Request) -> Response {
                 .iter()
                 .map(|j| j.key.clone().unwrap_or_else(|| JobKey::derived(&j.spec)))
                 .collect();
-            let result =
-                store.insert_many(jobs.into_iter().map(Into::into).collect(), &policies, now);
+            let result = store
+                .insert_many(jobs.into_iter().map(Into::into).collect(), &policies, now)
+                .await;
             match &result {
                 Ok(inserted) => {
                     for one in inserted.iter().filter(|i| i.created) {
@@ -231,7 +236,7 @@ fn answer(engine: &Engine, request: Request) -> Response {
                 // The jobs stored before the one refused stay stored: the engine plans them.
                 Err(_) => {
                     for key in &keys {
-                        if let Ok(Some(job)) = store.get_by_key(key)
+                        if let Ok(Some(job)) = store.get_by_key(key).await
                             && !job.state.is_terminal()
                         {
                             engine.wake(job.id);
@@ -241,33 +246,38 @@ fn answer(engine: &Engine, request: Request) -> Response {
             }
             Response::of(result, Response::inserted)
         }
-        Request::Get { id } => Response::of(store.get(id), |job| Response::Job {
+        Request::Get { id } => Response::of(store.get(id).await, |job| Response::Job {
             job: job.map(Box::new),
         }),
-        Request::GetByKey { key } => Response::of(store.get_by_key(&key), |job| Response::Job {
-            job: job.map(Box::new),
-        }),
+        Request::GetByKey { key } => {
+            Response::of(store.get_by_key(&key).await, |job| Response::Job {
+                job: job.map(Box::new),
+            })
+        }
         Request::List {
             state,
             after,
             limit,
-        } => Response::of(store.list(state, after, limit), |jobs| Response::Jobs {
-            jobs,
-        }),
-        Request::LivePage { after, limit } => Response::of(store.live_page(after, limit), |jobs| {
+        } => Response::of(store.list(state, after, limit).await, |jobs| {
             Response::Jobs { jobs }
         }),
-        Request::Counts => Response::of(store.counts(), |counts| Response::Counts {
+        Request::LivePage { after, limit } => {
+            Response::of(store.live_page(after, limit).await, |jobs| Response::Jobs {
+                jobs,
+            })
+        }
+        Request::Counts => Response::of(store.counts().await, |counts| Response::Counts {
             counts: counts.into_iter().collect(),
         }),
-        Request::History { id } => Response::of(store.history(id), Response::history),
+        Request::History { id } => Response::of(store.history(id).await, Response::history),
         Request::Apply {
             id,
             expected_version,
             input,
             now,
         } => {
-            let result = store.apply(id, expected_version, input.input(), now);
+            let step = Step::new(id, expected_version, input.input());
+            let result = store.apply(step, now).await.map(|applied| applied.job);
             if let Ok(job) = &result {
                 tracing::info!(
                     "job {} {}: {} by a user (control socket)",
@@ -282,7 +292,10 @@ fn answer(engine: &Engine, request: Request) -> Response {
             }
             Response::of(result, |job| Response::Applied { job: Box::new(job) })
         }
-        Request::Purge { older_than } => Response::of(store.purge(older_than), Response::purged),
+        Request::Purge { older_than } => {
+            Response::of(store.purge(older_than).await, Response::purged)
+        }
+        Request::Flush => Response::of(store.flush().await, |()| Response::Flushed),
     }
 }
 

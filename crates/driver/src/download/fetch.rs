@@ -44,12 +44,13 @@ pub(super) async fn once(
     location: &str,
     out_dir: &Path,
     events: &broadcast::Sender<Event>,
+    lease: Option<u64>,
 ) -> Result<Fetched, CallError> {
     // The temporary file comes first: whatever this try ends in, it goes with it, and so does
     // a file a killed process left under the same name.
     let (dir, id) = (out_dir.to_path_buf(), job.id);
     let (part, output) =
-        tokio::task::spawn_blocking(move || PartFile::create(&dir, id, Output::open))
+        tokio::task::spawn_blocking(move || PartFile::create(&dir, id, lease, Output::open))
             .await
             .map_err(|e| local("create", out_dir, io::Error::other(e.to_string())))?
             .map_err(|e| local("create", out_dir, e))?;

@@ -34,6 +34,10 @@ use tokio::sync::broadcast;
 /// flat without one) and returns it as stored. A failed fetch is retried as a GET
 /// ([`Api::retrying`]); what is left of a failure is the core's to wait for. A layout that
 /// cannot name the file is a local error: the temporary file is removed and nothing is placed.
+/// Under a lease of a shared store (`lease`: the lease's token and whether it surely still
+/// holds) the temporary file is the lease's own, and the file is placed under its final name
+/// only if the lease surely holds right before; else it is removed and the download ends with
+/// [`DriverError::LeaseEnding`].
 pub(crate) async fn download(
     api: &Api,
     job: &Job,
@@ -41,26 +45,13 @@ pub(crate) async fn download(
     out_dir: &Path,
     layout: Option<&FileLayout>,
     events: &broadcast::Sender<Event>,
-) -> Result<StoredFile, CallError> {
-    let started = std::time::Instant::now();
-    let result = fetch_and_place(api, job, location, out_dir, layout, events).await;
-    api.counters.download_took(started.elapsed());
-    result
-}
-
-/// [`download`], untimed.
-async fn fetch_and_place(
-    api: &Api,
-    job: &Job,
-    location: &str,
-    out_dir: &Path,
-    layout: Option<&FileLayout>,
-    events: &broadcast::Sender<Event>,
+    lease: Option<(u64, &(dyn Fn() -> bool + Sync))>,
 ) -> Result<StoredFile, CallError> {
     let request = format!("the report file ({})", fetch::file_endpoint(location));
+    let token = lease.map(|(token, _)| token);
     let fetched = api
         .retrying(job.id, Endpoint::File, &request, || {
-            fetch::once(api, job, location, out_dir, events)
+            fetch::once(api, job, location, out_dir, events, token)
         })
         .await?;
     let name = reportflow_wire::file_name_from_disposition(
@@ -69,6 +60,11 @@ async fn fetch_and_place(
     );
     let target = layout::target(layout, job, &name).map_err(CallError::Local)?;
     let (bytes, sha256) = (fetched.bytes, fetched.sha256.clone());
+    if lease.is_some_and(|(_, holds)| !holds()) {
+        // Dropping the temporary file removes it.
+        drop(fetched.part);
+        return Err(CallError::Local(DriverError::LeaseEnding { id: job.id }));
+    }
     let (part, out) = (fetched.part, out_dir.to_path_buf());
     let placed = tokio::task::spawn_blocking(move || {
         let (dir, name) = layout::make_room(&out, &target)?;
