@@ -100,7 +100,7 @@ async fn run_engine(
             control.path().display(),
         ),
         None => tracing::info!(
-            "serve: a worker of the shared store {store} (new jobs reach it through LISTEN/NOTIFY; the other commands use the database directly), files into {out}"
+            "serve: engine on {store}, a worker of the shared store (new jobs reach it through LISTEN/NOTIFY; no control socket: the other commands use the database), files into {out}"
         ),
     }
     let summaries = tokio::spawn(summaries(
