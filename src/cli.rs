@@ -614,7 +614,8 @@ Needs credentials as `run` does. docs/operations.md has a systemd unit and a con
 
 Exit codes:
   0  stopped by SIGTERM or Ctrl-C
-  1  runtime error (store locked, no credentials, refused credentials, the store failed)
+  1  runtime error (store locked or unreachable at start, no credentials, refused credentials,
+     a directory store failing under it)
   2  usage error";
 
 const STATUS_AFTER: &str = "\
