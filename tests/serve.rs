@@ -48,6 +48,16 @@ fn all_downloaded(n: usize) -> impl Fn(&[Value]) -> bool {
 fn three_pipelines_submit_and_look_while_serve_runs() {
     let env = Env::new(quick_sim());
     let mut serving = Serving::start(&env, &[]);
+    // A second engine on the store is refused naming the one that runs.
+    let second = env.run(&["run"]);
+    assert_eq!(second.code, 1, "{second:?}");
+    assert!(
+        second.stderr.contains(&format!(
+            "is held by the engine (pid {})",
+            serving.child.id()
+        )),
+        "{second:?}"
+    );
     let done = AtomicBool::new(false);
     let slowest = Mutex::new(Duration::ZERO);
     let (statuses, twice) = std::thread::scope(|s| {
@@ -406,15 +416,33 @@ fn a_submit_through_the_socket_stores_the_same_record_as_one_straight_into_the_s
             &line.split_whitespace().collect::<Vec<_>>(),
         );
         assert_eq!(straight.code, 0, "{straight:?}");
+        // The same output, but for the closing hint: who downloads the job.
+        let (through_head, through_hint) = through.stdout.rsplit_once("; ").expect("a hint");
+        let (straight_head, straight_hint) = straight.stdout.rsplit_once("; ").expect("a hint");
         assert_eq!(
-            through
-                .stdout
-                .replace(long.to_str().expect("utf-8"), "STORE"),
-            straight
-                .stdout
-                .replace(direct.to_str().expect("utf-8"), "STORE"),
+            through_head.replace(long.to_str().expect("utf-8"), "STORE"),
+            straight_head.replace(direct.to_str().expect("utf-8"), "STORE"),
             "the same output"
         );
+        assert!(
+            through_hint.starts_with("the engine running on this store (pid "),
+            "{through_hint}"
+        );
+        assert!(
+            straight_hint.starts_with("`reportflow run` downloads it"),
+            "{straight_hint}"
+        );
+        let json = |store: &Path| {
+            let mut args: Vec<&str> = line.split_whitespace().collect();
+            args.push("--json");
+            let ran = env.run_with(
+                &[("REPORTFLOW_STORE", Some(store.to_str().expect("utf-8")))],
+                &args,
+            );
+            assert_eq!(ran.code, 0, "{ran:?}");
+            serde_json::from_str::<Value>(&ran.stdout).expect("JSON")
+        };
+        assert_eq!(json(&long), json(&direct), "the same JSON, submitted again");
     }
     assert_eq!(
         serving.log().matches("submitted (control socket)").count(),
@@ -422,6 +450,41 @@ fn a_submit_through_the_socket_stores_the_same_record_as_one_straight_into_the_s
         "{}",
         serving.log()
     );
+    // Refusals and the other commands: the same exit code, output and error either way.
+    for line in [
+        "submit billing MDR --from 2026-10-01 --to 2026-10-02 --key weekly",
+        "retry 99",
+        "retry weekly",
+        "cancel weekly",
+        "cancel weekly",
+        "history weekly",
+        "status --state cancelled",
+        "status --state requested",
+        "purge --older-than 30",
+        "submit billing BDR --from 2026-13-01 --to 2026-13-02",
+    ] {
+        let args: Vec<&str> = line.split_whitespace().collect();
+        let on = |store: &Path| {
+            let text = store.to_str().expect("utf-8");
+            let ran = env.run_with(&[("REPORTFLOW_STORE", Some(text))], &args);
+            let times = |s: &str| {
+                s.lines()
+                    .map(|l| {
+                        // `history` shows when each step was recorded.
+                        l.split("  ")
+                            .filter(|w| !w.trim_start().starts_with("20"))
+                            .collect::<Vec<_>>()
+                            .join("  ")
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+                    .replace(text, "STORE")
+            };
+            (ran.code, times(&ran.stdout), times(&ran.stderr))
+        };
+        let (through, straight) = (on(&long), on(&direct));
+        assert_eq!(through, straight, "{line}");
+    }
     assert_eq!(serving.stop(Duration::from_secs(10)).code(), Some(0));
     for id in [JobId(1), JobId(2)] {
         assert_eq!(timeless(&long, id), timeless(&direct, id), "job {id}");
@@ -462,4 +525,48 @@ fn run_watch_is_serve() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("--interval has no effect"), "{stderr}");
     assert_eq!(env.verify_files(&env.status()), 2);
+}
+
+#[test]
+fn the_socket_is_the_owners_alone_and_json_logs_have_a_line_per_change_and_a_summary() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let env = Env::new(quick_sim());
+    let mut cmd = env.cmd();
+    cmd.arg("--json");
+    let mut serving = Serving::start_with(cmd, &["--summary-every", "1"]);
+    let socket = std::fs::symlink_metadata(socket_of(&env.store())).expect("the socket");
+    assert_eq!(socket.permissions().mode() & 0o777, 0o600, "mode 0600");
+    let store = std::fs::metadata(env.store()).expect("the store");
+    assert_eq!(socket.uid(), store.uid(), "owned by the store's owner");
+    assert_eq!(store.permissions().mode() & 0o077, 0, "an owner-only store");
+    env.ok("submit billing BDR --from 2026-10-01 --to 2026-10-02");
+    wait_until(&env, Duration::from_secs(30), all_downloaded(1));
+    serving.wait_for("serve: up ", Duration::from_secs(10));
+    assert_eq!(serving.stop(Duration::from_secs(10)).code(), Some(0));
+    let log = serving.log();
+    let messages: Vec<String> = log
+        .lines()
+        .map(|line| {
+            let value: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+            value["fields"]["message"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no message: {line}"))
+                .to_string()
+        })
+        .collect();
+    for wanted in [
+        "serve: engine on",
+        "submitted (control socket)",
+        "requested -> created",
+        "created -> completed",
+        "completed -> downloaded",
+        "serve: up 0h 0m",
+        "serve: stopped; 1 jobs ended: 1 downloaded",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(wanted)),
+            "no {wanted:?} line in {messages:#?}"
+        );
+    }
 }

@@ -7,6 +7,7 @@ use crate::cli::{EngineArgs, RunArgs, ServeArgs};
 use crate::commands::scope::Scope;
 use crate::commands::serve;
 use crate::context::{Context, DEFAULT_OUT, Purpose, absolute};
+use crate::control::client::open_engine;
 use crate::control::server::ControlServer;
 use crate::error::{CliError, Outcome};
 use crate::output::{jobs_table, print, print_json_line};
@@ -52,7 +53,7 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
     let mut stop = Stop::on_signals();
     let Some(round) = round(&config, &scope, mode, &mut stop).await? else {
         // Nothing live: the manifest still lists what the run covers (a label's ended jobs).
-        let engine = Engine::open(config.clone()).await?;
+        let engine = open_engine(&config).await?;
         let covered = scope.prepare(&engine).await?.covered;
         let outcome = scope
             .finish(ctx, &engine, &out, &covered, Outcome::Success)
@@ -127,7 +128,7 @@ async fn round(
     mode: Mode,
     stop: &mut Stop,
 ) -> Result<Option<Round>, CliError> {
-    let engine = Arc::new(Engine::open(config.clone()).await?);
+    let engine = Arc::new(open_engine(config).await?);
     let control = ControlServer::start(Arc::clone(&engine))?;
     match drive_live(&engine, scope, mode, stop).await {
         Ok(Some((ids, covered, summary))) => Ok(Some(Round {

@@ -14,6 +14,7 @@ use crate::cli::ServeArgs;
 use crate::commands::run::{check_upstream, ended_line, output_folder};
 use crate::commands::scope;
 use crate::context::{Context, Purpose};
+use crate::control::client::open_engine;
 use crate::control::server::ControlServer;
 use crate::error::{CliError, Outcome};
 use crate::http_endpoints::{self, Health, HttpEndpoints};
@@ -45,7 +46,7 @@ pub async fn serve(ctx: &Context, args: &ServeArgs) -> Result<Outcome, CliError>
         layout: layout.as_ref(),
         only_label: args.engine.label.as_ref(),
     })?;
-    let engine = Arc::new(Engine::open(config).await?);
+    let engine = Arc::new(open_engine(&config).await?);
     let control = ControlServer::start(Arc::clone(&engine))?;
     let served = match listen {
         Some(addr) => {
@@ -214,6 +215,7 @@ async fn summaries(engine: Arc<Engine>, every: Duration) {
     let started = Instant::now();
     let mut ended: BTreeMap<StateName, u64> = BTreeMap::new();
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             received = events.recv() => match received {

@@ -9,8 +9,9 @@
 
 use super::SocketAddress;
 use super::protocol::{self, MAX_LINE, PROTOCOL, Request, Response, UserInput, WireNewJob};
+use crate::error::CliError;
 use reportflow_core::{Job, JobId, JobKey, Millis, NewJob, Policies, StateName};
-use reportflow_driver::{DriverError, EngineConfig, Jobs};
+use reportflow_driver::{DriverError, Engine, EngineConfig, Jobs};
 use reportflow_store::{
     AppliedStep, Inserted, JobStore, PurgeReport, Step, StoreError, TransitionRecord, async_trait,
 };
@@ -42,26 +43,48 @@ const LOCK_PAUSE: Duration = Duration::from_millis(25);
 /// refused) is stale: it is removed once the store is held here; a store held by a process
 /// without a socket is waited for a moment, then reported as in use. A PostgreSQL store is
 /// opened directly ([`Jobs::open`]): any number of processes share it, with no socket.
-pub async fn open_jobs(config: &EngineConfig) -> Result<Jobs, DriverError> {
+///
+/// Returns the jobs and, when they are reached through an engine, its process id.
+pub async fn open_jobs(config: &EngineConfig) -> Result<(Jobs, Option<u32>), DriverError> {
     let Some(dir) = config.store.dir() else {
-        return Jobs::open(config).await;
+        return Ok((Jobs::open(config).await?, None));
     };
     config.validate()?;
     let deadline = Instant::now() + LOCK_WAIT;
     loop {
         if let Some(client) = ControlClient::connect(dir).await? {
-            return Ok(Jobs::on(Arc::new(client), config.policies()));
+            let pid = client.pid;
+            return Ok((Jobs::on(Arc::new(client), config.policies()), Some(pid)));
         }
         match Jobs::open(config).await {
             Ok(jobs) => {
                 remove_stale(dir);
-                return Ok(jobs);
+                return Ok((jobs, None));
             }
             Err(DriverError::Store(StoreError::Locked { .. })) if Instant::now() < deadline => {
                 tokio::time::sleep(LOCK_PAUSE).await;
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// Opens the engine of `config` (`run`, `serve`); a directory store that a running engine holds
+/// is refused naming that engine, which already drives the store's jobs (and answers the other
+/// commands), rather than as a store in use.
+pub async fn open_engine(config: &EngineConfig) -> Result<Engine, CliError> {
+    match Engine::open(config.clone()).await {
+        Err(DriverError::Store(StoreError::Locked { dir })) => {
+            let engine = match ControlClient::connect(&dir).await {
+                Ok(Some(client)) => client.engine(),
+                _ => return Err(DriverError::Store(StoreError::Locked { dir }).into()),
+            };
+            Err(CliError::Runtime(format!(
+                "the store {} is held by {engine}, which drives its jobs already (and new ones at once); submit and look with the other commands, or stop it (SIGTERM) to run this one",
+                dir.display()
+            )))
+        }
+        other => Ok(other?),
     }
 }
 
@@ -147,10 +170,17 @@ impl ControlClient {
             }
             Ok(Ok(stream)) => stream,
         };
+        // The engine's pid, for messages, even when it does not answer (stopped, say).
+        let pid = stream
+            .peer_cred()
+            .ok()
+            .and_then(|peer| peer.pid())
+            .and_then(|pid| u32::try_from(pid).ok())
+            .unwrap_or(0);
         let mut client = ControlClient {
             dir: dir.to_path_buf(),
             socket,
-            pid: 0,
+            pid,
             connection: Mutex::new(BufReader::new(stream)),
         };
         let hello = Request::Hello { protocol: PROTOCOL };

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// A `reportflow serve` child, its stderr collected line by line.
 pub struct Serving {
-    child: Child,
+    pub child: Child,
     lines: Arc<Mutex<Vec<String>>>,
 }
 
