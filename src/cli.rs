@@ -17,8 +17,9 @@ Durable, resumable downloads of Bandwidth account and billing reports.
 
 A report is a job: `submit` records it (nothing is sent), `run` creates it upstream, polls it and
 downloads it to exactly one verified file, resuming whatever a crashed run left. Credentials come
-only from the environment (BANDWIDTH_USERNAME/BANDWIDTH_PASSWORD, or BANDWIDTH_CLIENT_ID/
-BANDWIDTH_CLIENT_SECRET for OAuth2) or from a --config file, never from a flag.";
+only from the environment (BANDWIDTH_CLIENT_ID/BANDWIDTH_CLIENT_SECRET for OAuth2; the legacy
+BANDWIDTH_USERNAME/BANDWIDTH_PASSWORD for Basic, which Bandwidth retires on 2026-12-02) or from a
+--config file, never from a flag.";
 
 const MAIN_AFTER: &str = "\
 Examples:
@@ -38,8 +39,8 @@ Environment:
   REPORTFLOW_STORE (a directory or postgres://user@host/db), PGPASSWORD (its password)
   REPORTFLOW_BASE_URL, BANDWIDTH_ACCOUNT_ID, REPORTFLOW_CONFIG, REPORTFLOW_OUT
   REPORTFLOW_TZ (the zone relative dates such as `yesterday` are resolved in; default UTC)
-  BANDWIDTH_USERNAME + BANDWIDTH_PASSWORD (Basic) or
-  BANDWIDTH_CLIENT_ID + BANDWIDTH_CLIENT_SECRET [+ BANDWIDTH_TOKEN_URL] (OAuth2)
+  BANDWIDTH_CLIENT_ID + BANDWIDTH_CLIENT_SECRET [+ BANDWIDTH_TOKEN_URL] (OAuth2), or the legacy
+  BANDWIDTH_USERNAME + BANDWIDTH_PASSWORD (Basic, retired by Bandwidth on 2026-12-02)
   REPORTFLOW_LOG (a tracing filter, e.g. `debug`)
   HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY (also lower case; curl's rules, CONNECT tunnels)
   REPORTFLOW_CA_FILE or SSL_CERT_FILE (a PEM bundle to trust too), REPORTFLOW_NATIVE_ROOTS
@@ -679,7 +680,8 @@ Example:
   ...
   (in another terminal)
   $ export REPORTFLOW_BASE_URL=http://127.0.0.1:8085/api BANDWIDTH_ACCOUNT_ID=9900000
-  $ export BANDWIDTH_USERNAME=demo BANDWIDTH_PASSWORD=demo-secret
+  $ export BANDWIDTH_CLIENT_ID=demo-client BANDWIDTH_CLIENT_SECRET=demo-client-secret \\
+      BANDWIDTH_TOKEN_URL=http://127.0.0.1:8085/api/v1/oauth2/token
   $ reportflow reports list
 With --tls it serves https and prints the file of its CA (trust it with --ca-file):
   $ reportflow sim --tls --ca-out ./sim-ca.pem
