@@ -61,6 +61,7 @@ impl Engine {
             api,
             out_dir: config.out_dir.clone(),
             layout: config.layout.clone(),
+            writes: config.download_writes,
             events,
         };
         let (shutdown, _) = watch::channel(false);

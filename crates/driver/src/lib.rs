@@ -37,7 +37,8 @@ mod writer;
 
 pub use clock::today;
 pub use config::{
-    Credentials, DEFAULT_TOKEN_URL, EngineConfig, ProxyConfig, RetryConfig, TrustConfig,
+    Credentials, DEFAULT_TOKEN_URL, DownloadWrites, EngineConfig, ProxyConfig, RetryConfig,
+    TrustConfig,
 };
 pub use engine::Engine;
 pub use error::DriverError;

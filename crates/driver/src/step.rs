@@ -5,7 +5,7 @@
 use crate::api::Api;
 use crate::call::{CallError, describe};
 use crate::clock;
-use crate::download::download;
+use crate::download::{DownloadWrites, download};
 use crate::error::DriverError;
 use crate::events::Event;
 use crate::layout::FileLayout;
@@ -29,6 +29,8 @@ pub(crate) struct Ctx {
     pub out_dir: PathBuf,
     /// Where under `out_dir` (flat when `None`).
     pub layout: Option<FileLayout>,
+    /// How downloads are written.
+    pub writes: DownloadWrites,
     /// Where events go.
     pub events: broadcast::Sender<Event>,
 }
@@ -136,6 +138,7 @@ pub(crate) async fn step(ctx: &Arc<Ctx>, job: Job) -> Result<Job, DriverError> {
                 &location,
                 &ctx.out_dir,
                 ctx.layout.as_ref(),
+                ctx.writes,
                 &ctx.events,
             )
             .await;
