@@ -10,13 +10,17 @@
 //!   cargo run --example embedding
 //! ```
 //!
+//! The store is a directory (one process at a time) or a PostgreSQL URL shared by any number of
+//! such pipelines and workers (`REPORTFLOW_STORE=postgres://user@host/db`, the password from
+//! `PGPASSWORD`); the code is the same for both.
+//!
 //! `docs/embedding.md` walks through it; `tests/embedding.rs` runs [`nightly`] against the
-//! simulator.
+//! simulator, on both kinds of store.
 
 use reportflow_core::{
     AccountReportSpec, BillingReportSpec, Date, JobKey, JobSpec, JobState, OutputFormat,
 };
-use reportflow_driver::{Credentials, Engine, EngineConfig, Event, RunSummary};
+use reportflow_driver::{Credentials, Engine, EngineConfig, Event, RunSummary, StoreLocation};
 use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error;
 use std::path::PathBuf;
@@ -24,8 +28,8 @@ use std::process::ExitCode;
 
 /// Where the pipeline keeps its jobs and files, and whom it talks to.
 pub struct Settings {
-    /// The job store (one process at a time).
-    pub store_dir: PathBuf,
+    /// The job store: a directory (one process at a time) or a PostgreSQL URL (shared).
+    pub store: StoreLocation,
     /// Where report files go.
     pub out_dir: PathBuf,
     /// The API base URL.
@@ -59,9 +63,10 @@ impl Settings {
         };
         let today = reportflow_driver::today();
         Ok(Settings {
-            store_dir: var("REPORTFLOW_STORE")
-                .unwrap_or_else(|| "./reportflow-store".into())
-                .into(),
+            store: StoreLocation::from(
+                var("REPORTFLOW_STORE").unwrap_or_else(|| "./reportflow-store".into()),
+            )
+            .with_password(var("PGPASSWORD")),
             out_dir: var("REPORTFLOW_OUT")
                 .unwrap_or_else(|| "./reports".into())
                 .into(),
@@ -84,36 +89,41 @@ pub struct Night {
 
 /// The night's work: yesterday's call records and today's number inventory.
 pub async fn nightly(settings: Settings) -> Result<Night, Box<dyn Error>> {
-    let mut config = EngineConfig::new(&settings.store_dir, &settings.out_dir, &settings.base_url);
+    let mut config = EngineConfig::new(settings.store, &settings.out_dir, &settings.base_url);
     config.credentials = Some(settings.credentials);
-    // One engine per process: it holds the store's lock until it is dropped.
-    let engine = Engine::open(config)?;
+    // One engine per process: on a directory it holds the store's lock until it is dropped; on
+    // PostgreSQL it is one worker among any number.
+    let engine = Engine::open(config).await?;
 
     // Submitting is idempotent on the key: a pipeline re-run after a crash finds the same
     // jobs instead of creating new reports.
     let day = settings.day;
-    let bdr = engine.submit(
-        JobSpec::Billing(BillingReportSpec {
-            account: settings.account.clone(),
-            report_type: "BDR".into(),
-            start: day,
-            end: day,
-        }),
-        Some(JobKey::user(&format!("bdr-{day}"))?),
-    )?;
-    let inventory = engine.submit(
-        JobSpec::Account(AccountReportSpec {
-            account: settings.account.clone(),
-            report_id: 4,
-            format: OutputFormat::Csv,
-            params: BTreeMap::from([(
-                "AccountId".to_string(),
-                BTreeSet::from([settings.account.clone()]),
-            )]),
-            expires_at: None,
-        }),
-        Some(JobKey::user(&format!("inventory-{day}"))?),
-    )?;
+    let bdr = engine
+        .submit(
+            JobSpec::Billing(BillingReportSpec {
+                account: settings.account.clone(),
+                report_type: "BDR".into(),
+                start: day,
+                end: day,
+            }),
+            Some(JobKey::user(&format!("bdr-{day}"))?),
+        )
+        .await?;
+    let inventory = engine
+        .submit(
+            JobSpec::Account(AccountReportSpec {
+                account: settings.account.clone(),
+                report_id: 4,
+                format: OutputFormat::Csv,
+                params: BTreeMap::from([(
+                    "AccountId".to_string(),
+                    BTreeSet::from([settings.account.clone()]),
+                )]),
+                expires_at: None,
+            }),
+            Some(JobKey::user(&format!("inventory-{day}"))?),
+        )
+        .await?;
 
     // Optional: follow what the engine does (events are for display; slow readers may miss some).
     let mut events = engine.events();
@@ -125,14 +135,15 @@ pub async fn nightly(settings: Settings) -> Result<Night, Box<dyn Error>> {
         }
     });
 
-    // Drive every live job (these two and any a crashed run left) to its end.
+    // Drive every live job (these two and any a crashed run left) to its end; on a shared store
+    // until no job of the store is live, whichever worker steps it.
     let summary = engine.run_until_idle().await?;
     listener.abort();
 
     // Act on the result: each job ended with exactly one verified file, or a recorded reason.
     let mut files = Vec::new();
     for id in [bdr.job.id, inventory.job.id] {
-        let job = engine.job(&id.to_string())?;
+        let job = engine.job(&id.to_string()).await?;
         match &job.state {
             JobState::Downloaded { file, .. } => files.push(PathBuf::from(&file.path)),
             JobState::NoData => eprintln!("{}: no data for {day}", job.key),

@@ -605,14 +605,14 @@ fn without_repeats(checker: &mut Checker<'_>, entries: Vec<Entry>) -> Vec<Entry>
 }
 
 /// Problems the store knows of: a key that already names a job with another request.
-pub fn conflicts_with_store(
+pub async fn conflicts_with_store(
     file: &Path,
     batch: &Batch,
-    store: &reportflow_store::Store,
+    store: &dyn reportflow_store::JobStore,
 ) -> Vec<String> {
     let mut problems = Vec::new();
     for e in &batch.entries {
-        if let Ok(Some(job)) = store.get_by_key(&e.effective_key)
+        if let Ok(Some(job)) = store.get_by_key(&e.effective_key).await
             && job.spec != e.spec
         {
             problems.push(format!(

@@ -30,12 +30,13 @@ Examples:
 
 Exit codes:
   0  success; for `run`/`demo`: every job of the run ended downloaded or nodata
-  1  runtime error: store locked, no credentials, upstream unreachable, disk error
+  1  runtime error: store locked or unreachable, no credentials, upstream unreachable, disk error
   2  usage or input error: unknown command, bad date, bad parameter, bad batch file, unknown job
   3  `run`/`demo`: some job ended failed, expired or cancelled
 
 Environment:
-  REPORTFLOW_STORE, REPORTFLOW_BASE_URL, BANDWIDTH_ACCOUNT_ID, REPORTFLOW_CONFIG, REPORTFLOW_OUT
+  REPORTFLOW_STORE (a directory or postgres://user@host/db), PGPASSWORD (its password)
+  REPORTFLOW_BASE_URL, BANDWIDTH_ACCOUNT_ID, REPORTFLOW_CONFIG, REPORTFLOW_OUT
   REPORTFLOW_TZ (the zone relative dates such as `yesterday` are resolved in; default UTC)
   BANDWIDTH_USERNAME + BANDWIDTH_PASSWORD (Basic) or
   BANDWIDTH_CLIENT_ID + BANDWIDTH_CLIENT_SECRET [+ BANDWIDTH_TOKEN_URL] (OAuth2)
@@ -72,14 +73,16 @@ const GLOBAL: &str = "Global options";
 /// Options every command takes (they may be given before or after the command).
 #[derive(Clone, Debug, Args)]
 pub struct Global {
-    /// The job store directory (created by the first `submit`).
+    /// The job store: a directory (created by the first `submit`; one process at a time), or a
+    /// postgres://user@host/db URL shared by any number of workers and submitters (its
+    /// password from PGPASSWORD, never on the command line).
     #[arg(
         long,
         global = true,
         help_heading = GLOBAL,
         env = "REPORTFLOW_STORE",
         default_value = DEFAULT_STORE,
-        value_name = "DIR"
+        value_name = "DIR|URL"
     )]
     pub store: PathBuf,
 
@@ -276,10 +279,15 @@ pub struct RunArgs {
     /// Where report files go [default: the batch file's `out`, else ./reports].
     #[arg(long, env = "REPORTFLOW_OUT", value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Jobs worked on at once.
+    /// Jobs worked on at once (on a PostgreSQL store: jobs this worker holds at once).
     #[arg(long, value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
+    /// Jobs of one account worked on at once: by this run, at most --concurrency; on a
+    /// PostgreSQL store by all the workers together.
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub per_account: u16,
     /// Keep going in rounds until Ctrl-C or SIGTERM, picking up jobs submitted meanwhile.
     #[arg(long)]
     pub watch: bool,
@@ -287,6 +295,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10, requires = "watch",
           value_parser = clap::value_parser!(u32).range(1..=86_400))]
     pub interval: u32,
+    /// PostgreSQL store: seconds a worker's claim on a job lasts without renewal; a dead
+    /// worker's jobs move to another after about this long (a create request gets at most half).
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..=3_600))]
+    pub lease: u32,
     /// Only the jobs with this label (the others wait for another run).
     #[arg(long, value_name = "NAME", value_parser = parse_label)]
     pub label: Option<Label>,
@@ -511,8 +524,14 @@ On a terminal it shows a progress bar per active job; otherwise plain log lines 
 with --json one JSON event per line on stdout. Ctrl-C or SIGTERM stops cleanly (jobs resume on
 the next run). It first checks that the upstream answers and takes the credentials, so a wrong
 URL, password, proxy or certificate changes nothing (a certificate refused later stops the run
-with its reason; every job resumes). The store is locked while a round runs: other commands on
-it then fail with exit 1 (`--watch` frees it between rounds).
+with its reason; every job resumes). A directory store is locked while a round runs: other
+commands on it then fail with exit 1 (`--watch` frees it between rounds).
+
+Several workers on one PostgreSQL store (one per host, each with its own --out):
+  $ export REPORTFLOW_STORE=postgres://reportflow@db.internal/reportflow PGPASSWORD=...
+  $ reportflow run --out /srv/reports        # on each host; exits when no job is live
+Each worker claims due jobs under a lease (--lease), other processes submit and look meanwhile,
+and a dead worker's jobs move to the others after its lease.
 
 Exit codes:
   0  every job ended downloaded or nodata

@@ -7,7 +7,8 @@ use crate::error::CliError;
 use crate::shell;
 use reportflow_core::{Label, PollPolicy, RetryPolicy};
 use reportflow_driver::{
-    Credentials, EngineConfig, FileLayout, Jobs, ProxyConfig, RetryConfig, TrustConfig,
+    Credentials, EngineConfig, FileLayout, Jobs, ProxyConfig, RetryConfig, StoreLocation,
+    TrustConfig,
 };
 use reportflow_sim::{SimConfig, SimHandle};
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,8 @@ pub use reportflow_driver::today;
 pub const DEFAULT_OUT: &str = "./reports";
 /// The CLI's own settings file inside the store directory (the output folder a batch asked for).
 const SETTINGS_FILE: &str = "reportflow-cli.toml";
+/// Where the password of a PostgreSQL store comes from when its URL has none (libpq's name).
+pub const PASSWORD_VAR: &str = "PGPASSWORD";
 
 /// What a command needs the engine for; [`Context::engine_config`] resolves each into the one
 /// configuration the command runs with.
@@ -29,12 +32,17 @@ pub enum Purpose<'a> {
     /// `cancel`, `purge`): no credentials, no network.
     Store,
     /// `run`: the store's jobs (only those with `only_label`, when given), into `out` (placed
-    /// by `layout`, flat without one), `concurrency` at once, with the credentials.
+    /// by `layout`, flat without one), `concurrency` at once (`per_account` of one account),
+    /// with the credentials; on a shared store as a worker whose leases last `lease`.
     Run {
         /// Where the files go.
         out: &'a Path,
         /// Jobs worked on at once.
         concurrency: usize,
+        /// Jobs of one account worked on at once (by all workers, on a shared store).
+        per_account: usize,
+        /// The lease of a worker on a shared store.
+        lease: Duration,
         /// Where under `out` each file goes (`--layout`, or the one a batch file recorded).
         layout: Option<&'a FileLayout>,
         /// Drive only the jobs with this label (`--label`).
@@ -85,16 +93,25 @@ impl Context {
         }
     }
 
+    /// Where the store is, as given by `--store` (`REPORTFLOW_STORE`): a directory, or a
+    /// `postgres://` URL whose password, when the URL has none, comes from `PGPASSWORD`. The
+    /// one place the store argument is resolved.
+    pub fn store(&self) -> StoreLocation {
+        StoreLocation::from(&self.global.store)
+            .with_password(std::env::var(PASSWORD_VAR).ok().filter(|p| !p.is_empty()))
+    }
+
     /// A command to paste into a shell: `reportflow ARGS`, with `--store DIR` first when the
     /// store came from `--store` (neither the default nor `REPORTFLOW_STORE`, which the same
-    /// shell still has), every word quoted for a POSIX shell when it needs it.
+    /// shell still has), every word quoted for a POSIX shell when it needs it. A URL is shown
+    /// without its password.
     pub fn command(&self, args: &[&str]) -> String {
-        let store = self.global.store.to_string_lossy();
+        let store = self.store().to_string();
         let from_env = std::env::var_os("REPORTFLOW_STORE")
             .is_some_and(|env| Path::new(&env) == self.global.store);
         let mut words: Vec<&str> = Vec::with_capacity(args.len() + 2);
         if self.global.store != Path::new(DEFAULT_STORE) && !from_env {
-            words.extend(["--store", store.as_ref()]);
+            words.extend(["--store", store.as_str()]);
         }
         words.extend_from_slice(args);
         shell::command(words)
@@ -124,17 +141,26 @@ impl Context {
     pub fn engine_config(&self, purpose: Purpose<'_>) -> Result<EngineConfig, CliError> {
         let base_url = self.global.base_url.trim();
         let mut config = match purpose {
-            Purpose::Store => EngineConfig::new(&self.global.store, DEFAULT_OUT, base_url),
+            Purpose::Store => EngineConfig::new(self.store(), DEFAULT_OUT, base_url),
             Purpose::Run {
                 out,
                 concurrency,
+                per_account,
+                lease,
                 layout,
                 only_label,
             } => {
-                let mut config = EngineConfig::new(&self.global.store, out, base_url);
+                let mut config = EngineConfig::new(self.store(), out, base_url);
                 config.credentials = Some(self.credentials()?);
                 config.concurrency = concurrency;
-                config.per_account_concurrency = config.per_account_concurrency.min(concurrency);
+                // On a shared store the bound counts every worker's jobs: it may exceed this
+                // worker's own concurrency.
+                config.per_account_concurrency = if config.store.is_shared() {
+                    per_account
+                } else {
+                    per_account.min(concurrency)
+                };
+                config.lease = lease;
                 config.layout = layout.cloned();
                 config.only_label = only_label.cloned();
                 config
@@ -160,42 +186,54 @@ impl Context {
         Ok(config)
     }
 
-    /// Opens the store's jobs (creating the store when it does not exist yet): the store only,
-    /// no HTTP client, no threads.
-    pub fn open_store(&self) -> Result<Jobs, CliError> {
-        Ok(Jobs::open(&self.engine_config(Purpose::Store)?)?)
+    /// Opens the store's jobs (creating a sled store when it does not exist yet): the store
+    /// only, no HTTP client, no threads until something is written.
+    pub async fn open_store(&self) -> Result<Jobs, CliError> {
+        Ok(Jobs::open(&self.engine_config(Purpose::Store)?).await?)
     }
 
     /// Opens the store's jobs when the store exists; `None` when it does not (a command that
-    /// only reads then has nothing to show, and creates nothing).
-    pub fn open_existing_store(&self) -> Result<Option<Jobs>, CliError> {
-        if self.global.store.exists() {
-            self.open_store().map(Some)
+    /// only reads then has nothing to show, and creates nothing). A database is always opened.
+    pub async fn open_existing_store(&self) -> Result<Option<Jobs>, CliError> {
+        if self.store().exists() {
+            self.open_store().await.map(Some)
         } else {
             Ok(None)
         }
     }
 
-    /// The output folder a batch file recorded for this store, if any.
+    /// The output folder a batch file recorded for this store, if any (a sled store only: on a
+    /// shared store every worker writes to its own `--out`).
     pub fn remembered_out(&self) -> Option<PathBuf> {
         self.remembered().out
     }
 
-    /// What batch files recorded for this store's runs (nothing when unreadable).
+    /// What batch files recorded for this store's runs (nothing when unreadable, and nothing
+    /// for a shared store, which keeps no such file: each worker has its own `--out`).
     pub fn remembered(&self) -> StoreSettings {
-        std::fs::read_to_string(self.global.store.join(SETTINGS_FILE))
+        let Some(dir) = self.store().dir().map(Path::to_path_buf) else {
+            return StoreSettings::default();
+        };
+        std::fs::read_to_string(dir.join(SETTINGS_FILE))
             .ok()
             .and_then(|text| toml::from_str::<StoreSettings>(&text).ok())
             .unwrap_or_default()
     }
 
     /// Records `settings` for this store's runs (written atomically; call it while holding the
-    /// store open).
+    /// store open). A shared store keeps none: each worker is given its own `--out` and
+    /// `--layout`, and the command says so.
     pub fn remember(&self, settings: &StoreSettings) -> Result<(), CliError> {
+        let Some(dir) = self.store().dir().map(Path::to_path_buf) else {
+            self.warn(
+                "the batch file's out and layout are not kept with a PostgreSQL store: each worker writes to its own --out (REPORTFLOW_OUT) with its own --layout; pass them to `reportflow run`",
+            );
+            return Ok(());
+        };
         let text = toml::to_string(settings)
             .map_err(|e| CliError::Runtime(format!("cannot record the run settings: {e}")))?;
-        let path = self.global.store.join(SETTINGS_FILE);
-        let tmp = self.global.store.join(format!(".{SETTINGS_FILE}.tmp"));
+        let path = dir.join(SETTINGS_FILE);
+        let tmp = dir.join(format!(".{SETTINGS_FILE}.tmp"));
         std::fs::write(&tmp, text)
             .and_then(|()| std::fs::rename(&tmp, &path))
             .map_err(|e| {

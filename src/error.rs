@@ -2,7 +2,7 @@
 
 use reportflow_driver::DriverError;
 use reportflow_sim::SimError;
-use reportflow_store::StoreError;
+use reportflow_store::{PgError, StoreError};
 use thiserror::Error;
 
 /// Exit code: success.
@@ -85,9 +85,14 @@ fn driver_exit_code(error: &DriverError) -> u8 {
     match error {
         DriverError::Invalid(_) | DriverError::UnknownJob(_) | DriverError::Config(_) => EXIT_USAGE,
         DriverError::Store(
-            StoreError::KeyConflict { .. } | StoreError::NotFound { .. } | StoreError::Rejected(_),
+            StoreError::KeyConflict { .. }
+            | StoreError::NotFound { .. }
+            | StoreError::Rejected(_)
+            | StoreError::InvalidWorker { .. }
+            | StoreError::Postgres(PgError::InvalidUrl { .. } | PgError::InvalidOptions { .. }),
         ) => EXIT_USAGE,
-        // Locked, corrupt or unwritable store, no credentials, upstream, disk, shut down.
+        // Locked, corrupt, unwritable or unreachable store, no credentials, upstream, disk,
+        // shut down.
         _ => EXIT_RUNTIME,
     }
 }

@@ -5,13 +5,27 @@
 mod embedding;
 
 use reportflow_core::Date;
-use reportflow_driver::Credentials;
+use reportflow_driver::{Credentials, StoreLocation};
 use reportflow_sim::{Sim, SimConfig};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedding_example_downloads_its_reports_and_resubmits_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    nightly_twice(dir.path().join("store").into(), dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedding_example_works_the_same_on_a_postgresql_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = reportflow_testpg::fresh_database();
+    nightly_twice(db.url.as_str().into(), dir.path()).await;
+}
+
+/// The example's night, twice (a pipeline re-run): the reports are downloaded once, nothing is
+/// created again.
+async fn nightly_twice(store: StoreLocation, dir: &std::path::Path) {
     let sim = Sim::start(SimConfig {
         processing_time: Duration::from_millis(50),
         billing_processing_time: Duration::from_millis(50),
@@ -19,10 +33,9 @@ async fn the_embedding_example_downloads_its_reports_and_resubmits_nothing() {
     })
     .await
     .expect("the simulator starts");
-    let dir = tempfile::tempdir().expect("temp dir");
     let settings = || embedding::Settings {
-        store_dir: dir.path().join("store"),
-        out_dir: dir.path().join("reports"),
+        store: store.clone(),
+        out_dir: dir.join("reports"),
         base_url: sim.base_url(),
         account: "9900000".into(),
         credentials: Credentials::Basic {

@@ -186,9 +186,11 @@ fn run_case(fault: Fault, family: Family, case: &Case) {
     sim.script(scripted, vec![fault]);
     let config = engine_config(&sim, dir.path(), case.oauth2);
     let out = config.out_dir.clone();
-    let store = config.store_dir.clone();
+    let store = config.store.dir().expect("a directory store").to_path_buf();
     let summary = {
-        let engine = Engine::open(config).expect("engine opens");
+        let engine = runtime
+            .block_on(Engine::open(config))
+            .expect("engine opens");
         let day = |m, d| Date::constant(2026, m, d);
         let specs = match family {
             Family::Account => (1..=3).map(inventory).collect::<Vec<_>>(),
@@ -203,7 +205,7 @@ fn run_case(fault: Fault, family: Family, case: &Case) {
             ],
         };
         for spec in specs {
-            engine.submit(spec, None).expect("submit");
+            runtime.block_on(engine.submit(spec, None)).expect("submit");
         }
         runtime
             .block_on(async {

@@ -648,7 +648,10 @@ fn a_trickling_xml_body_is_cut_off_by_the_response_timeout() {
     config.retry_policy.first_delay_ms = 10;
     config.retry_policy.cap_ms = 50;
     config.retry_policy.max_step_failures = 2;
-    let engine = reportflow_driver::Engine::open(config).expect("engine");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let engine = runtime
+        .block_on(reportflow_driver::Engine::open(config))
+        .expect("engine");
     let mut params = std::collections::BTreeMap::new();
     params.insert(
         "AccountId".to_string(),
@@ -661,8 +664,7 @@ fn a_trickling_xml_body_is_cut_off_by_the_response_timeout() {
         params,
         expires_at: None,
     });
-    engine.submit(spec, None).expect("submit");
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(engine.submit(spec, None)).expect("submit");
     let started = Instant::now();
     let summary = runtime
         .block_on(async {
@@ -672,7 +674,7 @@ fn a_trickling_xml_body_is_cut_off_by_the_response_timeout() {
         .expect("run");
     let elapsed = started.elapsed();
     assert_eq!(summary.count(reportflow_core::StateName::Failed), 1);
-    let job = engine.jobs(None).expect("jobs").remove(0);
+    let job = runtime.block_on(engine.jobs(None)).expect("jobs").remove(0);
     let reportflow_core::JobState::Failed { failure } = &job.state else {
         panic!("{:?}", job.state)
     };

@@ -293,14 +293,22 @@ pub fn engine_child(args: &[String]) {
         "page-cache" => DownloadWrites::PageCache,
         other => panic!("unknown writes {other:?}"),
     };
-    let engine = Engine::open(config).expect("the engine opens");
+    let engine = runtime
+        .block_on(Engine::open(config))
+        .expect("the engine opens");
     let (started, cpu) = (Instant::now(), cpu_time());
-    engine.submit(spec(0), None).expect("submit");
+    runtime
+        .block_on(engine.submit(spec(0), None))
+        .expect("submit");
     runtime
         .block_on(engine.run_until_idle())
         .expect("the run ends");
     let (seconds, cpu) = (started.elapsed().as_secs_f64(), cpu_time() - cpu);
-    let job = engine.jobs(None).expect("jobs").pop().expect("the job");
+    let job = runtime
+        .block_on(engine.jobs(None))
+        .expect("jobs")
+        .pop()
+        .expect("the job");
     let JobState::Downloaded { upstream, file } = &job.state else {
         panic!("the job ended {:?}", job.state.name());
     };

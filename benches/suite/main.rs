@@ -7,8 +7,10 @@
 //!
 //! Scenarios: `overhead` (2,000 small jobs, engine against a raw hyper loop), `download`
 //! (1 GiB, engine against raw hyper and curl), `scale` (100,000 jobs waiting at once),
-//! `recovery` (first request of a run over 1,000,000 finished and 10,000 live jobs) and
-//! `polling` (detection delay and polls per job of the poll schedule). Baselines run in the
+//! `recovery` (first request of a run over 1,000,000 finished and 10,000 live jobs),
+//! `polling` (detection delay and polls per job of the poll schedule) and `workers` (worker
+//! processes on a PostgreSQL store against one sled process: throughput, the shared store's
+//! cost per job, submit latency, takeover of a killed worker). Baselines run in the
 //! same invocation as the engine, rounds alternate, and the table shows medians. Memory is
 //! measured in separate processes (this binary runs itself with `--child`); the simulator
 //! always runs in the parent. Prints a table and writes `target/bench-results.json`;
@@ -23,12 +25,15 @@ mod recovery;
 mod report;
 mod scale;
 mod setup;
+mod workers;
 
 use report::Figure;
 use std::time::Instant;
 
 /// Every scenario, in the order they run.
-const SCENARIOS: [&str; 5] = ["overhead", "download", "scale", "recovery", "polling"];
+const SCENARIOS: [&str; 6] = [
+    "overhead", "download", "scale", "recovery", "polling", "workers",
+];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -67,6 +72,7 @@ fn main() {
             "scale" => scale::run(),
             "recovery" => recovery::run(),
             "polling" => polling::run(),
+            "workers" => workers::run(),
             _ => unreachable!("checked above"),
         };
         eprintln!("   {scenario} took {:.1} s", began.elapsed().as_secs_f64());
@@ -84,6 +90,7 @@ fn child(args: &[String]) {
         "raw-download" => download::raw_child(rest),
         "scale" => scale::child(rest),
         "recovery" => recovery::engine_child(rest),
+        "submitter" => workers::submitter_child(rest),
         other => panic!("unknown child part {other:?}"),
     }
 }

@@ -121,16 +121,18 @@ pub fn run() -> Vec<Figure> {
 fn engine_round(runtime: &tokio::runtime::Runtime, sim: &SimHandle, check_content: bool) -> Round {
     let dir = scratch();
     let config = engine_config(&dir, &sim.base_url(), CONCURRENCY, immediate_poll());
-    let engine = Engine::open(config).expect("the engine opens");
+    let engine = runtime
+        .block_on(Engine::open(config))
+        .expect("the engine opens");
     let (started, cpu) = (Instant::now(), cpu_time());
-    submit_all(&engine, 0..JOBS);
+    runtime.block_on(submit_all(&engine, 0..JOBS));
     let submit = started.elapsed();
     let summary = runtime
         .block_on(engine.run_until_idle())
         .expect("the run ends");
     let (took, cpu) = (started.elapsed(), cpu_time() - cpu);
     assert_eq!(summary.count(StateName::Downloaded), JOBS, "{summary:?}");
-    for job in engine.jobs(None).expect("jobs") {
+    for job in runtime.block_on(engine.jobs(None)).expect("jobs") {
         let JobState::Downloaded { upstream, file } = &job.state else {
             panic!("job {} ended {:?}", job.id, job.state.name());
         };

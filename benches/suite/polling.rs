@@ -169,8 +169,10 @@ fn engine_run(policy: &PollPolicy) -> (Outcome, Vec<(JobId, f64)>) {
     let runtime = setup::runtime();
     let dir = scratch();
     let config = engine_config(&dir, &sim.base_url(), ENGINE_JOBS as usize, policy.clone());
-    let engine = Engine::open(config).expect("the engine opens");
-    submit_all(&engine, 0..ENGINE_JOBS);
+    let engine = runtime
+        .block_on(Engine::open(config))
+        .expect("the engine opens");
+    runtime.block_on(submit_all(&engine, 0..ENGINE_JOBS));
     let mut events = engine.events();
     let seen: HashMap<JobId, Instant> = runtime.block_on(async {
         let mut seen = HashMap::new();
@@ -200,7 +202,7 @@ fn engine_run(policy: &PollPolicy) -> (Outcome, Vec<(JobId, f64)>) {
         polls: Vec::new(),
     };
     let mut times = Vec::new();
-    for job in engine.jobs(None).expect("the jobs") {
+    for job in runtime.block_on(engine.jobs(None)).expect("the jobs") {
         let JobState::Downloaded { upstream, .. } = &job.state else {
             panic!("job {} ended {:?}", job.id, job.state.name());
         };
@@ -210,8 +212,8 @@ fn engine_run(policy: &PollPolicy) -> (Outcome, Vec<(JobId, f64)>) {
         let noticed = seen[&job.id];
         let processing = (ready - created).as_secs_f64() * 1e3;
         let delay = noticed.saturating_duration_since(ready).as_secs_f64() * 1e3;
-        let polls = engine
-            .history(job.id)
+        let polls = runtime
+            .block_on(engine.history(job.id))
             .expect("the history")
             .iter()
             .filter(|t| t.input.starts_with("status-seen"))

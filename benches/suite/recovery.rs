@@ -136,6 +136,7 @@ fn template() -> Template {
                 id: i.job.id,
                 expected_version: i.job.version,
                 input: Input::Cancel,
+                lease: None,
             })
             .collect();
         for chunk in cancels.chunks(CANCEL_CHUNK) {
@@ -272,7 +273,9 @@ pub fn engine_child(args: &[String]) {
     };
     let runtime = setup::runtime();
     let config = engine_config(&PathBuf::from(dir), base, 16, immediate_poll());
-    let engine = Engine::open(config).expect("the engine opens");
+    let engine = runtime
+        .block_on(Engine::open(config))
+        .expect("the engine opens");
     tell(json!({ "event": "opened" }));
     runtime
         .block_on(engine.run_until_idle())

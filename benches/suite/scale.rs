@@ -95,8 +95,8 @@ pub fn run() -> Vec<Figure> {
 }
 
 /// How many jobs are in `state` now.
-fn count(engine: &Engine, state: StateName) -> u64 {
-    engine.counts().expect("counts")[&state]
+fn count(runtime: &tokio::runtime::Runtime, engine: &Engine, state: StateName) -> u64 {
+    runtime.block_on(engine.counts()).expect("counts")[&state]
 }
 
 /// Waits until `done` holds, checking every 50 ms.
@@ -119,17 +119,25 @@ pub fn child(args: &[String]) {
         ..PollPolicy::default()
     };
     let config = engine_config(&PathBuf::from(dir), base, CONCURRENCY, poll);
-    let engine = Arc::new(Engine::open(config).expect("the engine opens"));
+    let engine = Arc::new(
+        runtime
+            .block_on(Engine::open(config))
+            .expect("the engine opens"),
+    );
     let rss0 = rss_kib();
     let started = Instant::now();
-    submit_all(&engine, 0..jobs);
+    runtime.block_on(submit_all(&engine, 0..jobs));
     let submit_s = started.elapsed().as_secs_f64();
     let running = Arc::clone(&engine);
     let run = runtime.spawn(async move { running.run_until_idle().await });
     let started = Instant::now();
-    until(|| count(&engine, StateName::Created) == jobs);
+    until(|| count(&runtime, &engine, StateName::Created) == jobs);
     let create_s = started.elapsed().as_secs_f64();
-    assert_eq!(count(&engine, StateName::Polling), 0, "polled too early");
+    assert_eq!(
+        count(&runtime, &engine, StateName::Polling),
+        0,
+        "polled too early"
+    );
     tell(json!({
         "event": "waiting",
         "rss0_kib": rss0,
@@ -139,9 +147,9 @@ pub fn child(args: &[String]) {
         "create_s": create_s,
     }));
     // Every job's first status request comes FIRST_POLL (within its jitter) after its create.
-    until(|| count(&engine, StateName::Polling) > 0);
+    until(|| count(&runtime, &engine, StateName::Polling) > 0);
     let cpu = cpu_time();
-    until(|| count(&engine, StateName::Polling) == jobs);
+    until(|| count(&runtime, &engine, StateName::Polling) == jobs);
     let cpu = cpu_time() - cpu;
     tell(json!({
         "event": "polled",

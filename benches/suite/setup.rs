@@ -133,12 +133,13 @@ pub fn runtime() -> tokio::runtime::Runtime {
 const SUBMIT_BATCH: u64 = 1_000;
 
 /// Submits jobs `range` (each a new job), in batches of [`SUBMIT_BATCH`].
-pub fn submit_all(engine: &Engine, range: std::ops::Range<u64>) {
+pub async fn submit_all(engine: &Engine, range: std::ops::Range<u64>) {
     let mut start = range.start;
     while start < range.end {
         let end = (start + SUBMIT_BATCH).min(range.end);
         let submitted = engine
             .submit_many((start..end).map(|n| (spec(n), None)))
+            .await
             .expect("submit");
         assert_eq!(submitted.len() as u64, end - start);
         assert!(submitted.iter().all(|s| s.created));

@@ -5,17 +5,17 @@ use crate::context::Context;
 use crate::error::{CliError, Outcome};
 use crate::output::{JobView, print, print_json};
 use reportflow_core::{Input, Job, StateName};
-use reportflow_driver::{DriverError, Jobs};
+use reportflow_driver::DriverError;
 
 /// `retry`: the jobs named, or every job with the label that a retry can start again.
-pub fn retry(ctx: &Context, args: &RetryArgs) -> Result<Outcome, CliError> {
+pub async fn retry(ctx: &Context, args: &RetryArgs) -> Result<Outcome, CliError> {
     let Some(label) = &args.label else {
         let named = JobsArg {
             jobs: args.jobs.clone(),
         };
-        return apply(ctx, &named, Input::Retry, |store, job| store.retry(job.id));
+        return apply(ctx, &named, Input::Retry).await;
     };
-    let Some(store) = ctx.open_existing_store()? else {
+    let Some(store) = ctx.open_existing_store().await? else {
         print(&format!(
             "no job has the label {label}: there is no store yet\n"
         ));
@@ -28,7 +28,8 @@ pub fn retry(ctx: &Context, args: &RetryArgs) -> Result<Outcome, CliError> {
         StateName::NoData,
     ];
     let ids: Vec<String> = store
-        .labelled(label)?
+        .labelled(label)
+        .await?
         .into_iter()
         .filter(|job| retryable.contains(&job.state.name()))
         .map(|job| job.id.to_string())
@@ -46,28 +47,23 @@ pub fn retry(ctx: &Context, args: &RetryArgs) -> Result<Outcome, CliError> {
         return Ok(Outcome::Success);
     }
     let named = JobsArg { jobs: ids };
-    apply(ctx, &named, Input::Retry, |store, job| store.retry(job.id))
+    apply(ctx, &named, Input::Retry).await
 }
 
 /// `cancel`.
-pub fn cancel(ctx: &Context, args: &JobsArg) -> Result<Outcome, CliError> {
-    apply(ctx, args, Input::Cancel, |store, job| store.cancel(job.id))
+pub async fn cancel(ctx: &Context, args: &JobsArg) -> Result<Outcome, CliError> {
+    apply(ctx, args, Input::Cancel).await
 }
 
-fn apply(
-    ctx: &Context,
-    args: &JobsArg,
-    input: Input,
-    act: impl Fn(&Jobs, &Job) -> Result<Job, DriverError>,
-) -> Result<Outcome, CliError> {
+async fn apply(ctx: &Context, args: &JobsArg, input: Input) -> Result<Outcome, CliError> {
     let store = ctx
-        .open_existing_store()?
+        .open_existing_store()
+        .await?
         .ok_or_else(|| DriverError::UnknownJob(args.jobs[0].clone()))?;
-    let jobs: Vec<Job> = args
-        .jobs
-        .iter()
-        .map(|j| store.job(j))
-        .collect::<Result<_, _>>()?;
+    let mut jobs: Vec<Job> = Vec::with_capacity(args.jobs.len());
+    for j in &args.jobs {
+        jobs.push(store.job(j).await?);
+    }
     // The core's pure transition says whether each job can take the input.
     for job in &jobs {
         job.apply(input.clone(), job.updated_at)
@@ -75,7 +71,11 @@ fn apply(
     }
     let mut changed = Vec::with_capacity(jobs.len());
     for job in &jobs {
-        changed.push((job.state.name(), act(&store, job)?));
+        let next = match input {
+            Input::Retry => store.retry(job.id).await?,
+            _ => store.cancel(job.id).await?,
+        };
+        changed.push((job.state.name(), next));
     }
     if ctx.global.json {
         let views: Vec<JobView> = changed.iter().map(|(_, j)| JobView::of(j)).collect();

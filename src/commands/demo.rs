@@ -42,7 +42,8 @@ pub async fn demo(ctx: &Context, args: &DemoArgs) -> Result<Outcome, CliError> {
         sim: &sim,
         sim_config: &sim_config,
         run_dir: &run_dir,
-    })?)?;
+    })?)
+    .await?;
     let specs = catalogue(&engine, args.jobs).await?;
     if !ctx.global.json {
         print(&format!(
@@ -51,12 +52,12 @@ pub async fn demo(ctx: &Context, args: &DemoArgs) -> Result<Outcome, CliError> {
             specs.len()
         ));
     }
-    for spec in specs {
-        engine.submit(spec, None)?;
-    }
+    engine
+        .submit_many(specs.into_iter().map(|spec| (spec, None)))
+        .await?;
     let mode = Mode::choose(ctx.global.json, ctx.global.quiet);
     let summary = drive(&engine, mode, &mut Stop::on_signals()).await?;
-    let jobs = engine.jobs(None)?;
+    let jobs = engine.jobs(None).await?;
     let verified = verify(&sim, &jobs)?;
     let outcome = if summary.all_succeeded() && !summary.interrupted {
         Outcome::Success

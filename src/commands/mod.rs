@@ -19,15 +19,15 @@ use crate::error::{CliError, Outcome};
 pub async fn dispatch(ctx: &Context, command: &Command) -> Result<Outcome, CliError> {
     match command {
         Command::Reports(c) => reports::reports(ctx, c).await,
-        Command::Submit(SubmitCommand::Report(args)) => submit::report(ctx, args),
-        Command::Submit(SubmitCommand::Billing(args)) => submit::billing(ctx, args),
-        Command::Submit(SubmitCommand::Batch(args)) => submit::batch(ctx, args),
+        Command::Submit(SubmitCommand::Report(args)) => submit::report(ctx, args).await,
+        Command::Submit(SubmitCommand::Billing(args)) => submit::billing(ctx, args).await,
+        Command::Submit(SubmitCommand::Batch(args)) => submit::batch(ctx, args).await,
         Command::Run(args) => run::run(ctx, args).await,
-        Command::Status(args) => status::status(ctx, args),
-        Command::History(args) => history::history(ctx, args),
-        Command::Retry(args) => control::retry(ctx, args),
-        Command::Cancel(args) => control::cancel(ctx, args),
-        Command::Purge(args) => purge::purge(ctx, args),
+        Command::Status(args) => status::status(ctx, args).await,
+        Command::History(args) => history::history(ctx, args).await,
+        Command::Retry(args) => control::retry(ctx, args).await,
+        Command::Cancel(args) => control::cancel(ctx, args).await,
+        Command::Purge(args) => purge::purge(ctx, args).await,
         Command::Demo(args) => demo::demo(ctx, args).await,
         Command::Sim(args) => sim::sim(ctx, args).await,
     }

@@ -8,9 +8,13 @@ use serde_json::json;
 use std::time::Duration;
 
 /// `purge`.
-pub fn purge(ctx: &Context, args: &PurgeArgs) -> Result<Outcome, CliError> {
-    let report = match ctx.open_existing_store()? {
-        Some(store) => store.purge(Duration::from_secs(u64::from(args.older_than) * 86_400))?,
+pub async fn purge(ctx: &Context, args: &PurgeArgs) -> Result<Outcome, CliError> {
+    let report = match ctx.open_existing_store().await? {
+        Some(store) => {
+            store
+                .purge(Duration::from_secs(u64::from(args.older_than) * 86_400))
+                .await?
+        }
         None => Default::default(),
     };
     if ctx.global.json {

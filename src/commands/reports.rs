@@ -19,7 +19,7 @@ pub async fn reports(ctx: &Context, command: &ReportsCommand) -> Result<Outcome,
     let config = ctx.engine_config(Purpose::Catalogue {
         scratch: scratch.path(),
     })?;
-    let engine = Engine::open(config)?;
+    let engine = Engine::open(config).await?;
     match command {
         ReportsCommand::List => list(ctx, &engine, &account).await,
         ReportsCommand::Show { report_id } => show(ctx, &engine, &account, *report_id).await,

@@ -1,6 +1,7 @@
 //! `run`: drives every live job to its end (resuming a crashed run), then reports and exits.
 //! With `--watch` it works in rounds until Ctrl-C or SIGTERM, releasing the store between
-//! rounds so that other processes can submit jobs and read their status.
+//! rounds so that other processes can submit jobs and read their status. On a PostgreSQL store
+//! it is one worker among any number: it claims due jobs until none is live.
 
 use crate::cli::RunArgs;
 use crate::commands::scope::Scope;
@@ -20,11 +21,10 @@ const MAX_SUMMARY_ROWS: usize = 50;
 
 /// `run`.
 pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
-    let store = &ctx.global.store;
+    let store = ctx.store();
     if !store.exists() {
         return Err(CliError::Usage(format!(
-            "there is no store at {}; submit jobs first, or point --store (REPORTFLOW_STORE) at your store",
-            store.display()
+            "there is no store at {store}; submit jobs first, or point --store (REPORTFLOW_STORE) at your store"
         )));
     }
     let out = match &args.out {
@@ -36,6 +36,8 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
     let config = ctx.engine_config(Purpose::Run {
         out: &out,
         concurrency: usize::from(args.concurrency),
+        per_account: usize::from(args.per_account),
+        lease: Duration::from_secs(u64::from(args.lease)),
         layout: scope.layout.as_ref(),
         only_label: scope.label.as_ref(),
     })?;
@@ -43,22 +45,27 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
     scope.clear_marker()?;
     let mode = Mode::choose(ctx.global.json, ctx.global.quiet);
     let mut stop = Stop::on_signals();
+    if args.watch && config.store.is_shared() {
+        return watch_shared(ctx, &config, mode, &mut stop).await;
+    }
     if args.watch {
         let interval = Duration::from_secs(u64::from(args.interval));
         return watch(ctx, &config, &scope, mode, interval, &mut stop).await;
     }
     let Some(round) = round(&config, &scope, mode, &mut stop).await? else {
         // Nothing live: the manifest still lists what the run covers (a label's ended jobs).
-        let engine = Engine::open(config.clone())?;
-        let covered = scope.prepare(&engine)?.covered;
-        let outcome = scope.finish(ctx, &engine, &out, &covered, Outcome::Success)?;
+        let engine = Engine::open(config.clone()).await?;
+        let covered = scope.prepare(&engine).await?.covered;
+        let outcome = scope
+            .finish(ctx, &engine, &out, &covered, Outcome::Success)
+            .await?;
         if ctx.global.json {
             let summary = RunSummary::default();
             print_json_line(&finished_event(&summary, &out, outcome));
         } else {
             let which = match &scope.label {
                 Some(label) => format!("with the label {label}"),
-                None => format!("in {}", store.display()),
+                None => format!("in {store}"),
             };
             print(&format!(
                 "nothing to do: every job {which} has ended (`{}` shows them)\n",
@@ -67,13 +74,15 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
         }
         return Ok(outcome);
     };
-    let outcome = report(ctx, &round.engine, &round.summary, &round.ids, &out)?;
+    let outcome = report(ctx, &round.engine, &round.summary, &round.ids, &out).await?;
     if round.summary.interrupted {
         return Err(CliError::Runtime(
             "the run was interrupted before every job ended; every job is resumable: run again to continue".into(),
         ));
     }
-    scope.finish(ctx, &round.engine, &out, &round.covered, outcome)
+    scope
+        .finish(ctx, &round.engine, &out, &round.covered, outcome)
+        .await
 }
 
 /// One pass over the store's live jobs.
@@ -94,12 +103,12 @@ async fn round(
     mode: Mode,
     stop: &mut Stop,
 ) -> Result<Option<Round>, CliError> {
-    let engine = Engine::open(config.clone())?;
+    let engine = Engine::open(config.clone()).await?;
     // The jobs the summary table shows: the first live ones (not every live job: the run reads
     // those a page at a time, and its first request should not wait for them), unless the
     // scope must look at each (a label, a layout, a manifest).
     let (shown, covered) = if scope.reads_live() {
-        let prepared = scope.prepare(&engine)?;
+        let prepared = scope.prepare(&engine).await?;
         let mut live = prepared.live;
         live.truncate(MAX_SUMMARY_ROWS);
         (live, prepared.covered)
@@ -107,6 +116,7 @@ async fn round(
         let shown = engine
             .store()
             .live_page(None, MAX_SUMMARY_ROWS)
+            .await
             .map_err(DriverError::from)?;
         (shown, Vec::new())
     };
@@ -212,6 +222,41 @@ async fn watch(
     Ok(outcome)
 }
 
+/// `--watch` on a shared store: one worker that keeps claiming until a stop request, new jobs
+/// reaching it at once (LISTEN/NOTIFY); there is no lock to free between rounds.
+async fn watch_shared(
+    ctx: &Context,
+    config: &EngineConfig,
+    mode: Mode,
+    stop: &mut Stop,
+) -> Result<Outcome, CliError> {
+    let engine = Engine::open(config.clone()).await?;
+    let progress = progress::start(&engine, mode);
+    let running = engine.run();
+    tokio::pin!(running);
+    let result = tokio::select! {
+        result = &mut running => result,
+        () = stop.wait() => {
+            tracing::info!("stopping: in-flight steps are abandoned, the leases given back");
+            engine.shutdown();
+            running.await
+        }
+    };
+    progress.finish().await;
+    let total = result?;
+    let outcome = outcome_of(&total);
+    if ctx.global.json {
+        print_json_line(&finished_event(&total, &config.out_dir, outcome));
+    } else {
+        print(&format!(
+            "run --watch stopped: {}\nfiles in {}\n",
+            ended_line(&total),
+            config.out_dir.display()
+        ));
+    }
+    Ok(outcome)
+}
+
 /// Runs the engine with progress shown in `mode` until it is idle; a stop request shuts it
 /// down cleanly (in-flight steps abandoned, every job resumable) and marks the summary
 /// interrupted.
@@ -274,7 +319,7 @@ pub fn finished_event(summary: &RunSummary, out: &Path, outcome: Outcome) -> ser
 /// Prints what the run did to the jobs `ids` (a table of the first of them, then a line), or the
 /// final JSON event, and says how the run ended. `summary.live_at_start` counts the jobs the run
 /// had when `ids` holds only the first of them.
-pub fn report(
+pub async fn report(
     ctx: &Context,
     engine: &Engine,
     summary: &RunSummary,
@@ -286,11 +331,12 @@ pub fn report(
         print_json_line(&finished_event(summary, out, outcome));
         return Ok(outcome);
     }
-    let jobs: Vec<Job> = ids
-        .iter()
-        .take(MAX_SUMMARY_ROWS)
-        .filter_map(|id| engine.job(&id.to_string()).ok())
-        .collect();
+    let mut jobs: Vec<Job> = Vec::new();
+    for id in ids.iter().take(MAX_SUMMARY_ROWS) {
+        if let Ok(job) = engine.job(&id.to_string()).await {
+            jobs.push(job);
+        }
+    }
     let mut text = jobs_table(&jobs);
     let total = ids.len().max(summary.live_at_start);
     if total > MAX_SUMMARY_ROWS {

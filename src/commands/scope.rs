@@ -73,8 +73,8 @@ impl Scope {
     /// Before the run: the live jobs it drives, each checked against the layout (a job whose
     /// values cannot make a path stops the run before any request, and changes nothing), and
     /// the jobs it covers: with a label every job with it, else the live ones.
-    pub fn prepare(&self, engine: &Engine) -> Result<Prepared, CliError> {
-        let live = engine.live(self.label.as_ref())?;
+    pub async fn prepare(&self, engine: &Engine) -> Result<Prepared, CliError> {
+        let live = engine.live(self.label.as_ref()).await?;
         if let Some(layout) = &self.layout {
             let problems: Vec<String> = live
                 .iter()
@@ -93,7 +93,7 @@ impl Scope {
         }
         let covered = match (&self.label, self.finishes()) {
             (_, false) => Vec::new(),
-            (Some(label), true) => engine.labelled(label)?.iter().map(|j| j.id).collect(),
+            (Some(label), true) => engine.labelled(label).await?.iter().map(|j| j.id).collect(),
             (None, true) => live.iter().map(|j| j.id).collect(),
         };
         Ok(Prepared { live, covered })
@@ -102,7 +102,7 @@ impl Scope {
     /// After the run: checks the covered jobs' files, unpacks archives (`--extract`) and writes
     /// the manifest (and marker). The run's `outcome` turns unsuccessful when a file is missing
     /// or changed or an archive was refused.
-    pub fn finish(
+    pub async fn finish(
         &self,
         ctx: &Context,
         engine: &Engine,
@@ -116,7 +116,7 @@ impl Scope {
         let mut entries = Vec::with_capacity(covered.len());
         let mut problems = 0;
         for id in covered {
-            let job = engine.job(&id.to_string())?;
+            let job = engine.job(&id.to_string()).await?;
             let check = self.check(&job);
             if let FileCheck::Problem(problem) | FileCheck::NotUnpacked(problem) = &check {
                 problems += 1;

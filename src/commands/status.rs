@@ -8,28 +8,31 @@ use reportflow_core::Job;
 use std::collections::BTreeMap;
 
 /// `status`.
-pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome, CliError> {
+pub async fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome, CliError> {
     let label = &args.label;
-    let jobs: Vec<Job> = match ctx.open_existing_store()? {
+    let jobs: Vec<Job> = match ctx.open_existing_store().await? {
         Some(store) if args.jobs.is_empty() => match label {
             Some(label) => store
-                .labelled(label)?
+                .labelled(label)
+                .await?
                 .into_iter()
                 .filter(|job| args.state.is_none_or(|s| job.state.name() == s))
                 .collect(),
-            None => store.jobs(args.state)?,
+            None => store.jobs(args.state).await?,
         },
-        Some(store) => args
-            .jobs
-            .iter()
-            .map(|j| store.job(j))
-            .collect::<Result<_, _>>()?,
+        Some(store) => {
+            let mut jobs = Vec::with_capacity(args.jobs.len());
+            for j in &args.jobs {
+                jobs.push(store.job(j).await?);
+            }
+            jobs
+        }
         None if args.jobs.is_empty() => Vec::new(),
         None => {
             return Err(CliError::Usage(format!(
                 "no job {:?}: there is no store at {} yet (submit jobs first, or check --store)",
                 args.jobs[0],
-                ctx.global.store.display()
+                ctx.store()
             )));
         }
     };
@@ -48,7 +51,7 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome, CliError> {
         }
         print(&format!(
             "no jobs{filter} in {}; submit one with `{}`\n",
-            ctx.global.store.display(),
+            ctx.store(),
             ctx.command(&["submit"])
         ));
         return Ok(Outcome::Success);

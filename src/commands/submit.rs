@@ -68,7 +68,7 @@ fn resolver(clock: &SubmitClock) -> Result<Resolver, CliError> {
 }
 
 /// `submit report`.
-pub fn report(ctx: &Context, args: &SubmitReport) -> Result<Outcome, CliError> {
+pub async fn report(ctx: &Context, args: &SubmitReport) -> Result<Outcome, CliError> {
     let clock = clock(&args.options);
     let mut dates = resolver(&clock)?;
     let mut params: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -94,11 +94,11 @@ pub fn report(ctx: &Context, args: &SubmitReport) -> Result<Outcome, CliError> {
         key,
         origin: dates.origin(),
     };
-    submit(ctx, vec![planned], &clock, args.options.label.clone(), None)
+    submit(ctx, vec![planned], &clock, args.options.label.clone(), None).await
 }
 
 /// `submit billing`: one job, or one per partition with `--split`.
-pub fn billing(ctx: &Context, args: &SubmitBilling) -> Result<Outcome, CliError> {
+pub async fn billing(ctx: &Context, args: &SubmitBilling) -> Result<Outcome, CliError> {
     let clock = clock(&args.options);
     let mut dates = resolver(&clock)?;
     let (start, end) = match (args.range, &args.from, &args.to) {
@@ -139,7 +139,7 @@ pub fn billing(ctx: &Context, args: &SubmitBilling) -> Result<Outcome, CliError>
         })
         .collect();
     let split = args.split.map(|s| format!("--split {s}"));
-    submit(ctx, planned, &clock, args.options.label.clone(), split)
+    submit(ctx, planned, &clock, args.options.label.clone(), split).await
 }
 
 fn user_key(key: Option<&str>) -> Result<Option<JobKey>, CliError> {
@@ -150,7 +150,7 @@ fn user_key(key: Option<&str>) -> Result<Option<JobKey>, CliError> {
 
 /// Checks every job, then records them all; the store is not even opened for a bad request.
 /// One job prints what happened to it; several (a split) print how many were new.
-fn submit(
+async fn submit(
     ctx: &Context,
     planned: Vec<Planned>,
     clock: &SubmitClock,
@@ -161,14 +161,16 @@ fn submit(
     for job in &planned {
         job.spec.validate(today).map_err(DriverError::Invalid)?;
     }
-    let store = ctx.open_store()?;
+    let store = ctx.open_store().await?;
     let single = planned.len() == 1 && split.is_none();
     let origin = planned.first().and_then(|p| p.origin.clone());
-    let submitted = store.submit_many(planned.into_iter().map(|p| {
-        NewJob::new(p.spec, p.key)
-            .labelled(label.clone())
-            .dated(p.origin)
-    }))?;
+    let submitted = store
+        .submit_many(planned.into_iter().map(|p| {
+            NewJob::new(p.spec, p.key)
+                .labelled(label.clone())
+                .dated(p.origin)
+        }))
+        .await?;
     if let Some(w) = submitted.first().map(|s| &s.warnings) {
         for w in w {
             ctx.warn(&w.to_string());
@@ -226,7 +228,7 @@ fn dates_note(origin: Option<&DateOrigin>) -> String {
 }
 
 /// `submit batch`: every entry is checked (also against the store's keys) before any is stored.
-pub fn batch(ctx: &Context, args: &SubmitBatch) -> Result<Outcome, CliError> {
+pub async fn batch(ctx: &Context, args: &SubmitBatch) -> Result<Outcome, CliError> {
     let text = std::fs::read_to_string(&args.file).map_err(|e| {
         let fix = if e.kind() == std::io::ErrorKind::InvalidData {
             "save it as UTF-8 text"
@@ -247,19 +249,21 @@ pub fn batch(ctx: &Context, args: &SubmitBatch) -> Result<Outcome, CliError> {
     let clock = clock(&args.options);
     let batch = batch::parse(&args.file, &text, account, &clock).map_err(CliError::Batch)?;
     let label = args.options.label.clone().or_else(|| batch.label.clone());
-    let store = ctx.open_store()?;
-    let conflicts = batch::conflicts_with_store(&args.file, &batch, store.store());
+    let store = ctx.open_store().await?;
+    let conflicts = batch::conflicts_with_store(&args.file, &batch, store.store()).await;
     if !conflicts.is_empty() {
         return Err(CliError::Batch(conflicts));
     }
     for w in &batch.warnings {
         ctx.warn(w);
     }
-    let submitted = store.submit_many(batch.entries.iter().map(|e| {
-        NewJob::new(e.spec.clone(), e.key.clone())
-            .labelled(label.clone())
-            .dated(e.origin.clone())
-    }))?;
+    let submitted = store
+        .submit_many(batch.entries.iter().map(|e| {
+            NewJob::new(e.spec.clone(), e.key.clone())
+                .labelled(label.clone())
+                .dated(e.origin.clone())
+        }))
+        .await?;
     let views: Vec<SubmittedView> = submitted.iter().map(SubmittedView::of).collect();
     let mut settings = ctx.remembered();
     if let Some(out) = &batch.out {

@@ -196,6 +196,7 @@ pub fn bare_cmd(dir: &Path) -> Command {
         if name.starts_with("REPORTFLOW_")
             || name.starts_with("BANDWIDTH_")
             || name == "RUST_LOG"
+            || name == "PGPASSWORD"
             || NETWORK_VARS.contains(&name.to_ascii_uppercase().as_str())
         {
             cmd.env_remove(name);

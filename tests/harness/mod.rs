@@ -7,7 +7,7 @@
 pub mod hostile;
 
 use reportflow_core::{Job, JobId, JobState, StateName};
-use reportflow_store::{Store, StoreError, TransitionRecord};
+use reportflow_store::{LeasedTransition, Store, StoreError, TransitionRecord};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -74,6 +74,67 @@ impl Snapshot {
         }
         counts
     }
+}
+
+/// Every job of a PostgreSQL store with its history (read while workers may run), and each
+/// step's lease.
+pub fn read_shared(
+    url: &str,
+) -> Result<(Snapshot, BTreeMap<u64, Vec<LeasedTransition>>), StoreError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let store = reportflow_store_pg::PgStore::open(url).await?;
+        let mut jobs = BTreeMap::new();
+        let mut leases = BTreeMap::new();
+        let mut after: Option<JobId> = None;
+        loop {
+            let page = store.list(None, after, 500).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            for job in page {
+                let steps = store.history_with_leases(job.id).await?;
+                let history = steps.iter().map(|s| s.transition.clone()).collect();
+                leases.insert(job.id.0, steps);
+                jobs.insert(job.id.0, (job, history));
+            }
+        }
+        Ok((Snapshot { jobs }, leases))
+    })
+}
+
+/// Checks that every step of a job after its submit was written under a lease, one lease after
+/// another, never interleaved: tokens never go down along the history and one token is always
+/// one worker's (no job was stepped by two workers at once). Returns the workers that wrote.
+pub fn check_one_lease_at_a_time(
+    id: u64,
+    steps: &[LeasedTransition],
+) -> Result<std::collections::BTreeSet<String>, String> {
+    let mut workers = std::collections::BTreeSet::new();
+    let mut last: Option<(String, u64)> = None;
+    for step in steps.iter().skip(1) {
+        let Some((worker, token)) = &step.lease else {
+            return Err(format!(
+                "job {id}: step {} has no lease: {steps:#?}",
+                step.transition.seq
+            ));
+        };
+        workers.insert(worker.to_string());
+        if let Some((last_worker, last_token)) = &last {
+            if token < last_token {
+                return Err(format!("job {id}: the lease token went back: {steps:#?}"));
+            }
+            if token == last_token && worker.as_str() != last_worker {
+                return Err(format!(
+                    "job {id}: token {token} by two workers: {steps:#?}"
+                ));
+            }
+        }
+        last = Some((worker.to_string(), *token));
+    }
+    Ok(workers)
 }
 
 /// Opens the store at `dir`, reads every job and its history, and closes it again.
@@ -347,9 +408,14 @@ pub fn end_checks(
     kill_times: &[u64],
     lost_answers_may_create: bool,
 ) -> EndFigures {
-    end_checks_allowing(sim, last, out, kill_times, lost_answers_may_create, &|_| {
-        false
-    })
+    end_checks_in(
+        sim,
+        last,
+        &[out],
+        kill_times,
+        lost_answers_may_create,
+        &|_| false,
+    )
 }
 
 /// [`end_checks`], where a job may also end `failed` for a reason `may_fail` accepts (such a
@@ -358,6 +424,27 @@ pub fn end_checks_allowing(
     sim: &reportflow_sim::SimHandle,
     last: &Snapshot,
     out: &Path,
+    kill_times: &[u64],
+    lost_answers_may_create: bool,
+    may_fail: &dyn Fn(&reportflow_core::Failure) -> bool,
+) -> EndFigures {
+    end_checks_in(
+        sim,
+        last,
+        &[out],
+        kill_times,
+        lost_answers_may_create,
+        may_fail,
+    )
+}
+
+/// [`end_checks_allowing`] where the files may be in any of the folders `outs` (workers of a
+/// shared store, each with its own `--out`): every recorded file lies in one of them, and
+/// together they hold exactly the recorded files and no temporary file.
+pub fn end_checks_in(
+    sim: &reportflow_sim::SimHandle,
+    last: &Snapshot,
+    outs: &[&Path],
     kill_times: &[u64],
     lost_answers_may_create: bool,
     may_fail: &dyn Fn(&reportflow_core::Failure) -> bool,
@@ -448,7 +535,11 @@ pub fn end_checks_allowing(
                 figures.downloaded += 1;
                 assert!(!no_data_range, "job {} has data in 2001: {job:?}", job.id);
                 let path = Path::new(&file.path);
-                assert!(path.starts_with(out), "{} is outside the output", file.path);
+                assert!(
+                    outs.iter().any(|out| path.starts_with(out)),
+                    "{} is outside the output folders",
+                    file.path
+                );
                 let bytes = std::fs::read(path).expect("a recorded file exists");
                 assert_eq!(bytes.len() as u64, file.bytes, "size of {}", file.path);
                 assert_eq!(sha256_hex(&bytes), file.sha256, "sha256 of {}", file.path);
@@ -482,16 +573,14 @@ pub fn end_checks_allowing(
             && figures.account_creations + figures.failed >= figures.account_jobs,
         "{figures:?}"
     );
-    let on_disk: std::collections::BTreeSet<PathBuf> = final_files(out).into_iter().collect();
+    let on_disk: std::collections::BTreeSet<PathBuf> =
+        outs.iter().flat_map(|out| final_files(out)).collect();
     assert_eq!(
         on_disk, recorded_files,
         "one file per downloaded job, no other"
     );
-    assert_eq!(
-        temp_files(out),
-        Vec::<PathBuf>::new(),
-        "temporary files left"
-    );
+    let temporary: Vec<PathBuf> = outs.iter().flat_map(|out| temp_files(out)).collect();
+    assert_eq!(temporary, Vec::<PathBuf>::new(), "temporary files left");
     figures
 }
 

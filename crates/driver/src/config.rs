@@ -3,6 +3,7 @@
 use crate::FileLayout;
 pub use crate::download::DownloadWrites;
 use crate::error::DriverError;
+pub use crate::location::StoreLocation;
 pub use crate::proxy::ProxyConfig;
 pub use crate::tls::TrustConfig;
 use crate::url::checked;
@@ -11,6 +12,13 @@ use reportflow_core::{Label, Policies, PollPolicy, RetryPolicy};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// How long a claim lasts on a shared store unless configured otherwise.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+/// The shortest lease accepted (tests use 2 to 3 s).
+const MIN_LEASE: Duration = Duration::from_secs(1);
+/// The longest lease accepted.
+const MAX_LEASE: Duration = Duration::from_secs(3600);
 
 /// Bandwidth's OAuth2 token endpoint.
 pub const DEFAULT_TOKEN_URL: &str = "https://api.bandwidth.com/api/v1/oauth2/token";
@@ -81,8 +89,8 @@ impl Default for RetryConfig {
 /// Everything an [`crate::Engine`] needs to know.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
-    /// The store directory.
-    pub store_dir: PathBuf,
+    /// The store: a directory (sled) or a PostgreSQL URL.
+    pub store: StoreLocation,
     /// Where report files are written.
     pub out_dir: PathBuf,
     /// Where under `out_dir` each file goes; `None`: flat, under its upstream name.
@@ -95,10 +103,20 @@ pub struct EngineConfig {
     pub credentials: Option<Credentials>,
     /// Allow plain `http://` to hosts other than loopback (off: only loopback may be plain).
     pub allow_insecure_http: bool,
-    /// Jobs worked on at once.
+    /// Jobs worked on at once. On a shared store (PostgreSQL): jobs this worker holds leases on
+    /// at once, being stepped or due within a moment (see `docs/store.md`).
     pub concurrency: usize,
-    /// Jobs of one account worked on at once.
+    /// Jobs of one account worked on at once: by this process on a sled store; by all the
+    /// workers together on a shared store (the claim counts every worker's leases).
     pub per_account_concurrency: usize,
+    /// On a shared store: how long a worker's claim on a job lasts without being renewed (by
+    /// the database's clock). A dead worker's jobs move to another worker after about this
+    /// long; renewals come every third of it. A create request under a lease is given at most
+    /// half of it. Ignored by the sled store.
+    pub lease: Duration,
+    /// On a shared store: this worker's name, recorded with its leases and every step it
+    /// writes; `None`: `<host>-<process id>-<start time>`. Two live workers must not share one.
+    pub worker_name: Option<String>,
     /// Time to establish a connection.
     pub connect_timeout: Duration,
     /// Time to receive a response head.
@@ -129,11 +147,16 @@ impl EngineConfig {
     /// A configuration with the defaults: 16 jobs at once (8 per account), 10 s to connect,
     /// 60 s for a response head or a pause in a body, 1 MiB XML cap, the default policies
     /// ([`PollPolicy::default`], [`RetryPolicy::default`]: no automatic re-requests), no proxy,
-    /// the built-in webpki roots, direct writes of downloads. Nothing is read from the
-    /// environment.
-    pub fn new(store_dir: impl Into<PathBuf>, out_dir: impl Into<PathBuf>, base_url: &str) -> Self {
+    /// the built-in webpki roots, direct writes of downloads, a 60 s lease on a shared store.
+    /// `store` is a directory or a `postgres://` URL ([`StoreLocation::parse`]). Nothing is
+    /// read from the environment.
+    pub fn new(
+        store: impl Into<StoreLocation>,
+        out_dir: impl Into<PathBuf>,
+        base_url: &str,
+    ) -> Self {
         EngineConfig {
-            store_dir: store_dir.into(),
+            store: store.into(),
             out_dir: out_dir.into(),
             layout: None,
             only_label: None,
@@ -142,6 +165,8 @@ impl EngineConfig {
             allow_insecure_http: false,
             concurrency: 16,
             per_account_concurrency: 8,
+            lease: DEFAULT_LEASE,
+            worker_name: None,
             connect_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(60),
             idle_body_timeout: Duration::from_secs(60),
@@ -153,6 +178,14 @@ impl EngineConfig {
             trust: TrustConfig::default(),
             download_writes: DownloadWrites::default(),
         }
+    }
+
+    /// The longest a create request may take on a shared store, from the moment its intent is
+    /// recorded under the lease: the connect and response timeouts, but at most half the lease,
+    /// so that the lease outlives the request with room to spare (`docs/store.md`, *Leases and
+    /// fencing*). The request is abandoned (an unconfirmed create) when it takes longer.
+    pub fn create_window(&self) -> Duration {
+        (self.connect_timeout + self.response_timeout).min(self.lease / 2)
     }
 
     /// The policies a job submitted now is stored with.
@@ -182,6 +215,14 @@ impl EngineConfig {
             return Err(DriverError::Config(
                 "the concurrency must be at least 1".to_string(),
             ));
+        }
+        if self.lease < MIN_LEASE || self.lease > MAX_LEASE {
+            return Err(DriverError::Config(format!(
+                "the lease must last from {} s to {} s; the default, {} s, suits most uses",
+                MIN_LEASE.as_secs(),
+                MAX_LEASE.as_secs(),
+                DEFAULT_LEASE.as_secs()
+            )));
         }
         self.policies().validate()?;
         Ok(base)

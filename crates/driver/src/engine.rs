@@ -1,6 +1,7 @@
-//! The running side of the engine: the HTTP client, the store writer, the run loop, events.
-//! An [`Engine`] is a [`Jobs`] (the store-only side, reached through `Deref`) plus what it
-//! takes to drive jobs upstream.
+//! The running side of the engine: the HTTP client, the run loop, events. An [`Engine`] is a
+//! [`Jobs`] (the store-only side, reached through `Deref`) plus what it takes to drive jobs
+//! upstream: on a store one process holds (sled) every live job, on a shared store
+//! (PostgreSQL) the jobs this worker claims.
 
 use crate::api::Api;
 use crate::call::CallError;
@@ -10,7 +11,6 @@ use crate::events::Event;
 use crate::jobs::Jobs;
 use crate::runner::{RunSummary, Runner};
 use crate::step::Ctx;
-use crate::writer::Writer;
 use std::ops::Deref;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -18,9 +18,10 @@ use tokio::sync::{broadcast, mpsc, watch};
 /// Events buffered for slow listeners before they start missing some.
 const EVENT_BUFFER: usize = 4096;
 
-/// The engine: a store's jobs and the means to drive them. Open it once per process: the store
-/// allows one process at a time. Every method of [`Jobs`] (submit, look, retry, cancel, purge)
-/// is available on it.
+/// The engine: a store's jobs and the means to drive them. Open it once per process: a sled
+/// store allows one process at a time; on a PostgreSQL store each engine is one worker among
+/// any number. Every method of [`Jobs`] (submit, look, retry, cancel, purge) is available on
+/// it.
 pub struct Engine {
     jobs: Jobs,
     ctx: Arc<Ctx>,
@@ -37,13 +38,12 @@ impl Deref for Engine {
 }
 
 impl Engine {
-    /// Checks the configuration, opens the store, starts its writer and prepares the HTTP
-    /// client. Nothing is sent; no credentials needed yet.
-    pub fn open(config: EngineConfig) -> Result<Engine, DriverError> {
+    /// Checks the configuration, opens the store and prepares the HTTP client. Nothing is
+    /// sent; no credentials needed yet.
+    pub async fn open(config: EngineConfig) -> Result<Engine, DriverError> {
         let base_uri = config.base_uri()?;
-        let jobs = Jobs::open(&config)?;
+        let jobs = Jobs::open(&config).await?;
         let store = jobs.shared_store();
-        let writer = Writer::start(Arc::clone(&store))?;
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let api = Api::new(&config, base_uri.clone(), events.clone())?;
         if let Some(why) = api.http.refused_route(&base_uri) {
@@ -57,12 +57,13 @@ impl Engine {
         }
         let ctx = Ctx {
             store,
-            writer,
             api,
             out_dir: config.out_dir.clone(),
             layout: config.layout.clone(),
             writes: config.download_writes,
             events,
+            create_window: config.create_window(),
+            place_margin: config.lease / 4,
         };
         let (shutdown, _) = watch::channel(false);
         Ok(Engine {
@@ -117,9 +118,9 @@ impl Engine {
         }
     }
 
-    fn prepare_run(&self, keep_going: bool) -> Result<(), DriverError> {
+    async fn prepare_run(&self, keep_going: bool) -> Result<(), DriverError> {
         // Nothing to send: a run with nothing to do needs no credentials.
-        if self.config.credentials.is_none() && (keep_going || self.jobs.live_count()? > 0) {
+        if self.config.credentials.is_none() && (keep_going || self.jobs.live_count().await? > 0) {
             return Err(DriverError::NoCredentials);
         }
         std::fs::create_dir_all(&self.ctx.out_dir)
@@ -128,19 +129,16 @@ impl Engine {
     }
 
     async fn drive(&self, keep_going: bool) -> Result<RunSummary, DriverError> {
-        self.prepare_run(keep_going)?;
+        self.prepare_run(keep_going).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         self.jobs.set_running(Some(tx));
-        let runner = Runner::new(Arc::clone(&self.ctx), self.config.clone());
-        let result = runner.run(self.shutdown.subscribe(), rx, keep_going).await;
+        let result = match Runner::new(Arc::clone(&self.ctx), self.config.clone()).await {
+            Ok(runner) => runner.run(self.shutdown.subscribe(), rx, keep_going).await,
+            Err(e) => Err(e),
+        };
         self.jobs.set_running(None);
-        // Whatever rode on the background flush is made durable, off the runtime's threads.
-        let store = Arc::clone(&self.ctx.store);
-        tokio::task::spawn_blocking(move || store.flush())
-            .await
-            .map_err(|e| {
-                DriverError::Config(format!("the final flush stopped: {e}; run again"))
-            })??;
+        // Whatever rode on a background flush (sled) is made durable.
+        self.ctx.store.flush().await?;
         result
     }
 

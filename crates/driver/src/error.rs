@@ -54,6 +54,16 @@ pub enum DriverError {
     /// The engine was shut down while working; every job is resumable.
     #[error("the engine was shut down; run again to continue")]
     ShutDown,
+    /// On a shared store: this worker's lease on the job would not surely outlast what the
+    /// step was about to do (send a create, place a file), so it did nothing; the job is left
+    /// to whoever holds it next.
+    #[error(
+        "job {id}: this worker's lease on it would not outlast the step, so nothing was sent or placed; another worker (or this one, later) takes the job from its stored state"
+    )]
+    LeaseEnding {
+        /// The job.
+        id: reportflow_core::JobId,
+    },
 }
 
 impl DriverError {

@@ -1,10 +1,13 @@
 //! The reportflow engine: executes the core's effects against Bandwidth (or the simulator).
 //!
 //! [`Jobs::open`] opens a store and nothing else: submit, look, retry, cancel, purge
-//! ([`Jobs::submit`] records a job; nothing is sent). [`Engine::open`] adds the running side: the
-//! HTTP client and the store writer; [`Engine::run_until_idle`] drives every live job to a
-//! terminal state, resuming whatever a previous process left, and [`Engine::run`] keeps going
-//! until [`Engine::shutdown`]. Every step is recorded in the store before the engine acts on it,
+//! ([`Jobs::submit`] records a job; nothing is sent). The store is a directory (sled, one
+//! process) or a PostgreSQL URL (shared by any number of workers and submitters), told apart in
+//! one place ([`StoreLocation`]) and used only through the store interface
+//! (`reportflow_store::JobStore`). [`Engine::open`] adds the running side: the HTTP client;
+//! [`Engine::run_until_idle`] drives every live job to a terminal state (on a shared store: the
+//! jobs this worker claims, until none is live), resuming whatever a previous process left,
+//! and [`Engine::run`] keeps going until [`Engine::shutdown`]. Every step is recorded in the store before the engine acts on it,
 //! so a process killed at any instant loses nothing: the next run continues from the stored
 //! state. When to try again and when to give up is the core's decision, stored with each job
 //! (`reportflow_core::RetryPolicy`); the engine only keeps the 429 gate of each endpoint and a
@@ -15,6 +18,7 @@
 mod api;
 mod auth;
 mod call;
+mod claims;
 mod clock;
 mod config;
 mod download;
@@ -22,9 +26,11 @@ mod engine;
 mod error;
 mod events;
 mod gate;
+mod held;
 mod http;
 mod jobs;
 mod layout;
+mod location;
 mod metrics;
 mod proxy;
 mod reconcile;
@@ -33,12 +39,11 @@ mod sample;
 mod step;
 mod tls;
 mod url;
-mod writer;
 
 pub use clock::today;
 pub use config::{
-    Credentials, DEFAULT_TOKEN_URL, DownloadWrites, EngineConfig, ProxyConfig, RetryConfig,
-    TrustConfig,
+    Credentials, DEFAULT_LEASE, DEFAULT_TOKEN_URL, DownloadWrites, EngineConfig, ProxyConfig,
+    RetryConfig, StoreLocation, TrustConfig,
 };
 pub use engine::Engine;
 pub use error::DriverError;

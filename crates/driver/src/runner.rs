@@ -1,29 +1,41 @@
 //! The scheduling loop: due jobs are stepped under the concurrency bounds; a job waiting for
 //! its next step is one heap entry (a timer), not a task. Every due time is the core's
 //! (`Effect::due`): the loop orders them and keeps no retry state of its own.
+//!
+//! Where the jobs come from depends on the store:
+//! - **one process's store** (sled): every live job is this process's; they are read a page at
+//!   a time at the start (the first steps start before the rest is read), and new ones arrive
+//!   from this process's submits;
+//! - **a shared store** (PostgreSQL): a job is this worker's only while it holds its lease
+//!   ([`Claims`]): claimed when due, renewed in the background, given back when its next step
+//!   is far away or at shutdown, and its step stopped at once when the lease is lost.
 
+use crate::claims::Claims;
 use crate::clock;
 use crate::config::EngineConfig;
 use crate::error::DriverError;
 use crate::events::Event;
+use crate::held::Held;
+use crate::jobs::live_in;
 use crate::step::{Ctx, step};
 use reportflow_core::{Job, JobId, Millis, StateName};
-use reportflow_store::StoreError;
+use reportflow_store::{PgError, StoreError};
 use serde::Serialize;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 use tracing::Instrument;
 
 /// What a run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RunSummary {
-    /// Live jobs found when the run started.
+    /// Live jobs found when the run started (on a shared store: in the whole store).
     pub live_at_start: usize,
-    /// Jobs that reached each terminal state during the run.
+    /// Jobs that reached each terminal state during the run (on a shared store: those this
+    /// worker ended).
     pub ended: BTreeMap<StateName, u64>,
     /// True when the run was shut down before it went idle.
     pub interrupted: bool,
@@ -50,7 +62,8 @@ type Outcome = (JobId, String, Result<Job, DriverError>);
 /// Live jobs read and planned per turn of the loop at the start of a run.
 const LIVE_PAGE: usize = 256;
 
-/// How far the run has read the live jobs that were there when it started.
+/// How far the run has read the live jobs that were there when it started (one process's
+/// store).
 #[derive(Clone, Copy)]
 enum Loading {
     /// Jobs with ids above this one (all, for `None`) are still to be planned.
@@ -59,43 +72,96 @@ enum Loading {
     Done,
 }
 
+/// A shared store's call that may be cut off by a restart of the database: `None` when its
+/// commit's outcome is unknown (logged), else its result.
+fn passing<T>(result: Result<T, StoreError>, what: &str) -> Result<Option<T>, DriverError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e @ StoreError::Postgres(PgError::OutcomeUnknown { .. })) => {
+            tracing::warn!(error = %e, "could not {what}; trying again at the next turn");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Where the jobs of a run come from.
+enum Source {
+    /// Every live job of the store is this process's.
+    Own(Loading),
+    /// Only the jobs this worker holds leases on.
+    Shared(Box<Claims>),
+}
+
+/// A step in flight.
+struct InFlight {
+    account: String,
+    abort: AbortHandle,
+}
+
 /// The loop's state.
 pub(crate) struct Runner {
     ctx: Arc<Ctx>,
     config: EngineConfig,
+    source: Source,
     /// Due times, earliest first; an entry is current only if it equals `planned`.
     heap: BinaryHeap<Reverse<(Millis, JobId)>>,
     planned: HashMap<JobId, Millis>,
+    /// On a shared store: the jobs held, as last seen (no read before each step).
+    known: HashMap<JobId, Job>,
     /// Jobs whose account is at its bound, waiting for one of its jobs to finish a step.
-    held: HashMap<String, VecDeque<Job>>,
+    held_back: HashMap<String, VecDeque<Job>>,
     per_account: HashMap<String, usize>,
-    in_flight: HashMap<JobId, String>,
+    in_flight: HashMap<JobId, InFlight>,
     tasks: JoinSet<Outcome>,
     summary: RunSummary,
 }
 
 impl Runner {
-    pub(crate) fn new(ctx: Arc<Ctx>, config: EngineConfig) -> Runner {
-        Runner {
+    /// A runner of `ctx`'s store: its own live jobs, or, on a shared store, a worker that claims
+    /// (named by the configuration, or after its host and process).
+    pub(crate) async fn new(ctx: Arc<Ctx>, config: EngineConfig) -> Result<Runner, DriverError> {
+        let source = match ctx.store.shared() {
+            None => Source::Own(Loading::Next(None)),
+            Some(shared) => {
+                let name = config
+                    .worker_name
+                    .clone()
+                    .unwrap_or_else(crate::claims::default_worker_name);
+                let worker = reportflow_store::WorkerId::new(name)?;
+                tracing::info!(%worker, store = %ctx.store.describe(), "working as a worker of a shared store");
+                Source::Shared(Box::new(
+                    Claims::start(shared, worker, config.only_label.clone()).await?,
+                ))
+            }
+        };
+        Ok(Runner {
             ctx,
             config,
+            source,
             heap: BinaryHeap::new(),
             planned: HashMap::new(),
-            held: HashMap::new(),
+            known: HashMap::new(),
+            held_back: HashMap::new(),
             per_account: HashMap::new(),
             in_flight: HashMap::new(),
             tasks: JoinSet::new(),
             summary: RunSummary::default(),
-        }
+        })
     }
 
-    /// Plans a job's next step at the time its effect is due (a terminal job is counted
+    fn concurrency(&self) -> usize {
+        self.config.concurrency.max(1)
+    }
+
+    /// Plans a job's next step at the time its effect is due (an ended job is counted
     /// instead).
     fn schedule(&mut self, job: &Job) {
         match job.effect().due() {
             Some(at) => self.plan(job.id, at),
             None => {
                 self.planned.remove(&job.id);
+                self.known.remove(&job.id);
                 *self.summary.ended.entry(job.state.name()).or_insert(0) += 1;
             }
         }
@@ -106,17 +172,26 @@ impl Runner {
         self.heap.push(Reverse((at, id)));
     }
 
+    /// Stops working on `id` (its lease is lost, or given back): no plan, no step.
+    fn drop_job(&mut self, id: JobId) {
+        self.planned.remove(&id);
+        self.known.remove(&id);
+        if let Some(flight) = self.in_flight.get(&id) {
+            flight.abort.abort();
+        }
+    }
+
     /// Plans the next page of the live jobs found at the start of the run. A job the run already
     /// knows (woken by a submit, or stepped since) is left as the run has it.
-    fn load_page(&mut self, loading: &mut Loading) -> Result<(), DriverError> {
-        let Loading::Next(after) = *loading else {
+    async fn load_page(&mut self) -> Result<(), DriverError> {
+        let Source::Own(Loading::Next(after)) = self.source else {
             return Ok(());
         };
-        let page = self.ctx.store.live_page(after, LIVE_PAGE)?;
-        *loading = match page.last() {
+        let page = self.ctx.store.live_page(after, LIVE_PAGE).await?;
+        self.source = Source::Own(match page.last() {
             Some(last) if page.len() == LIVE_PAGE => Loading::Next(Some(last.id)),
             _ => Loading::Done,
-        };
+        });
         for job in &page {
             if self.selected(job)
                 && !self.planned.contains_key(&job.id)
@@ -124,6 +199,43 @@ impl Runner {
             {
                 self.schedule(job);
             }
+        }
+        Ok(())
+    }
+
+    /// On a shared store: renews, releases and claims as their times come. A call whose
+    /// commit was cut off (the database restarted) is not fatal: what it did or did not do is
+    /// settled by the leases' expiry, and the next turn goes on.
+    async fn share(&mut self) -> Result<(), DriverError> {
+        let Source::Shared(claims) = &mut self.source else {
+            return Ok(());
+        };
+        let shared = self
+            .ctx
+            .store
+            .shared()
+            .ok_or_else(|| DriverError::Config("the store stopped being shared".into()))?;
+        let lost = passing(claims.renew(shared).await, "renew the leases")?.unwrap_or_default();
+        passing(claims.release_pending(shared).await, "give leases back")?;
+        let room = self
+            .config
+            .concurrency
+            .max(1)
+            .saturating_sub(claims.count());
+        let claimed = passing(
+            claims
+                .claim(shared, room, self.config.per_account_concurrency.max(1))
+                .await,
+            "claim jobs",
+        )?
+        .unwrap_or_default();
+        for id in lost {
+            tracing::warn!(job = %id, "this worker's lease on the job is lost: its step stops, another worker takes it");
+            self.drop_job(id);
+        }
+        for job in claimed {
+            self.known.insert(job.id, job.clone());
+            self.schedule(&job);
         }
         Ok(())
     }
@@ -138,22 +250,15 @@ impl Runner {
 
     /// Live jobs the run drives: all of them, or (with a label) those with it, counted a page
     /// at a time.
-    fn live_selected(&self) -> Result<usize, DriverError> {
+    async fn live_selected(&self) -> Result<usize, DriverError> {
         if self.config.only_label.is_none() {
-            let live: u64 = self
-                .ctx
-                .store
-                .counts()?
-                .iter()
-                .filter(|(state, _)| !state.is_terminal())
-                .map(|(_, n)| n)
-                .sum();
+            let live = live_in(&self.ctx.store.counts().await?);
             return Ok(usize::try_from(live).unwrap_or(usize::MAX));
         }
         let mut count = 0;
         let mut after = None;
         loop {
-            let page = self.ctx.store.live_page(after, LIVE_PAGE)?;
+            let page = self.ctx.store.live_page(after, LIVE_PAGE).await?;
             count += page.iter().filter(|job| self.selected(job)).count();
             match page.last() {
                 Some(last) if page.len() == LIVE_PAGE => after = Some(last.id),
@@ -163,9 +268,9 @@ impl Runner {
     }
 
     /// Starts every due job the bounds allow.
-    fn dispatch(&mut self) -> Result<(), DriverError> {
+    async fn dispatch(&mut self) -> Result<(), DriverError> {
         let now = clock::now();
-        while self.tasks.len() < self.config.concurrency.max(1) {
+        while self.tasks.len() < self.concurrency() {
             let Some(Reverse((at, id))) = self.heap.peek().copied() else {
                 break;
             };
@@ -177,8 +282,12 @@ impl Runner {
                 continue;
             }
             self.planned.remove(&id);
-            let Some(job) = self.ctx.store.get(id)? else {
-                continue;
+            let job = match self.known.get(&id) {
+                Some(job) => job.clone(),
+                None => match self.ctx.store.get(id).await? {
+                    Some(job) => job,
+                    None => continue,
+                },
             };
             // The job may have changed since it was planned (a retry, a cancel): it goes when
             // its effect is due now.
@@ -197,7 +306,7 @@ impl Runner {
             if self.per_account.get(&account).copied().unwrap_or(0)
                 >= self.config.per_account_concurrency.max(1)
             {
-                self.held.entry(account).or_default().push_back(job);
+                self.held_back.entry(account).or_default().push_back(job);
                 continue;
             }
             self.start(job, account);
@@ -206,52 +315,133 @@ impl Runner {
     }
 
     fn start(&mut self, job: Job, account: String) {
+        let held: Option<Arc<Held>> = match &self.source {
+            Source::Shared(claims) => match claims.held(job.id) {
+                Some(held) => Some(held),
+                // Let go of meanwhile: not this worker's to step.
+                None => return,
+            },
+            Source::Own(_) => None,
+        };
         *self.per_account.entry(account.clone()).or_insert(0) += 1;
-        self.in_flight.insert(job.id, account.clone());
         let ctx = Arc::clone(&self.ctx);
         let id = job.id;
         let span = tracing::info_span!("job", id = %id, key = %job.key);
-        self.tasks.spawn(
+        let task_account = account.clone();
+        let abort = self.tasks.spawn(
             async move {
-                let result = step(&ctx, job).await;
-                (id, account, result)
+                let result = step(&ctx, job, held.as_deref()).await;
+                (id, task_account, result)
             }
             .instrument(span),
         );
+        self.in_flight.insert(id, InFlight { account, abort });
+    }
+
+    /// Takes a finished (or stopped) step of job `id` of `account` into account.
+    fn settle_flight(&mut self, id: JobId, account: &str) {
+        self.in_flight.remove(&id);
+        if let Some(n) = self.per_account.get_mut(account) {
+            *n = n.saturating_sub(1);
+        }
+        if let Some(job) = self
+            .held_back
+            .get_mut(account)
+            .and_then(VecDeque::pop_front)
+        {
+            self.start(job, account.to_string());
+        }
+    }
+
+    /// The claims of a shared store.
+    fn claims(&mut self) -> Option<&mut Claims> {
+        match &mut self.source {
+            Source::Shared(claims) => Some(claims),
+            Source::Own(_) => None,
+        }
     }
 
     /// Takes a finished step into account.
-    fn finished(&mut self, (id, account, result): Outcome) -> Result<(), DriverError> {
-        self.in_flight.remove(&id);
-        if let Some(n) = self.per_account.get_mut(&account) {
-            *n = n.saturating_sub(1);
-        }
-        if let Some(job) = self.held.get_mut(&account).and_then(VecDeque::pop_front) {
-            self.start(job, account);
-        }
-        match result {
-            Ok(job) => self.schedule(&job),
-            Err(DriverError::Store(StoreError::Conflict { .. })) => {
-                if let Some(job) = self.ctx.store.get(id)? {
-                    self.schedule(&job);
+    async fn finished(&mut self, (id, account, result): Outcome) -> Result<(), DriverError> {
+        self.settle_flight(id, &account);
+        let Some(claims) = self.claims() else {
+            match result {
+                Ok(job) => self.schedule(&job),
+                Err(DriverError::Store(StoreError::Conflict { .. })) => {
+                    if let Some(job) = self.ctx.store.get(id).await? {
+                        self.schedule(&job);
+                    }
                 }
+                Err(e) => return Err(e),
+            }
+            return Ok(());
+        };
+        match result {
+            Ok(job) => {
+                if claims.after_step(&job) || job.state.is_terminal() {
+                    self.known.insert(job.id, job.clone());
+                    self.schedule(&job);
+                } else {
+                    // Given back: whoever claims it when it is due steps it.
+                    self.drop_job(job.id);
+                }
+            }
+            // Someone else wrote the job (a user's cancel, another worker that took it over),
+            // or this worker's lease would not outlast the step: let it go; whoever holds it
+            // next goes on from its stored state.
+            Err(
+                DriverError::Store(StoreError::Conflict { .. }) | DriverError::LeaseEnding { .. },
+            ) => {
+                claims.let_go(id);
+                self.drop_job(id);
+            }
+            Err(DriverError::Store(StoreError::LeaseLost { .. })) => {
+                tracing::info!(job = %id, "the lease on the job was lost; another worker has it");
+                claims.forget(id);
+                self.drop_job(id);
+            }
+            // The connection broke while the step was committed (the database restarted): it
+            // may or may not be stored; the job goes on from whatever its stored state is, here
+            // or on another worker.
+            Err(DriverError::Store(e @ StoreError::Postgres(PgError::OutcomeUnknown { .. }))) => {
+                tracing::warn!(job = %id, error = %e, "letting the job go; it resumes from its stored state");
+                claims.let_go(id);
+                self.drop_job(id);
             }
             Err(e) => return Err(e),
         }
         Ok(())
     }
 
+    /// Nothing planned, nothing running.
     fn idle(&self) -> bool {
         self.planned.is_empty()
             && self.tasks.is_empty()
-            && self.held.values().all(VecDeque::is_empty)
+            && self.held_back.values().all(VecDeque::is_empty)
     }
 
-    /// Stops every step in flight and removes their temporary files; jobs stay resumable.
+    /// Whether a run that is not kept going is done: idle, and (one process's store) every
+    /// live job read, or (a shared store) nothing held, the last claim found nothing, and no
+    /// job the run drives (of its label, with one) is live any more in the store (another
+    /// worker's jobs may still come back to this one, should that worker die).
+    async fn done_working(&self) -> Result<bool, DriverError> {
+        if !self.idle() {
+            return Ok(false);
+        }
+        match &self.source {
+            Source::Own(loading) => Ok(matches!(loading, Loading::Done)),
+            Source::Shared(claims) => {
+                Ok(claims.count() == 0 && claims.drained && self.live_selected().await? == 0)
+            }
+        }
+    }
+
+    /// Stops every step in flight and removes their temporary files; jobs stay resumable. On a
+    /// shared store every lease is given back, so that other workers take the jobs at once.
     async fn stop(&mut self) {
         while let Some(joined) = self.tasks.try_join_next() {
             if let Ok(outcome) = joined
-                && let Err(e) = self.finished(outcome)
+                && let Err(e) = self.finished(outcome).await
             {
                 tracing::warn!(error = %e, "while stopping");
             }
@@ -260,6 +450,11 @@ impl Runner {
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
         self.in_flight.clear();
+        if let (Source::Shared(claims), Some(shared)) = (&mut self.source, self.ctx.store.shared())
+            && let Err(e) = claims.release_all(shared).await
+        {
+            tracing::warn!(error = %e, "could not give the leases back; they expire on their own");
+        }
     }
 
     fn done(mut self, before: crate::Metrics) -> RunSummary {
@@ -270,6 +465,32 @@ impl Runner {
             bytes: now.bytes - before.bytes,
         };
         self.summary
+    }
+
+    /// One turn's work before waiting: the source's (a page, or claims), then the due jobs.
+    async fn turn(&mut self) -> Result<(), DriverError> {
+        self.load_page().await?;
+        self.share().await?;
+        self.dispatch().await
+    }
+
+    /// How long the loop may wait before its next turn.
+    fn wait(&self) -> Duration {
+        let now = Instant::now();
+        let room = self.tasks.len() < self.concurrency();
+        let mut until = now + Duration::from_secs(3600);
+        if let Some(Reverse((at, _))) = self.heap.peek()
+            && room
+        {
+            until = until.min(now + Duration::from_millis(at.since(clock::now()).max(1)));
+        }
+        if let Source::Shared(claims) = &self.source {
+            let room = claims.count() < self.concurrency();
+            until = until.min(claims.next_turn(room));
+        }
+        until
+            .saturating_duration_since(now)
+            .max(Duration::from_millis(1))
     }
 
     /// Runs until idle (or, with `keep_going`, until shut down).
@@ -283,62 +504,96 @@ impl Runner {
         // The live jobs are planned a page at a time, and the first steps start as soon as the
         // first page is planned: the first request does not wait for every live job to be read.
         // A waiting job costs its timer entry, not its whole record.
-        let live = self.live_selected()?;
+        let live = self.live_selected().await?;
         self.summary.live_at_start = live;
         let _ = self.ctx.events.send(Event::RunStarted { live });
-        let mut loading = Loading::Next(None);
         loop {
             if *shutdown.borrow() {
                 self.stop().await;
                 self.summary.interrupted = true;
                 return Ok(self.done(before));
             }
-            if let Err(e) = self.load_page(&mut loading) {
+            if let Err(e) = self.turn().await {
                 self.stop().await;
                 return Err(e);
             }
-            if let Err(e) = self.dispatch() {
-                self.stop().await;
-                return Err(e);
-            }
-            let loaded = matches!(loading, Loading::Done);
-            if loaded && self.idle() && !keep_going {
-                return Ok(self.done(before));
-            }
-            let wait = match self.heap.peek() {
-                Some(Reverse((at, _))) if self.tasks.len() < self.config.concurrency.max(1) => {
-                    Duration::from_millis(at.since(clock::now()).max(1))
+            match self.done_working().await {
+                Ok(true) if !keep_going => return Ok(self.done(before)),
+                Ok(_) => {}
+                Err(e) => {
+                    self.stop().await;
+                    return Err(e);
                 }
-                _ => Duration::from_secs(3600),
+            }
+            let loading = matches!(self.source, Source::Own(Loading::Next(_)));
+            let wait = self.wait();
+            let source = &self.source;
+            let hint = async move {
+                match source {
+                    Source::Shared(claims) => claims.hint().await,
+                    Source::Own(_) => std::future::pending().await,
+                }
             };
             tokio::select! {
                 Some(joined) = self.tasks.join_next() => {
                     let outcome = match joined {
                         Ok(outcome) => outcome,
-                        Err(e) if e.is_cancelled() => continue,
+                        Err(e) if e.is_cancelled() => {
+                            self.forget_stopped(e.id());
+                            continue;
+                        }
                         Err(e) => {
                             self.stop().await;
                             return Err(DriverError::Config(format!("a job step panicked: {e}; please report this")));
                         }
                     };
-                    if let Err(e) = self.finished(outcome) {
+                    if let Err(e) = self.finished(outcome).await {
                         self.stop().await;
                         return Err(e);
                     }
                 }
-                Some(id) = submitted.recv() => {
-                    if !self.in_flight.contains_key(&id) && !self.planned.contains_key(&id)
-                        && let Some(job) = self.ctx.store.get(id)?
-                        && self.selected(&job)
-                    {
-                        self.schedule(&job);
+                Some(id) = submitted.recv() => self.woken(id).await?,
+                () = hint => {
+                    if let Source::Shared(claims) = &mut self.source {
+                        claims.claim_soon();
                     }
                 }
                 // More live jobs to plan: take the next page on the next turn, without waiting.
-                () = std::future::ready(()), if !loaded => {}
+                () = std::future::ready(()), if loading => {}
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.changed() => {}
             }
+        }
+    }
+
+    /// A job of this process was submitted or changed (a retry): plan it (one process's store),
+    /// or claim soon (a shared store: it is claimed like any other).
+    async fn woken(&mut self, id: JobId) -> Result<(), DriverError> {
+        match &mut self.source {
+            Source::Shared(claims) => claims.claim_soon(),
+            Source::Own(_) => {
+                if !self.in_flight.contains_key(&id)
+                    && !self.planned.contains_key(&id)
+                    && let Some(job) = self.ctx.store.get(id).await?
+                    && self.selected(&job)
+                {
+                    self.schedule(&job);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets the step of task `task`, stopped because its lease was lost: it ended without
+    /// an outcome.
+    fn forget_stopped(&mut self, task: tokio::task::Id) {
+        let stopped = self
+            .in_flight
+            .iter()
+            .find(|(_, flight)| flight.abort.id() == task)
+            .map(|(id, flight)| (*id, flight.account.clone()));
+        if let Some((id, account)) = stopped {
+            self.settle_flight(id, &account);
         }
     }
 }

@@ -1,28 +1,29 @@
-//! Carrying out one effect of one job, and recording what happened. Every record goes through
-//! the store writer ([`Writer`]); what to do after a failure is the core's decision, fed back
-//! as an input.
+//! Carrying out one effect of one job, and recording what happened through the store
+//! interface; what to do after a failure is the core's decision, fed back as an input. On a
+//! shared store every step is written under the job's lease ([`Held`]), and nothing that cannot
+//! be taken back (a create sent, a file placed) happens unless the lease surely outlasts it.
 
 use crate::api::Api;
 use crate::call::{CallError, describe};
 use crate::clock;
-use crate::download::{DownloadWrites, download};
+use crate::download::{Destination, DownloadWrites, download};
 use crate::error::DriverError;
 use crate::events::Event;
+use crate::held::Held;
 use crate::layout::FileLayout;
 use crate::reconcile;
-use crate::writer::Writer;
 use reportflow_core::{Effect, Input, Job, JobSpec, StateName};
-use reportflow_store::Store;
+use reportflow_store::{JobStore, Step};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 /// What the engine works with.
 pub(crate) struct Ctx {
-    /// The job store (read here; written through `writer`).
-    pub store: Arc<Store>,
-    /// Records the steps of running jobs in batches (see [`Writer`]).
-    pub writer: Writer,
+    /// The job store. The sled backend batches the steps of concurrent jobs into shared
+    /// transactions and flushes on its own (behind the interface).
+    pub store: Arc<dyn JobStore>,
     /// The upstream.
     pub api: Api,
     /// Where files go (absolute).
@@ -33,6 +34,11 @@ pub(crate) struct Ctx {
     pub writes: DownloadWrites,
     /// Where events go.
     pub events: broadcast::Sender<Event>,
+    /// On a shared store: the longest a create request may take once its intent is recorded
+    /// (`EngineConfig::create_window`); the lease must outlast it.
+    pub create_window: Duration,
+    /// On a shared store: how long a lease must surely last to place a downloaded file.
+    pub place_margin: Duration,
 }
 
 impl Ctx {
@@ -68,12 +74,46 @@ impl Ctx {
     }
 }
 
-/// Records `input` for `job` through the store writer: the runtime never waits for the disk,
-/// and the steps of concurrent jobs share transactions and flushes.
-async fn save(ctx: &Arc<Ctx>, job: &Job, input: Input) -> Result<Job, DriverError> {
-    let next = ctx.writer.apply(job.id, job.version, input.clone()).await?;
-    ctx.announce(job, &input, &next);
-    Ok(next)
+/// The lease a step of one job is written under (none on a store one process holds).
+#[derive(Clone, Copy)]
+pub(crate) struct Under<'a>(pub Option<&'a Held>);
+
+impl Under<'_> {
+    /// Whether this worker may still act on the job for `span` (always, without a lease).
+    pub(crate) fn holds_for(&self, span: Duration) -> bool {
+        self.0.is_none_or(|held| held.holds_for(span))
+    }
+}
+
+/// Records `input` for `job` (under its lease, which the write renews, required to last
+/// `must_last` from the write): the step is stored, and durable at the design's durability
+/// points, when this returns.
+async fn save_lasting(
+    ctx: &Arc<Ctx>,
+    job: &Job,
+    input: Input,
+    under: Under<'_>,
+    must_last: Duration,
+) -> Result<Job, DriverError> {
+    let asked = Instant::now();
+    let step = Step::new(job.id, job.version, input.clone())
+        .under(under.0.map(|held| held.step_lease(must_last)));
+    let applied = ctx.store.apply(step, clock::now()).await?;
+    if let (Some(held), Some(remaining)) = (under.0, applied.lease_remaining) {
+        held.renewed(asked, remaining);
+    }
+    ctx.announce(job, &input, &applied.job);
+    Ok(applied.job)
+}
+
+/// Records `input` for `job` under its lease (see [`save_lasting`]).
+async fn save(
+    ctx: &Arc<Ctx>,
+    job: &Job,
+    input: Input,
+    under: Under<'_>,
+) -> Result<Job, DriverError> {
+    save_lasting(ctx, job, input, under, Duration::ZERO).await
 }
 
 /// The input that reports a failed call to the core: a gone output or a file not ready yet
@@ -98,16 +138,27 @@ fn input_of(job: &Job, error: CallError) -> Result<Input, DriverError> {
 }
 
 /// Records the outcome of a call that went wrong.
-async fn settle(ctx: &Arc<Ctx>, job: &Job, error: CallError) -> Result<Job, DriverError> {
-    save(ctx, job, input_of(job, error)?).await
+async fn settle(
+    ctx: &Arc<Ctx>,
+    job: &Job,
+    error: CallError,
+    under: Under<'_>,
+) -> Result<Job, DriverError> {
+    save(ctx, job, input_of(job, error)?, under).await
 }
 
 /// Carries out `job`'s current effect (a create, a search of the instance listing, a poll or a
-/// download) and returns the job as recorded after it.
-pub(crate) async fn step(ctx: &Arc<Ctx>, job: Job) -> Result<Job, DriverError> {
+/// download) under its lease `held` (on a shared store) and returns the job as recorded after
+/// it.
+pub(crate) async fn step(
+    ctx: &Arc<Ctx>,
+    job: Job,
+    held: Option<&Held>,
+) -> Result<Job, DriverError> {
+    let under = Under(held);
     match job.effect() {
         Effect::None => Ok(job),
-        Effect::Create { .. } => create(ctx, job).await,
+        Effect::Create { .. } => create(ctx, job, under).await,
         Effect::Reconcile { since, .. } => {
             let JobSpec::Account(spec) = &job.spec else {
                 return Ok(job);
@@ -115,36 +166,48 @@ pub(crate) async fn step(ctx: &Arc<Ctx>, job: Job) -> Result<Job, DriverError> {
             match reconcile::find(&ctx.api, job.id, spec, since).await {
                 Ok(Some(location)) => {
                     tracing::info!(job = %job.id, %location, "reconciled: the instance exists upstream");
-                    save(ctx, &job, Input::CreateAccepted { location }).await
+                    save(ctx, &job, Input::CreateAccepted { location }, under).await
                 }
-                Ok(None) => save(ctx, &job, Input::ReconcileFoundNothing).await,
-                Err(e) => settle(ctx, &job, e).await,
+                Ok(None) => save(ctx, &job, Input::ReconcileFoundNothing, under).await,
+                Err(e) => settle(ctx, &job, e, under).await,
             }
         }
         Effect::Poll { location, .. } => {
             match ctx.api.status(job.id, job.kind(), &location).await {
-                Ok((progress, raw)) => save(ctx, &job, Input::StatusSeen { progress, raw }).await,
+                Ok((progress, raw)) => {
+                    save(ctx, &job, Input::StatusSeen { progress, raw }, under).await
+                }
                 Err(CallError::NotReady(raw)) => {
                     let progress = reportflow_core::Progress::NotReady;
-                    save(ctx, &job, Input::StatusSeen { progress, raw }).await
+                    save(ctx, &job, Input::StatusSeen { progress, raw }, under).await
                 }
-                Err(e) => settle(ctx, &job, e).await,
+                Err(e) => settle(ctx, &job, e, under).await,
             }
         }
         Effect::Download { location, .. } => {
+            // A file goes under its final name only while the lease surely holds: a worker that
+            // lost its lease (paused past it, say) leaves the file to the job's new holder.
+            let holds = || under.holds_for(ctx.place_margin);
+            let lease = under.0.map(|held| (held.lease().token, &holds as _));
             let result = download(
                 &ctx.api,
                 &job,
                 &location,
-                &ctx.out_dir,
-                ctx.layout.as_ref(),
-                ctx.writes,
+                Destination {
+                    out_dir: &ctx.out_dir,
+                    layout: ctx.layout.as_ref(),
+                    writes: ctx.writes,
+                },
                 &ctx.events,
+                lease,
             )
             .await;
             match result {
-                Ok(file) => save(ctx, &job, Input::FileStored { file }).await,
-                Err(e) => settle(ctx, &job, e).await,
+                Ok(file) => save(ctx, &job, Input::FileStored { file }, under).await,
+                Err(CallError::Local(DriverError::LeaseEnding { .. })) => {
+                    Err(DriverError::LeaseEnding { id: job.id })
+                }
+                Err(e) => settle(ctx, &job, e, under).await,
             }
         }
     }
@@ -152,20 +215,43 @@ pub(crate) async fn step(ctx: &Arc<Ctx>, job: Job) -> Result<Job, DriverError> {
 
 /// Counts the create (durably), then sends it, if the core still wants it sent. The
 /// credentials are made ready first: a create that cannot go out is not counted.
-async fn create(ctx: &Arc<Ctx>, job: Job) -> Result<Job, DriverError> {
+///
+/// On a shared store the intent is recorded under the lease, which must last the create's
+/// longest time (`create_window`) from the write, and the request is sent only if the lease,
+/// counted from before that write, still covers the whole request; otherwise nothing is sent
+/// ([`DriverError::LeaseEnding`]) and the job is left for whoever holds it next (the intent
+/// costs one unconfirmed create, searched for or counted as after a crash). The request is
+/// then given at most that window.
+async fn create(ctx: &Arc<Ctx>, job: Job, under: Under<'_>) -> Result<Job, DriverError> {
     if let Err(e) = ctx.api.authorize().await {
-        return settle(ctx, &job, e).await;
+        return settle(ctx, &job, e, under).await;
     }
-    let job = save(ctx, &job, Input::CreateSending).await?;
+    let window = ctx.create_window;
+    let job = save_lasting(ctx, &job, Input::CreateSending, under, window).await?;
     if job.state.name() != StateName::Requested {
         // The create budget was spent (a create lost to a crash was the last one).
         return Ok(job);
     }
-    let created = create_call(&ctx.api, &job).await;
+    let created = match under.0 {
+        None => create_call(&ctx.api, &job).await,
+        Some(_) if !under.holds_for(window) => {
+            tracing::warn!(job = %job.id, "the lease would not outlast the create request: nothing sent; the job is left to its next holder");
+            return Err(DriverError::LeaseEnding { id: job.id });
+        }
+        Some(_) => tokio::time::timeout(window, create_call(&ctx.api, &job))
+            .await
+            .unwrap_or_else(|_| {
+                Err(CallError::Unconfirmed(format!(
+                    "the create request had no answer within {} ms (the most a create may take under a {} lease)",
+                    window.as_millis(),
+                    "shared store's"
+                )))
+            }),
+    };
     match created {
-        Ok(Some(location)) => save(ctx, &job, Input::CreateAccepted { location }).await,
-        Ok(None) => save(ctx, &job, Input::CreateNoData).await,
-        Err(e) => settle(ctx, &job, e).await,
+        Ok(Some(location)) => save(ctx, &job, Input::CreateAccepted { location }, under).await,
+        Ok(None) => save(ctx, &job, Input::CreateNoData, under).await,
+        Err(e) => settle(ctx, &job, e, under).await,
     }
 }
 

@@ -76,37 +76,41 @@ fn an_upstream_that_never_confirms_fails_its_jobs_within_the_budget_and_the_othe
         .expect("sim starts");
     let mut setup = Setup::new(&sim);
     setup.config.retry_policy = fast_retries();
-    let engine = setup.engine();
-    let account = engine
-        .submit(dead_inventory(), None)
+    let engine = rt.block_on(setup.engine());
+    let account = rt
+        .block_on(engine.submit(dead_inventory(), None))
         .expect("submit")
         .job
         .id;
-    let billing = engine.submit(dead_billing(), None).expect("submit").job.id;
-    engine.submit(inventory(1), None).expect("submit");
-    engine
-        .submit(
-            common::billing(
-                "MDR",
-                Date::constant(2026, 2, 1),
-                Date::constant(2026, 2, 28),
-            ),
-            None,
-        )
+    let billing = rt
+        .block_on(engine.submit(dead_billing(), None))
+        .expect("submit")
+        .job
+        .id;
+    rt.block_on(engine.submit(inventory(1), None))
         .expect("submit");
+    rt.block_on(engine.submit(
+        common::billing(
+            "MDR",
+            Date::constant(2026, 2, 1),
+            Date::constant(2026, 2, 28),
+        ),
+        None,
+    ))
+    .expect("submit");
     let started = Instant::now();
     let summary = rt.block_on(engine.run_until_idle()).expect("the run ends");
     let took = started.elapsed();
     assert_eq!(summary.count(StateName::Failed), 2, "{summary:?}");
     assert_eq!(summary.count(StateName::Downloaded), 2, "{summary:?}");
-    let by_state = verify(&engine, &sim, &setup.out_dir());
+    let by_state = rt.block_on(verify(&engine, &sim, &setup.out_dir()));
     assert_eq!(count(&by_state, StateName::Downloaded), 2);
     let budget = fast_retries().max_unconfirmed_creates;
     // The simulator's count: every create of the dead account dropped, no more than the
     // budget allows per job.
     assert_eq!(dropped_creates(&sim), 2 * u64::from(budget));
     for id in [account, billing] {
-        let job = engine.job(&id.to_string()).expect("job");
+        let job = rt.block_on(engine.job(&id.to_string())).expect("job");
         assert_eq!(job.creations, budget);
         let JobState::Failed { failure } = &job.state else {
             panic!("{:?}", job.state)
@@ -143,9 +147,9 @@ fn a_crash_in_the_middle_of_the_budget_does_not_reset_the_count() {
     let mut setup = Setup::new(&sim);
     setup.config.retry_policy = fast_retries();
     let id = {
-        let engine = setup.engine();
-        engine
-            .submit(dead_inventory(), None)
+        let rt = runtime();
+        let engine = rt.block_on(setup.engine());
+        rt.block_on(engine.submit(dead_inventory(), None))
             .expect("submit")
             .job
             .id
@@ -154,7 +158,7 @@ fn a_crash_in_the_middle_of_the_budget_does_not_reset_the_count() {
     // engine go at once, in-flight steps and all.
     {
         let rt = runtime();
-        let engine = setup.engine();
+        let engine = rt.block_on(setup.engine());
         rt.block_on(async {
             let watch = async {
                 while dropped_creates(&sim) < 3 {
@@ -172,8 +176,8 @@ fn a_crash_in_the_middle_of_the_budget_does_not_reset_the_count() {
     let before = dropped_creates(&sim);
     assert!(before >= 3);
     let rt = runtime();
-    let engine = setup.engine();
-    let resumed = engine.job(&id.to_string()).expect("job");
+    let engine = rt.block_on(setup.engine());
+    let resumed = rt.block_on(engine.job(&id.to_string())).expect("job");
     assert!(
         resumed.unconfirmed_creates() >= 3,
         "the count survived the crash: {:?}",
@@ -181,7 +185,7 @@ fn a_crash_in_the_middle_of_the_budget_does_not_reset_the_count() {
     );
     let summary = rt.block_on(engine.run_until_idle()).expect("the run ends");
     assert_eq!(summary.count(StateName::Failed), 1, "{summary:?}");
-    let job = engine.job(&id.to_string()).expect("job");
+    let job = rt.block_on(engine.job(&id.to_string())).expect("job");
     let budget = fast_retries().max_unconfirmed_creates;
     assert_eq!(job.creations, budget, "the budget spans both runs");
     assert!(
@@ -213,11 +217,15 @@ fn statuses_that_keep_failing_end_the_job_after_its_budget_without_re_creating()
     let mut setup = Setup::new(&sim);
     setup.config.retry_policy = fast_retries();
     setup.config.retry.max_times = 2;
-    let engine = setup.engine();
-    let id = engine.submit(inventory(3), None).expect("submit").job.id;
+    let engine = rt.block_on(setup.engine());
+    let id = rt
+        .block_on(engine.submit(inventory(3), None))
+        .expect("submit")
+        .job
+        .id;
     let summary = rt.block_on(engine.run_until_idle()).expect("the run ends");
     assert_eq!(summary.count(StateName::Failed), 1, "{summary:?}");
-    let job = engine.job(&id.to_string()).expect("job");
+    let job = rt.block_on(engine.job(&id.to_string())).expect("job");
     let JobState::Failed { failure } = &job.state else {
         panic!("{:?}", job.state)
     };
@@ -251,18 +259,18 @@ fn an_upstream_gone_mid_run_ends_its_jobs_after_their_budget_never_looping() {
     let mut setup = Setup::new(&sim);
     setup.config.retry_policy = fast_retries();
     setup.config.retry.max_times = 2;
-    let engine = setup.engine();
-    engine.submit(inventory(5), None).expect("submit");
-    engine
-        .submit(
-            common::billing(
-                "BDR",
-                Date::constant(2026, 3, 1),
-                Date::constant(2026, 3, 31),
-            ),
-            None,
-        )
+    let engine = rt.block_on(setup.engine());
+    rt.block_on(engine.submit(inventory(5), None))
         .expect("submit");
+    rt.block_on(engine.submit(
+        common::billing(
+            "BDR",
+            Date::constant(2026, 3, 1),
+            Date::constant(2026, 3, 31),
+        ),
+        None,
+    ))
+    .expect("submit");
     let summary = rt.block_on(async {
         let run = engine.run_until_idle();
         tokio::pin!(run);
@@ -282,7 +290,7 @@ fn an_upstream_gone_mid_run_ends_its_jobs_after_their_budget_never_looping() {
     });
     let summary = summary.expect("the run ends");
     assert_eq!(summary.count(StateName::Failed), 2, "{summary:?}");
-    for job in engine.jobs(None).expect("jobs") {
+    for job in rt.block_on(engine.jobs(None)).expect("jobs") {
         assert_eq!(job.creations, 1, "never re-created");
         let JobState::Failed { failure } = &job.state else {
             panic!("{:?}", job.state)
@@ -305,8 +313,12 @@ fn a_download_that_keeps_failing_leaves_no_temporary_file_not_even_a_killed_runs
     let mut setup = Setup::new(&sim);
     setup.config.retry_policy = fast_retries();
     setup.config.retry.max_times = 1;
-    let engine = setup.engine();
-    let id = engine.submit(inventory(8), None).expect("submit").job.id;
+    let engine = rt.block_on(setup.engine());
+    let id = rt
+        .block_on(engine.submit(inventory(8), None))
+        .expect("submit")
+        .job
+        .id;
     // What a process killed mid-download leaves behind.
     let out = setup.out_dir();
     std::fs::create_dir_all(&out).expect("out dir");
@@ -314,7 +326,7 @@ fn a_download_that_keeps_failing_leaves_no_temporary_file_not_even_a_killed_runs
     std::fs::write(&stale, b"half of a file").expect("stale part");
     let summary = rt.block_on(engine.run_until_idle()).expect("the run ends");
     assert_eq!(summary.count(StateName::Failed), 1, "{summary:?}");
-    let job = engine.job(&id.to_string()).expect("job");
+    let job = rt.block_on(engine.job(&id.to_string())).expect("job");
     let JobState::Failed { failure } = &job.state else {
         panic!("{:?}", job.state)
     };
@@ -323,6 +335,6 @@ fn a_download_that_keeps_failing_leaves_no_temporary_file_not_even_a_killed_runs
         "{failure}"
     );
     assert!(!stale.exists(), "the temporary file is gone");
-    verify(&engine, &sim, &out);
+    rt.block_on(verify(&engine, &sim, &out));
     sim.shutdown();
 }

@@ -33,18 +33,21 @@ fn crash_and_resume(seed: u64, cuts_ms: &[u64]) {
     .expect("sim starts");
     let setup = Setup::new(&sim);
     {
-        let engine = setup.engine();
+        let rt = runtime();
+        let engine = rt.block_on(setup.engine());
         for site in 0..4 {
-            engine.submit(inventory(site), None).expect("submit");
+            rt.block_on(engine.submit(inventory(site), None))
+                .expect("submit");
         }
         for (i, t) in ["BDR", "MDR", "DIDSNAP"].iter().enumerate() {
             let day = Date::constant(2026, 3, 1 + i as i8);
-            engine.submit(billing(t, day, day), None).expect("submit");
+            rt.block_on(engine.submit(billing(t, day, day), None))
+                .expect("submit");
         }
     }
     for cut in cuts_ms {
         let rt = runtime();
-        let engine = setup.engine();
+        let engine = rt.block_on(setup.engine());
         rt.block_on(async {
             let _ =
                 tokio::time::timeout(Duration::from_millis(*cut), engine.run_until_idle()).await;
@@ -53,27 +56,25 @@ fn crash_and_resume(seed: u64, cuts_ms: &[u64]) {
         drop(engine);
     }
     let rt = runtime();
-    let engine = setup.engine();
+    let engine = rt.block_on(setup.engine());
     let summary = rt.block_on(engine.run_until_idle()).expect("final run");
     assert!(!summary.interrupted);
-    let by_state = verify(&engine, &sim, &setup.out_dir());
+    let by_state = rt.block_on(verify(&engine, &sim, &setup.out_dir()));
     assert_eq!(count(&by_state, StateName::Downloaded), 7, "{by_state:#?}");
     let stats = sim.stats();
     for (key, creations) in &stats.instance_creations {
         assert_eq!(*creations, 1, "account report {key:?} created once");
     }
     assert_eq!(stats.total_instance_creations(), 4);
-    for job in engine.jobs(None).expect("jobs") {
+    let jobs = rt.block_on(engine.jobs(None)).expect("jobs");
+    for job in &jobs {
         if job.kind() == JobKind::Billing {
             assert!(job.creations >= 1);
         }
     }
     assert!(
         u64::from(
-            engine
-                .jobs(None)
-                .expect("jobs")
-                .iter()
+            jobs.iter()
                 .filter(|j| j.kind() == JobKind::Billing)
                 .map(|j| j.creations)
                 .sum::<u32>()

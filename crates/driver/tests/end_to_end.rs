@@ -10,7 +10,7 @@ use reportflow_sim::Sim;
 async fn every_report_and_every_billing_type_downloads_and_verifies() {
     let sim = Sim::start(quick_sim()).await.expect("sim starts");
     let setup = Setup::new(&sim);
-    let engine = setup.engine();
+    let engine = setup.engine().await;
     let jobs = submit_catalogue(&engine).await;
     let summary = engine.run_until_idle().await.expect("run");
     assert_eq!(summary.live_at_start, jobs);
@@ -19,7 +19,7 @@ async fn every_report_and_every_billing_type_downloads_and_verifies() {
         jobs as u64,
         "{summary:?}"
     );
-    let by_state = verify(&engine, &sim, &setup.out_dir());
+    let by_state = verify(&engine, &sim, &setup.out_dir()).await;
     assert_eq!(count(&by_state, StateName::Downloaded), jobs);
     let stats = sim.stats();
     assert_eq!(
@@ -31,7 +31,7 @@ async fn every_report_and_every_billing_type_downloads_and_verifies() {
         stats.total_billing_creations(),
         KNOWN_BILLING_TYPES.len() as u64
     );
-    for job in engine.jobs(None).expect("jobs") {
+    for job in engine.jobs(None).await.expect("jobs") {
         assert_eq!(job.creations, 1);
     }
     let summary = engine.run_until_idle().await.expect("second run");
@@ -43,7 +43,7 @@ async fn every_report_and_every_billing_type_downloads_and_verifies() {
 async fn a_billing_range_without_data_ends_as_no_data() {
     let sim = Sim::start(quick_sim()).await.expect("sim starts");
     let setup = Setup::new(&sim);
-    let engine = setup.engine();
+    let engine = setup.engine().await;
     engine
         .submit(
             billing(
@@ -53,11 +53,12 @@ async fn a_billing_range_without_data_ends_as_no_data() {
             ),
             None,
         )
+        .await
         .expect("submit");
     let summary = engine.run_until_idle().await.expect("run");
     assert_eq!(summary.count(StateName::NoData), 1);
     assert!(summary.all_succeeded());
-    let by_state = verify(&engine, &sim, &setup.out_dir());
+    let by_state = verify(&engine, &sim, &setup.out_dir()).await;
     assert_eq!(count(&by_state, StateName::NoData), 1);
     sim.shutdown();
 }
@@ -66,9 +67,12 @@ async fn a_billing_range_without_data_ends_as_no_data() {
 async fn submitting_the_same_spec_twice_is_one_job() {
     let sim = Sim::start(quick_sim()).await.expect("sim starts");
     let setup = Setup::new(&sim);
-    let engine = setup.engine();
-    let first = engine.submit(inventory(1), None).expect("submit");
-    let second = engine.submit(inventory(1), None).expect("submit again");
+    let engine = setup.engine().await;
+    let first = engine.submit(inventory(1), None).await.expect("submit");
+    let second = engine
+        .submit(inventory(1), None)
+        .await
+        .expect("submit again");
     assert!(first.created && !second.created);
     assert_eq!(first.job.id, second.job.id);
     assert_eq!(
@@ -87,8 +91,8 @@ async fn submitting_the_same_spec_twice_is_one_job() {
 async fn the_summary_counts_requests_and_bytes() {
     let sim = Sim::start(quick_sim()).await.expect("sim starts");
     let setup = Setup::new(&sim);
-    let engine = setup.engine();
-    engine.submit(inventory(1), None).expect("submit");
+    let engine = setup.engine().await;
+    engine.submit(inventory(1), None).await.expect("submit");
     let summary = engine.run_until_idle().await.expect("run");
     let served = sim.stats();
     let requests: u64 = served.requests.values().sum();
@@ -112,34 +116,42 @@ async fn expired_outputs_end_as_expired_or_are_requested_again() {
     // The first poll comes after the output has already expired.
     setup.config.poll.first_delay_ms = 400;
     setup.config.poll.cap_ms = 800;
-    let engine = setup.engine();
-    engine.submit(inventory(1), None).expect("submit");
+    let engine = setup.engine().await;
+    engine.submit(inventory(1), None).await.expect("submit");
     let summary = engine.run_until_idle().await.expect("run");
     assert_eq!(summary.count(StateName::Expired), 1, "{summary:?}");
     assert!(!summary.all_succeeded());
-    let job = engine.jobs(None).expect("jobs").remove(0);
+    let job = engine.jobs(None).await.expect("jobs").remove(0);
 
     // An explicit retry is a new attempt of the same job, its history kept.
-    let again = engine.retry(job.id).expect("retry");
+    let again = engine.retry(job.id).await.expect("retry");
     assert_eq!(
         (again.attempt, again.state.name()),
         (2, StateName::Requested)
     );
-    assert!(engine.history(job.id).expect("history").len() > 4);
+    assert!(engine.history(job.id).await.expect("history").len() > 4);
     drop(engine);
 
     // With automatic re-requests, the engine starts new attempts by itself (and gives up after
     // max_attempts). The retry policy is stored with each job when it is submitted: a job
     // submitted under it is re-requested, the first job keeps the policy it was submitted with.
     setup.config.retry_policy.max_attempts = 3;
-    let engine = setup.engine();
-    let auto = engine.submit(inventory(2), None).expect("submit").job.id;
+    let engine = setup.engine().await;
+    let auto = engine
+        .submit(inventory(2), None)
+        .await
+        .expect("submit")
+        .job
+        .id;
     let summary = engine.run_until_idle().await.expect("run");
     assert_eq!(summary.count(StateName::Expired), 2);
-    let job = engine.job(&auto.to_string()).expect("the new job");
+    let job = engine.job(&auto.to_string()).await.expect("the new job");
     assert_eq!(job.attempt, 3, "re-requested up to max_attempts");
     assert_eq!(job.creations, 3);
-    let first = engine.job(&again.id.to_string()).expect("the first job");
+    let first = engine
+        .job(&again.id.to_string())
+        .await
+        .expect("the first job");
     assert_eq!(first.attempt, 2, "not re-requested: its policy says so");
     assert_eq!(sim.stats().total_instance_creations(), 2 + 3);
     sim.shutdown();
@@ -149,15 +161,25 @@ async fn expired_outputs_end_as_expired_or_are_requested_again() {
 async fn run_takes_jobs_submitted_while_it_runs_until_shutdown() {
     let sim = Sim::start(quick_sim()).await.expect("sim starts");
     let setup = Setup::new(&sim);
-    let engine = std::sync::Arc::new(setup.engine());
+    let engine = std::sync::Arc::new(setup.engine().await);
     let mut events = engine.events();
     let runner = {
         let engine = std::sync::Arc::clone(&engine);
         tokio::spawn(async move { engine.run().await })
     };
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    let a = engine.submit(inventory(1), None).expect("submit").job.id;
-    let b = engine.submit(inventory(2), None).expect("submit").job.id;
+    let a = engine
+        .submit(inventory(1), None)
+        .await
+        .expect("submit")
+        .job
+        .id;
+    let b = engine
+        .submit(inventory(2), None)
+        .await
+        .expect("submit")
+        .job
+        .id;
     let mut done = std::collections::BTreeSet::new();
     while done.len() < 2 {
         match tokio::time::timeout(std::time::Duration::from_secs(20), events.recv()).await {
@@ -173,14 +195,19 @@ async fn run_takes_jobs_submitted_while_it_runs_until_shutdown() {
         }
     }
     assert_eq!(done, [a, b].into_iter().collect());
-    let c = engine.submit(inventory(3), None).expect("submit").job.id;
-    let cancelled = engine.cancel(c).expect("cancel");
+    let c = engine
+        .submit(inventory(3), None)
+        .await
+        .expect("submit")
+        .job
+        .id;
+    let cancelled = engine.cancel(c).await.expect("cancel");
     assert_eq!(cancelled.state.name(), StateName::Cancelled);
     engine.shutdown();
     let summary = runner.await.expect("joined").expect("run");
     assert!(summary.interrupted);
     assert!(summary.count(StateName::Downloaded) <= 2);
-    let by_state = verify(&engine, &sim, &setup.out_dir());
+    let by_state = verify(&engine, &sim, &setup.out_dir()).await;
     assert_eq!(count(&by_state, StateName::Downloaded), 2);
     assert_eq!(count(&by_state, StateName::Cancelled), 1);
     sim.shutdown();
@@ -191,7 +218,7 @@ async fn credentials_are_needed_only_when_there_is_work() {
     let sim = Sim::start(quick_sim()).await.expect("sim starts");
     let mut setup = Setup::new(&sim);
     setup.config.credentials = None;
-    let engine = setup.engine();
+    let engine = setup.engine().await;
     let idle = engine
         .run_until_idle()
         .await
@@ -199,6 +226,7 @@ async fn credentials_are_needed_only_when_there_is_work() {
     assert_eq!(idle.live_at_start, 0);
     engine
         .submit(inventory(1), None)
+        .await
         .expect("submitting needs no credentials");
     let refused = engine
         .run_until_idle()

@@ -24,8 +24,11 @@ async fn survive(fault: Fault, times: usize, endpoints: &[Endpoint]) {
         sim.script(*endpoint, vec![fault; times]);
     }
     let setup = Setup::new(&sim);
-    let engine = setup.engine();
-    engine.submit(inventory(1), None).expect("submit account");
+    let engine = setup.engine().await;
+    engine
+        .submit(inventory(1), None)
+        .await
+        .expect("submit account");
     engine
         .submit(
             billing(
@@ -35,9 +38,10 @@ async fn survive(fault: Fault, times: usize, endpoints: &[Endpoint]) {
             ),
             None,
         )
+        .await
         .expect("submit billing");
     let summary = engine.run_until_idle().await.expect("run");
-    let by_state = verify(&engine, &sim, &setup.out_dir());
+    let by_state = verify(&engine, &sim, &setup.out_dir()).await;
     assert_eq!(
         count(&by_state, StateName::Downloaded),
         2,
@@ -52,6 +56,7 @@ async fn survive(fault: Fault, times: usize, endpoints: &[Endpoint]) {
     assert!(stats.fault_count(fault) >= 1, "{fault:?} was injected");
     let billing_job = engine
         .jobs(None)
+        .await
         .expect("jobs")
         .into_iter()
         .find(|j| j.kind() == reportflow_core::JobKind::Billing)
@@ -94,11 +99,11 @@ async fn malformed_xml_twice_fails_the_job_with_the_parse_error() {
     let sim = Sim::start(quick_sim()).await.expect("sim starts");
     sim.script(Endpoint::Status, vec![Fault::MalformedXml; 2]);
     let setup = Setup::new(&sim);
-    let engine = setup.engine();
-    engine.submit(inventory(3), None).expect("submit");
+    let engine = setup.engine().await;
+    engine.submit(inventory(3), None).await.expect("submit");
     let summary = engine.run_until_idle().await.expect("run");
     assert_eq!(summary.count(StateName::Failed), 1, "{summary:?}");
-    let job = engine.jobs(None).expect("jobs").remove(0);
+    let job = engine.jobs(None).await.expect("jobs").remove(0);
     let reportflow_core::JobState::Failed { failure } = job.state else {
         panic!("{:?}", job.state)
     };
@@ -148,10 +153,10 @@ async fn a_lost_create_answer_creates_an_account_report_once_and_counts_billing_
     let sim = Sim::start(quick_sim()).await.expect("sim starts");
     sim.script(Endpoint::Create, vec![Fault::AppliedResponseLost]);
     let setup = Setup::new(&sim);
-    let engine = setup.engine();
-    engine.submit(inventory(7), None).expect("submit");
+    let engine = setup.engine().await;
+    engine.submit(inventory(7), None).await.expect("submit");
     engine.run_until_idle().await.expect("run");
-    let account_job = engine.jobs(None).expect("jobs").remove(0);
+    let account_job = engine.jobs(None).await.expect("jobs").remove(0);
     assert_eq!(account_job.state.name(), StateName::Downloaded);
     assert_eq!(
         sim.stats().total_instance_creations(),
@@ -169,9 +174,10 @@ async fn a_lost_create_answer_creates_an_account_report_once_and_counts_billing_
             ),
             None,
         )
+        .await
         .expect("submit");
     engine.run_until_idle().await.expect("run");
-    let billing_job = engine.jobs(None).expect("jobs").remove(1);
+    let billing_job = engine.jobs(None).await.expect("jobs").remove(1);
     assert_eq!(billing_job.state.name(), StateName::Downloaded);
     assert_eq!(
         sim.stats().total_billing_creations(),
@@ -179,7 +185,7 @@ async fn a_lost_create_answer_creates_an_account_report_once_and_counts_billing_
         "no listing to reconcile with: posted again"
     );
     assert_eq!(billing_job.creations, 2, "and the job counted both");
-    verify(&engine, &sim, &setup.out_dir());
+    verify(&engine, &sim, &setup.out_dir()).await;
     sim.shutdown();
 }
 
@@ -187,13 +193,13 @@ async fn a_lost_create_answer_creates_an_account_report_once_and_counts_billing_
 async fn permanent_refusals_fail_the_job_with_the_upstream_reason() {
     let sim = Sim::start(quick_sim()).await.expect("sim starts");
     let setup = Setup::new(&sim);
-    let engine = setup.engine();
+    let engine = setup.engine().await;
     // Report 2 requires parameters this spec lacks: the upstream answers 400 19032.
-    engine.submit(account(2, &[]), None).expect("submit");
+    engine.submit(account(2, &[]), None).await.expect("submit");
     let summary = engine.run_until_idle().await.expect("run");
     assert_eq!(summary.count(StateName::Failed), 1);
     assert!(!summary.all_succeeded());
-    let job = engine.jobs(None).expect("jobs").remove(0);
+    let job = engine.jobs(None).await.expect("jobs").remove(0);
     let reportflow_core::JobState::Failed { failure } = job.state else {
         panic!("{:?}", job.state)
     };

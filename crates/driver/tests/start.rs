@@ -13,14 +13,15 @@ async fn a_run_plans_many_live_jobs_page_by_page_and_steps_each_once() {
     let setup = Setup::new(&sim);
     let jobs = 600;
     {
-        let engine = setup.engine();
+        let engine = setup.engine().await;
         let submitted = engine
             .submit_many((0..jobs).map(|n| (inventory(n), None)))
+            .await
             .expect("submit");
         assert_eq!(submitted.len(), jobs as usize);
     }
     // A new engine, as after a restart: the jobs are found in the store.
-    let engine = setup.engine();
+    let engine = setup.engine().await;
     let summary = engine.run_until_idle().await.expect("run");
     assert_eq!(summary.live_at_start, jobs as usize);
     assert_eq!(
@@ -28,10 +29,10 @@ async fn a_run_plans_many_live_jobs_page_by_page_and_steps_each_once() {
         u64::from(jobs),
         "{summary:?}"
     );
-    let by_state = verify(&engine, &sim, &setup.out_dir());
+    let by_state = verify(&engine, &sim, &setup.out_dir()).await;
     assert_eq!(count(&by_state, StateName::Downloaded), jobs as usize);
     assert_eq!(sim.stats().total_instance_creations(), u64::from(jobs));
-    for job in engine.jobs(None).expect("jobs") {
+    for job in engine.jobs(None).await.expect("jobs") {
         assert_eq!(job.creations, 1, "job {} created once", job.id);
     }
     sim.shutdown();

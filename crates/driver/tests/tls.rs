@@ -47,7 +47,7 @@ async fn every_report_and_billing_type_over_tls_with_oauth2_and_redirects_to_the
     assert!(sim.base_url().starts_with("https://"));
     assert!(sim.redirect_base_url().starts_with("https://"));
     let setup = setup(&sim, true);
-    let engine = setup.engine();
+    let engine = setup.engine().await;
     let jobs = submit_catalogue(&engine).await;
     let summary = engine.run_until_idle().await.expect("run");
     assert_eq!(
@@ -55,7 +55,7 @@ async fn every_report_and_billing_type_over_tls_with_oauth2_and_redirects_to_the
         jobs as u64,
         "{summary:?}"
     );
-    let by_state = verify(&engine, &sim, &setup.out_dir());
+    let by_state = verify(&engine, &sim, &setup.out_dir()).await;
     assert_eq!(count(&by_state, StateName::Downloaded), jobs);
     let stats = sim.stats();
     // Every account report file came from the second origin, and none was refused for
@@ -73,16 +73,17 @@ async fn every_report_and_billing_type_over_tls_with_oauth2_and_redirects_to_the
 async fn refused_run(tls: SimTls, trust: bool) -> String {
     let sim = Sim::start(tls_sim(tls)).await.expect("sim starts");
     let setup = setup(&sim, trust);
-    let engine = setup.engine();
+    let engine = setup.engine().await;
     let (from, to) = (Date::constant(2026, 5, 1), Date::constant(2026, 5, 31));
     engine
         .submit(billing("BDR", from, to), None)
+        .await
         .expect("submit");
     let error = engine.run_until_idle().await.expect_err("the run stops");
     let DriverError::Certificate(message) = error else {
         panic!("a certificate error: {error:?}");
     };
-    for job in engine.jobs(None).expect("jobs") {
+    for job in engine.jobs(None).await.expect("jobs") {
         assert_eq!(job.state.name(), StateName::Requested, "{job:?}");
     }
     let out = setup.out_dir();
@@ -200,11 +201,12 @@ async fn a_proxy_gets_only_connect_with_its_own_credentials_and_the_upstream_nev
             all: Some(proxy_url),
             ..ProxyConfig::default()
         };
-        let engine = setup.engine();
-        engine.submit(inventory(1), None).expect("submit");
+        let engine = setup.engine().await;
+        engine.submit(inventory(1), None).await.expect("submit");
         let (from, to) = (Date::constant(2026, 5, 1), Date::constant(2026, 5, 31));
         engine
             .submit(billing("BDR", from, to), None)
+            .await
             .expect("submit");
         let summary = engine.run_until_idle().await.expect("run");
         assert_eq!(summary.count(StateName::Downloaded), 2, "{summary:?}");
@@ -258,9 +260,9 @@ async fn a_307_to_another_origin_goes_by_that_origins_proxy_rules() {
             no_proxy: Some(no_proxy.into()),
             ..ProxyConfig::default()
         };
-        let engine = setup.engine();
+        let engine = setup.engine().await;
         let site = u32::from(tunnelled);
-        engine.submit(inventory(site), None).expect("submit");
+        engine.submit(inventory(site), None).await.expect("submit");
         let before = sim.stats().status_count(Endpoint::RedirectedFile, 200);
         let summary = engine.run_until_idle().await.expect("run");
         assert_eq!(summary.count(StateName::Downloaded), 1, "{summary:?}");

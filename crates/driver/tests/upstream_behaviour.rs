@@ -18,12 +18,12 @@ async fn a_307_to_another_origin_is_followed_without_authorization() {
     .await
     .expect("sim");
     let setup = Setup::new(&sim);
-    let engine = setup.engine();
-    engine.submit(inventory(1), None).expect("submit");
-    engine.submit(inventory(2), None).expect("submit");
+    let engine = setup.engine().await;
+    engine.submit(inventory(1), None).await.expect("submit");
+    engine.submit(inventory(2), None).await.expect("submit");
     let summary = engine.run_until_idle().await.expect("run");
     assert_eq!(summary.count(StateName::Downloaded), 2, "{summary:?}");
-    verify(&engine, &sim, &setup.out_dir());
+    verify(&engine, &sim, &setup.out_dir()).await;
     let stats = sim.stats();
     assert_eq!(
         stats.status_count(Endpoint::File, 307),
@@ -55,11 +55,11 @@ async fn oauth2_tokens_are_fetched_and_refreshed_before_expiry() {
         client_secret: "demo-client-secret".into(),
         token_url: sim.token_url(),
     });
-    let engine = setup.engine();
-    engine.submit(inventory(3), None).expect("submit");
+    let engine = setup.engine().await;
+    engine.submit(inventory(3), None).await.expect("submit");
     let summary = engine.run_until_idle().await.expect("run");
     assert_eq!(summary.count(StateName::Downloaded), 1, "{summary:?}");
-    verify(&engine, &sim, &setup.out_dir());
+    verify(&engine, &sim, &setup.out_dir()).await;
     let stats = sim.stats();
     assert!(
         stats.status_count(Endpoint::Token, 200) >= 2,
@@ -82,11 +82,11 @@ async fn wrong_credentials_fail_the_job_with_a_401_and_never_leak() {
         username: "demo".into(),
         password: "not-the-password-9f8e7d".into(),
     });
-    let engine = setup.engine();
-    engine.submit(inventory(1), None).expect("submit");
+    let engine = setup.engine().await;
+    engine.submit(inventory(1), None).await.expect("submit");
     let summary = engine.run_until_idle().await.expect("run");
     assert_eq!(summary.count(StateName::Failed), 1);
-    let job = engine.jobs(None).expect("jobs").remove(0);
+    let job = engine.jobs(None).await.expect("jobs").remove(0);
     let JobState::Failed { failure } = &job.state else {
         panic!("{:?}", job.state)
     };
@@ -123,10 +123,10 @@ async fn a_429_holds_every_job_until_its_reset() {
     .await
     .expect("sim");
     let setup = Setup::new(&sim);
-    let engine = setup.engine();
+    let engine = setup.engine().await;
     let jobs = 12;
     for site in 0..jobs {
-        engine.submit(inventory(site), None).expect("submit");
+        engine.submit(inventory(site), None).await.expect("submit");
     }
     let summary = engine.run_until_idle().await.expect("run");
     assert_eq!(
@@ -134,7 +134,7 @@ async fn a_429_holds_every_job_until_its_reset() {
         u64::from(jobs),
         "{summary:?}"
     );
-    verify(&engine, &sim, &setup.out_dir());
+    verify(&engine, &sim, &setup.out_dir()).await;
     let stats = sim.stats();
     let limited = stats.status_count(Endpoint::Status, 429);
     let served = stats.status_count(Endpoint::Status, 200);
@@ -161,8 +161,8 @@ async fn a_scripted_429_in_milliseconds_is_waited_out_once() {
     .expect("sim");
     sim.script(Endpoint::Create, vec![Fault::RateLimitedMillis]);
     let setup = Setup::new(&sim);
-    let engine = setup.engine();
-    engine.submit(inventory(1), None).expect("submit");
+    let engine = setup.engine().await;
+    engine.submit(inventory(1), None).await.expect("submit");
     let started = std::time::Instant::now();
     engine.run_until_idle().await.expect("run");
     let stats = sim.stats();
@@ -192,10 +192,10 @@ async fn ten_thousand_jobs_with_zero_processing_time_all_complete() {
     let mut setup = Setup::new(&sim);
     setup.config.concurrency = 64;
     setup.config.per_account_concurrency = 64;
-    let engine = setup.engine();
+    let engine = setup.engine().await;
     let jobs = 10_000;
     for site in 0..jobs {
-        engine.submit(inventory(site), None).expect("submit");
+        engine.submit(inventory(site), None).await.expect("submit");
     }
     let summary = engine.run_until_idle().await.expect("run");
     assert_eq!(
@@ -250,7 +250,7 @@ async fn the_sdk_billing_flow_follows_its_location_and_refuses_a_file_that_is_no
     sim.configure(|c| c.fixed_answers = answers)
         .expect("configure");
     let setup = Setup::new(&sim);
-    let engine = setup.engine();
+    let engine = setup.engine().await;
     for account in ["9900001", "9900002"] {
         let JobSpec::Billing(mut spec) = billing(
             "BDR",
@@ -260,11 +260,14 @@ async fn the_sdk_billing_flow_follows_its_location_and_refuses_a_file_that_is_no
             unreachable!("a billing spec")
         };
         spec.account = account.into();
-        engine.submit(JobSpec::Billing(spec), None).expect("submit");
+        engine
+            .submit(JobSpec::Billing(spec), None)
+            .await
+            .expect("submit");
     }
     let summary = engine.run_until_idle().await.expect("run");
     assert_eq!(summary.count(StateName::Failed), 2, "{summary:?}");
-    let jobs = engine.jobs(None).expect("jobs");
+    let jobs = engine.jobs(None).await.expect("jobs");
     let messages: Vec<String> = jobs
         .iter()
         .map(|job| match &job.state {
@@ -287,7 +290,7 @@ async fn the_sdk_billing_flow_follows_its_location_and_refuses_a_file_that_is_no
         "{}",
         messages[1]
     );
-    let history = engine.history(jobs[0].id).expect("history");
+    let history = engine.history(jobs[0].id).await.expect("history");
     assert!(
         format!("{history:?}").contains(id),
         "the job kept the Location as given: {history:?}"

@@ -12,7 +12,7 @@ mod common;
 use common::{account_spec, key, policy};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use reportflow_core::{Input, Millis};
-use reportflow_store_pg::{Claimed, PgOptions, PgStep, PgStore, StepLease, WorkerId};
+use reportflow_store_pg::{Claimed, PgOptions, PgStore, Step, StepLease, WorkerId};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -34,9 +34,9 @@ async fn to_polling(store: &PgStore, worker: &WorkerId, claimed: &mut [Claimed])
         },
         status(),
     ] {
-        let steps: Vec<PgStep> = claimed
+        let steps: Vec<Step> = claimed
             .iter()
-            .map(|c| PgStep {
+            .map(|c| Step {
                 id: c.job.id,
                 expected_version: c.job.version,
                 input: input.clone(),
@@ -107,7 +107,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             runtime.block_on(async {
                 let c = &mut stepping[0];
-                let step = PgStep {
+                let step = Step {
                     id: c.job.id,
                     expected_version: c.job.version,
                     input: status(),
@@ -133,9 +133,9 @@ fn bench(c: &mut Criterion) {
     group.bench_function("apply_batch_of_32_leased_steps", |b| {
         b.iter(|| {
             runtime.block_on(async {
-                let steps: Vec<PgStep> = stepping[1..]
+                let steps: Vec<Step> = stepping[1..]
                     .iter()
-                    .map(|c| PgStep {
+                    .map(|c| Step {
                         id: c.job.id,
                         expected_version: c.job.version,
                         input: status(),

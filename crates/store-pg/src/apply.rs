@@ -7,16 +7,16 @@
 //! write, under the row locks: nobody can claim the job or step it meanwhile (claimers skip
 //! locked rows), so a lease found valid stays the writer's until the commit.
 
+use crate::PgStore;
 use crate::columns::{
     JobArrays, duration_from_sql, duration_sql, id_sql, job_from_row, millis_sql, state_sql,
     u64_from_sql, u64_sql,
 };
 use crate::counts::Deltas;
 use crate::run::{OpError, commit, retrying};
-use crate::{LeaseLoss, PgStore, PgStoreError, StepLease};
 use reportflow_core::{Input, Job, JobId, Millis};
+use reportflow_store::{AppliedStep, LeaseLoss, Step, StepLease, StoreError};
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
 
 /// Locks and reads the jobs of a batch, in id order (every writer locks job rows in id order,
 /// so batches wait for each other instead of deadlocking), with their leases as the database's
@@ -61,35 +61,6 @@ const WRITE_STEPS: &str = "
     )
     SELECT id, lease_ms FROM moved";
 
-/// One transition to record with [`PgStore::apply_many`]: `input` for job `id`, which the
-/// caller last saw at `expected_version`, written under `lease` when a worker writes it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PgStep {
-    /// The job.
-    pub id: JobId,
-    /// The version the caller read; another version in the store is a conflict.
-    pub expected_version: u64,
-    /// What happened.
-    pub input: Input,
-    /// The worker's lease on the job; `None` for a user's command (cancel, retry), which is
-    /// checked by version only. A create intent ([`Input::CreateSending`]) needs one.
-    pub lease: Option<StepLease>,
-}
-
-/// A recorded step.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AppliedStep {
-    /// The job after the step.
-    pub job: Job,
-    /// For a step written under a lease, how long the (renewed) lease lasts, by the
-    /// database's clock, measured at the write: the lease ends no sooner than this long after
-    /// the call was made. `None` for a step without a lease, or when the job ended (an ended
-    /// job's lease is cleared).
-    ///
-    /// Before sending a create request, check that this covers the request.
-    pub lease_remaining: Option<Duration>,
-}
-
 /// A job of a batch as the batch has it so far.
 struct Current {
     job: Job,
@@ -119,7 +90,7 @@ struct HistoryRows {
 
 impl PgStore {
     /// Applies one step; see [`PgStore::apply_many`].
-    pub async fn apply(&self, step: PgStep, now: Millis) -> Result<AppliedStep, PgStoreError> {
+    pub async fn apply(&self, step: Step, now: Millis) -> Result<AppliedStep, StoreError> {
         let id = step.id;
         let mut results = self.apply_many(std::slice::from_ref(&step), now).await?;
         results.pop().unwrap_or_else(|| {
@@ -136,22 +107,22 @@ impl PgStore {
     /// was written under) and the counts. Committed (durable) when this returns.
     ///
     /// A step is written only if the job's version is `expected_version` (else
-    /// [`PgStoreError::Conflict`]) and, when it carries a lease, the job's lease is still that
+    /// [`StoreError::Conflict`]) and, when it carries a lease, the job's lease is still that
     /// worker's, under that token, and has not expired by the database's clock (else
-    /// [`PgStoreError::LeaseLost`]: fencing); a create intent without a lease is
-    /// [`PgStoreError::LeaseRequired`], a lease shorter than the step's `must_last`
-    /// [`PgStoreError::LeaseTooShort`]; an input the core refuses is
-    /// [`PgStoreError::Rejected`]; an unknown job [`PgStoreError::NotFound`]. A refused step
+    /// [`StoreError::LeaseLost`]: fencing); a create intent without a lease is
+    /// [`StoreError::LeaseRequired`], a lease shorter than the step's `must_last`
+    /// [`StoreError::LeaseTooShort`]; an input the core refuses is
+    /// [`StoreError::Rejected`]; an unknown job [`StoreError::NotFound`]. A refused step
     /// writes nothing and does not hold up the others. A step written under a lease renews it.
     ///
     /// `Err` is a failure of the whole batch: nothing was written, except for
-    /// [`PgStoreError::OutcomeUnknown`] (the connection broke during the commit: read the jobs
+    /// [`PgError::OutcomeUnknown`] (the connection broke during the commit: read the jobs
     /// again).
     pub async fn apply_many(
         &self,
-        steps: &[PgStep],
+        steps: &[Step],
         now: Millis,
-    ) -> Result<Vec<Result<AppliedStep, PgStoreError>>, PgStoreError> {
+    ) -> Result<Vec<Result<AppliedStep, StoreError>>, StoreError> {
         if steps.is_empty() {
             return Ok(Vec::new());
         }
@@ -181,7 +152,7 @@ impl PgStore {
             let mut history = HistoryRows::default();
             let mut deltas = Deltas::default();
             let mut revived = false;
-            let outcomes: Vec<Result<(Job, bool), PgStoreError>> = steps
+            let outcomes: Vec<Result<(Job, bool), StoreError>> = steps
                 .iter()
                 .map(|step| {
                     self.step(
@@ -225,16 +196,16 @@ impl PgStore {
     fn step(
         &self,
         current: &mut HashMap<JobId, Current>,
-        step: &PgStep,
+        step: &Step,
         now: Millis,
         history: &mut HistoryRows,
         deltas: &mut Deltas,
         revived: &mut bool,
-    ) -> Result<(Job, bool), PgStoreError> {
+    ) -> Result<(Job, bool), StoreError> {
         let id = step.id;
-        let cur = current.get_mut(&id).ok_or(PgStoreError::NotFound { id })?;
+        let cur = current.get_mut(&id).ok_or(StoreError::NotFound { id })?;
         if cur.job.version != step.expected_version {
-            return Err(PgStoreError::Conflict {
+            return Err(StoreError::Conflict {
                 id,
                 expected: step.expected_version,
                 found: cur.job.version,
@@ -242,7 +213,7 @@ impl PgStore {
         }
         match &step.lease {
             None if step.input == Input::CreateSending => {
-                return Err(PgStoreError::LeaseRequired { id });
+                return Err(StoreError::LeaseRequired { id });
             }
             None => {}
             Some(lease) => self.check_lease(cur, lease)?,
@@ -250,7 +221,7 @@ impl PgStore {
         let next = cur
             .job
             .apply(step.input.clone(), now)
-            .map_err(PgStoreError::Rejected)?;
+            .map_err(StoreError::Rejected)?;
         let (from, to) = (cur.job.state.name(), next.state.name());
         history.ids.push(u64_sql(id.0));
         history.seqs.push(u64_sql(next.version));
@@ -280,9 +251,9 @@ impl PgStore {
     }
 
     /// Fencing: the lease is the worker's, under this token, unexpired; and long enough.
-    fn check_lease(&self, cur: &Current, lease: &StepLease) -> Result<(), PgStoreError> {
+    fn check_lease(&self, cur: &Current, lease: &StepLease) -> Result<(), StoreError> {
         let id = cur.job.id;
-        let lost = |reason| Err(PgStoreError::LeaseLost { id, reason });
+        let lost = |reason| Err(StoreError::LeaseLost { id, reason });
         match &cur.owner {
             None => return lost(LeaseLoss::NotLeased),
             Some(owner) if owner != lease.worker.as_str() || cur.token != lease.token => {
@@ -295,7 +266,7 @@ impl PgStore {
         }
         let lease_duration = self.inner.options.lease;
         if lease.must_last > lease_duration {
-            return Err(PgStoreError::LeaseTooShort {
+            return Err(StoreError::LeaseTooShort {
                 id,
                 lease_ms: u64::try_from(lease_duration.as_millis()).unwrap_or(u64::MAX),
                 needed_ms: u64::try_from(lease.must_last.as_millis()).unwrap_or(u64::MAX),

@@ -6,13 +6,14 @@
 //! database's clock. The due time a claim compares (`due_at <= now`) is the job's, in the
 //! core's time, given by the caller.
 
+use crate::PgStore;
 use crate::columns::{
     duration_from_sql, duration_sql, id_from_sql, id_sql, job_from_row, millis_from_sql,
     millis_sql, u64_from_sql, u64_sql,
 };
 use crate::run::{commit, retrying};
-use crate::{Claimed, Lease, PgStore, PgStoreError, Released, Renewed, WorkerId};
-use reportflow_core::Millis;
+use reportflow_core::{Label, Millis};
+use reportflow_store::{Claimed, Lease, Released, Renewed, StoreError, WorkerId};
 use std::collections::HashSet;
 
 /// The advisory lock that makes claims take turns ("rfclaims" in ASCII), so that each claim
@@ -23,8 +24,8 @@ const CLAIM_LOCK: i64 = 0x7266_636c_6169_6d73;
 /// claim's.
 const CLAIM_PASSES: usize = 4;
 
-/// Takes up to `$4` due live jobs nobody holds, at most `$2` per account counting the leases
-/// anyone holds already, earliest due first; each gets a new lease of `$6` ms for worker `$5`
+/// Takes up to `$4` due live jobs nobody holds (only those labelled `$7`, unless it is null),
+/// at most `$2` per account counting the leases anyone holds already, earliest due first; each gets a new lease of `$6` ms for worker `$5`
 /// and a token one above its last. Locked candidates (a job being stepped, or cancelled) are
 /// skipped, not waited for. The candidates are a materialized CTE: the `LIMIT` and the
 /// `FOR UPDATE SKIP LOCKED` apply before the per-account ranking.
@@ -43,6 +44,7 @@ const CLAIM: &str = "
           AND due_at <= $1
           AND (lease_owner IS NULL OR lease_expires_at <= clock_timestamp())
           AND account NOT IN (SELECT account FROM leased WHERE jobs >= $2)
+          AND ($7::text IS NULL OR label = $7)
         ORDER BY due_at, id
         LIMIT $3
         FOR UPDATE SKIP LOCKED
@@ -104,12 +106,13 @@ const RELEASE: &str = "
     WHERE j.id = mine.id
     RETURNING j.id";
 
-/// The earliest due time of the live jobs nobody holds, through the index of live jobs by due
-/// time.
+/// The earliest due time of the live jobs nobody holds (labelled `$1`, unless it is null),
+/// through the index of live jobs by due time (or by label and due time).
 const NEXT_DUE: &str = "
     SELECT due_at
     FROM reportflow_jobs
     WHERE live AND (lease_owner IS NULL OR lease_expires_at <= clock_timestamp())
+      AND ($1::text IS NULL OR label = $1)
     ORDER BY due_at, id
     LIMIT 1";
 
@@ -125,7 +128,7 @@ impl PgStore {
     /// advisory lock), so that each counts the leases of the one before. Jobs locked at that
     /// moment (being stepped, or cancelled) are skipped, not waited for.
     ///
-    /// A claim whose commit fails with [`PgStoreError::OutcomeUnknown`] may have taken jobs:
+    /// A claim whose commit fails with [`PgError::OutcomeUnknown`] may have taken jobs:
     /// they come back to any worker when their leases expire.
     pub async fn claim(
         &self,
@@ -133,7 +136,22 @@ impl PgStore {
         limit: usize,
         per_account_limit: usize,
         now: Millis,
-    ) -> Result<Vec<Claimed>, PgStoreError> {
+    ) -> Result<Vec<Claimed>, StoreError> {
+        self.claim_labelled(worker, limit, per_account_limit, None, now)
+            .await
+    }
+
+    /// [`PgStore::claim`] of only the jobs labelled `label` (every job for `None`): a worker
+    /// that drives one label's jobs. The per-account bound still counts every leased job.
+    pub async fn claim_labelled(
+        &self,
+        worker: &WorkerId,
+        limit: usize,
+        per_account_limit: usize,
+        label: Option<&Label>,
+        now: Millis,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let label: Option<&str> = label.map(Label::as_str);
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -155,13 +173,14 @@ impl PgStore {
                 }
                 let window = i64::try_from(want.saturating_mul(4).clamp(32, 4096)).unwrap_or(32);
                 let want = i64::try_from(want).unwrap_or(i64::MAX);
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
                     &now,
                     &per_account,
                     &window,
                     &want,
                     &worker.as_str(),
                     &lease_ms,
+                    &label,
                 ];
                 let rows = tx.query(&claim, &params).await?;
                 if rows.is_empty() {
@@ -193,11 +212,7 @@ impl PgStore {
     /// Extends the leases `worker` still holds (same token, not expired by the database's
     /// clock) to the store's lease duration from now; the others are lost: their jobs may be
     /// another worker's already, so let them go.
-    pub async fn renew(
-        &self,
-        worker: &WorkerId,
-        leases: &[Lease],
-    ) -> Result<Renewed, PgStoreError> {
+    pub async fn renew(&self, worker: &WorkerId, leases: &[Lease]) -> Result<Renewed, StoreError> {
         if leases.is_empty() {
             return Ok(Renewed::default());
         }
@@ -236,7 +251,7 @@ impl PgStore {
         &self,
         worker: &WorkerId,
         leases: &[Lease],
-    ) -> Result<Released, PgStoreError> {
+    ) -> Result<Released, StoreError> {
         if leases.is_empty() {
             return Ok(Released::default());
         }
@@ -265,10 +280,19 @@ impl PgStore {
     /// The earliest due time (core time) among the live jobs nobody holds, for a claim loop to
     /// sleep on; `None` when there are none. Jobs leased by a worker that died count once their
     /// lease has expired: claim at least every claim interval as well.
-    pub async fn next_due(&self) -> Result<Option<Millis>, PgStoreError> {
+    pub async fn next_due(&self) -> Result<Option<Millis>, StoreError> {
+        self.next_due_labelled(None).await
+    }
+
+    /// [`PgStore::next_due`] among the jobs labelled `label` (every job for `None`).
+    pub async fn next_due_labelled(
+        &self,
+        label: Option<&Label>,
+    ) -> Result<Option<Millis>, StoreError> {
+        let label: Option<&str> = label.map(Label::as_str);
         retrying!(self, "find the next due job", |client| {
             let next_due = client.prepare_cached(NEXT_DUE).await?;
-            let row = client.query_opt(&next_due, &[]).await?;
+            let row = client.query_opt(&next_due, &[&label]).await?;
             Ok(row.map(|r| millis_from_sql(r.get(0))))
         })
     }

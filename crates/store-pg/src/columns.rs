@@ -1,9 +1,9 @@
 //! Between the core's values and the table's columns: the columns derived from a job record,
 //! numbers in and out of `bigint`, and records in and out of `bytea` (the sled store's bytes).
 
-use crate::PgStoreError;
 use crate::due::due_at;
 use reportflow_core::{Job, JobId, Millis, StateName};
+use reportflow_store::PgError;
 use reportflow_store::{StoreError, decode_job, encode_job, state_byte, state_from_byte};
 use std::path::Path;
 use std::time::Duration;
@@ -15,6 +15,7 @@ pub(crate) struct JobArrays {
     pub(crate) ids: Vec<i64>,
     pub(crate) keys: Vec<String>,
     pub(crate) accounts: Vec<String>,
+    pub(crate) labels: Vec<Option<String>>,
     pub(crate) states: Vec<i16>,
     pub(crate) lives: Vec<bool>,
     pub(crate) due_at: Vec<i64>,
@@ -26,11 +27,13 @@ pub(crate) struct JobArrays {
 
 impl JobArrays {
     /// Adds the columns of `job`.
-    pub(crate) fn push(&mut self, url: &str, job: &Job) -> Result<(), PgStoreError> {
+    pub(crate) fn push(&mut self, url: &str, job: &Job) -> Result<(), StoreError> {
         let record = encode_job(Path::new(url), job).map_err(|e| record_error(url, e))?;
         self.ids.push(u64_sql(job.id.0));
         self.keys.push(job.key.as_str().to_string());
         self.accounts.push(job.spec.account().to_string());
+        self.labels
+            .push(job.label.as_ref().map(ToString::to_string));
         self.states.push(state_sql(job.state.name()));
         self.lives.push(!job.state.is_terminal());
         self.due_at.push(millis_sql(due_at(job)));
@@ -47,48 +50,50 @@ pub(crate) fn job_from_row(
     id: i64,
     version: i64,
     record: &[u8],
-) -> Result<Job, PgStoreError> {
+) -> Result<Job, StoreError> {
     let id = id_from_sql(id);
     let job = decode_job(Path::new(url), id, record).map_err(|e| record_error(url, e))?;
     if u64_sql(job.version) != version {
-        return Err(PgStoreError::Corrupt {
+        return Err(PgError::Corrupt {
             url: url.to_string(),
             detail: format!(
                 "the record of job {id} is at version {}, its row says {version}",
                 job.version
             ),
-        });
+        }
+        .into());
     }
     Ok(job)
 }
 
 /// The store-wide meaning of a record error, for this database.
-pub(crate) fn record_error(url: &str, e: StoreError) -> PgStoreError {
+pub(crate) fn record_error(url: &str, e: StoreError) -> StoreError {
     let url = url.to_string();
-    match e {
+    let failure = match e {
         StoreError::NewerRecord {
             what,
             found,
             supported,
             ..
-        } => PgStoreError::NewerRecord {
+        } => PgError::NewerRecord {
             url,
             what,
             found,
             supported,
         },
-        StoreError::Corrupt { detail, .. } => PgStoreError::Corrupt { url, detail },
-        StoreError::Database { detail, .. } => PgStoreError::Database {
+        StoreError::Corrupt { detail, .. } => PgError::Corrupt { url, detail },
+        StoreError::Database { detail, .. } => PgError::Database {
             url,
             action: "encode a record",
             detail,
         },
-        other => PgStoreError::Database {
+        other => PgError::Database {
             url,
             action: "encode or decode a record",
             detail: other.to_string(),
         },
-    }
+    };
+    failure.into()
 }
 
 /// A state's stable byte (the sled store's), as a `smallint`.
@@ -97,13 +102,16 @@ pub(crate) fn state_sql(state: StateName) -> i16 {
 }
 
 /// The state a `smallint` column holds.
-pub(crate) fn state_from_sql(url: &str, value: i16) -> Result<StateName, PgStoreError> {
+pub(crate) fn state_from_sql(url: &str, value: i16) -> Result<StateName, StoreError> {
     u8::try_from(value)
         .ok()
         .and_then(state_from_byte)
-        .ok_or_else(|| PgStoreError::Corrupt {
-            url: url.to_string(),
-            detail: format!("{value} is not a state"),
+        .ok_or_else(|| {
+            PgError::Corrupt {
+                url: url.to_string(),
+                detail: format!("{value} is not a state"),
+            }
+            .into()
         })
 }
 

@@ -1,10 +1,11 @@
 //! Submitting jobs: idempotent on their keys, one transaction per batch, a hint to the workers.
 
+use crate::PgStore;
 use crate::columns::{JobArrays, job_from_row, millis_sql, state_sql};
 use crate::counts::Deltas;
 use crate::run::{OpError, commit, retrying};
-use crate::{PgStore, PgStoreError};
 use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, NewJob, Policies, StateName};
+use reportflow_store::StoreError;
 use reportflow_store::{Inserted, describe_spec};
 use std::collections::HashMap;
 
@@ -30,12 +31,12 @@ const FIND_KEYS: &str = "
 const INSERT_JOBS: &str = "
     WITH new_jobs AS (
         INSERT INTO reportflow_jobs
-            (id, key, account, state, live, due_at, version, record, updated_at)
+            (id, key, account, state, live, due_at, version, record, updated_at, label)
         OVERRIDING SYSTEM VALUE
         SELECT *
         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::smallint[], $5::boolean[],
-                    $6::bigint[], $7::bigint[], $8::bytea[], $9::bigint[])
-            AS n (id, key, account, state, live, due_at, version, record, updated_at)
+                    $6::bigint[], $7::bigint[], $8::bytea[], $9::bigint[], $13::text[])
+            AS n (id, key, account, state, live, due_at, version, record, updated_at, label)
         ORDER BY key
         ON CONFLICT (key) DO NOTHING
         RETURNING id
@@ -47,7 +48,7 @@ const INSERT_JOBS: &str = "
 impl PgStore {
     /// Stores a new job in `Requested`, or returns the job `key` already names when its spec is
     /// the same (the policies, label and date origin of a repeated submit are ignored); a
-    /// different spec under the same key is a [`PgStoreError::KeyConflict`]. Committed (durable)
+    /// different spec under the same key is a [`StoreError::KeyConflict`]. Committed (durable)
     /// when this returns.
     pub async fn insert(
         &self,
@@ -55,7 +56,7 @@ impl PgStore {
         key: JobKey,
         policy: Policies,
         now: Millis,
-    ) -> Result<Inserted, PgStoreError> {
+    ) -> Result<Inserted, StoreError> {
         let mut inserted = self.insert_many([(spec, key)], &policy, now).await?;
         inserted
             .pop()
@@ -65,7 +66,7 @@ impl PgStore {
     /// [`PgStore::insert`] for many jobs, in order: up to 500 jobs per transaction, each batch
     /// whole or not at all, with `NOTIFY` (an empty payload) in the same transaction when it
     /// stored a new job, so that idle workers look for work. Stops at the first error (a
-    /// [`PgStoreError::KeyConflict`], say): the jobs before it stay stored, none after it is.
+    /// [`StoreError::KeyConflict`], say): the jobs before it stay stored, none after it is.
     /// The same key twice in the input names one job.
     ///
     /// Ids increase and are never reused, even after a purge; unlike the sled store's they may
@@ -75,7 +76,7 @@ impl PgStore {
         jobs: impl IntoIterator<Item = impl Into<NewJob>>,
         policy: &Policies,
         now: Millis,
-    ) -> Result<Vec<Inserted>, PgStoreError> {
+    ) -> Result<Vec<Inserted>, StoreError> {
         let jobs: Vec<NewJob> = jobs.into_iter().map(Into::into).collect();
         let mut inserted = Vec::with_capacity(jobs.len());
         for chunk in jobs.chunks(INSERT_BATCH) {
@@ -95,7 +96,7 @@ impl PgStore {
         chunk: &[NewJob],
         policy: &Policies,
         now: Millis,
-    ) -> Result<(Vec<Inserted>, Option<PgStoreError>), PgStoreError> {
+    ) -> Result<(Vec<Inserted>, Option<StoreError>), StoreError> {
         let chunk_keys: Vec<JobKey> = chunk.iter().map(NewJob::key).collect();
         let mut keys: Vec<&str> = Vec::with_capacity(chunk.len());
         for key in &chunk_keys {
@@ -152,14 +153,14 @@ impl PgStore {
         now: Millis,
         mut known: HashMap<String, Job>,
         fresh_ids: &HashMap<String, i64>,
-    ) -> Result<(Vec<Inserted>, Option<PgStoreError>, Vec<Job>), PgStoreError> {
+    ) -> Result<(Vec<Inserted>, Option<StoreError>, Vec<Job>), StoreError> {
         let mut inserted = Vec::with_capacity(chunk.len());
         let mut new_jobs = Vec::new();
         for (new, key) in chunk.iter().zip(keys) {
             let spec = &new.spec;
             if let Some(job) = known.get(key.as_str()) {
                 if job.spec != *spec {
-                    let refused = PgStoreError::KeyConflict {
+                    let refused = StoreError::KeyConflict {
                         key: key.clone(),
                         existing: job.id,
                         existing_spec: describe_spec(&job.spec),
@@ -216,6 +217,7 @@ impl PgStore {
                     &requested,
                     &SUBMIT,
                     &millis_sql(now),
+                    &rows.labels,
                 ],
             )
             .await?;

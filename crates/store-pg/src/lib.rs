@@ -1,8 +1,10 @@
 //! The shared job store of reportflow on PostgreSQL: several workers, any number of submitting
 //! processes, hosts that come and go.
 //!
-//! A [`PgStore`] keeps the same jobs as the sled store (`reportflow-store`), in the same record
-//! bytes, and mirrors its operations with the same meanings: [`PgStore::insert_many`],
+//! A [`PgStore`] implements the store interface of `reportflow-store` ([`reportflow_store::JobStore`]
+//! and [`reportflow_store::SharedStore`]), keeps the same jobs as the sled store in the same
+//! record bytes, and answers with the same error type ([`StoreError`], its PostgreSQL failures in
+//! [`PgError`]). Its inherent calls mirror the interface: [`PgStore::insert_many`],
 //! [`PgStore::apply_many`], the reads, [`PgStore::purge`]. Work is shared by leases:
 //! [`PgStore::claim`] takes due jobs (`FOR UPDATE SKIP LOCKED`), each with a lease whose token
 //! grows at every claim and whose expiry is computed by the database's clock; every step a
@@ -23,9 +25,8 @@ mod claim;
 mod columns;
 mod counts;
 mod due;
-mod error;
 mod insert;
-mod lease;
+mod interface;
 mod listen;
 mod migrate;
 mod purge;
@@ -34,18 +35,18 @@ mod run;
 mod store;
 mod tls;
 mod url;
-mod worker;
 
-pub use apply::{AppliedStep, PgStep};
 pub use due::due_at;
-pub use error::{LeaseLoss, PgStoreError};
-pub use lease::{Claimed, Lease, Released, Renewed, StepLease};
 pub use listen::{CHANNEL, WorkListener};
 pub use migrate::SCHEMA_VERSION;
-pub use queries::LeasedTransition;
+// The interface's types, as this backend's calls take and answer them (defined once, in
+// `reportflow-store`).
+pub use reportflow_store::{
+    AppliedStep, Claimed, Lease, LeaseLoss, LeasedTransition, PgError, Released, Renewed, Step,
+    StepLease, StoreError, WorkerId,
+};
 pub use store::{PgOptions, PgStore};
 pub use url::redact;
-pub use worker::WorkerId;
 
 /// The store's futures can be spawned (`tokio::spawn` needs `Send`): checked at compile time.
 #[cfg(test)]

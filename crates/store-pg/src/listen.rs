@@ -6,9 +6,10 @@
 //! claims periodically as well; the listener also hints after each reconnection, since
 //! notifications sent meanwhile are lost.
 
+use crate::PgStore;
 use crate::run::{connect_error, detail};
-use crate::{PgStore, PgStoreError};
 use backon::{BackoffBuilder, ExponentialBuilder};
+use reportflow_store::{PgError, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -64,7 +65,7 @@ impl PgStore {
     /// Starts listening for hints on a dedicated connection (not one of the pool's). Fails when
     /// the first connection cannot be made; after that, the listener reconnects by itself for
     /// as long as it lives.
-    pub async fn listen(&self) -> Result<WorkListener, PgStoreError> {
+    pub async fn listen(&self) -> Result<WorkListener, StoreError> {
         let (client, connection) = self.listening_connection().await?;
         let hints = Arc::new(Notify::new());
         let store = self.clone();
@@ -104,7 +105,7 @@ impl PgStore {
     /// connection, whose messages the caller must poll.
     async fn listening_connection(
         &self,
-    ) -> Result<(tokio_postgres::Client, Listening), PgStoreError> {
+    ) -> Result<(tokio_postgres::Client, Listening), StoreError> {
         let url = &self.inner.url;
         let (client, mut connection) = url
             .config
@@ -129,7 +130,7 @@ impl PgStore {
                 }
             }
         };
-        subscribed.map_err(|detail| PgStoreError::Unreachable {
+        subscribed.map_err(|detail| PgError::Unreachable {
             url: url.shown().to_string(),
             detail: url.scrub(&format!("LISTEN failed: {detail}")),
         })?;

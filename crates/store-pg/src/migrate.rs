@@ -2,13 +2,13 @@
 //!
 //! `reportflow_schema` holds the version of the schema (one row). Opening takes a
 //! transaction-scoped advisory lock, reads the version, refuses a version newer than this build
-//! knows ([`PgStoreError::NewerSchema`], nothing changed), applies the missing migrations in
+//! knows ([`PgError::NewerSchema`], nothing changed), applies the missing migrations in
 //! order and records the new version, all in one transaction: two workers opening a fresh
 //! database at once do not race (the second waits for the lock, then finds the schema current),
 //! and a failed migration leaves nothing behind.
 
-use crate::PgStoreError;
 use crate::url::DbUrl;
+use reportflow_store::PgError;
 use tokio_postgres::Client;
 
 /// One step of the schema.
@@ -19,10 +19,16 @@ struct Migration {
 
 /// Every migration, in order; version `n` is at index `n - 1`. Never edit a released one: add
 /// the next.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("../migrations/0001_jobs.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../migrations/0001_jobs.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../migrations/0002_labels.sql"),
+    },
+];
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -48,9 +54,9 @@ const WRITE_VERSION: &str = "
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses a newer one. Returns the version
 /// found before.
-pub(crate) async fn migrate(client: &mut Client, url: &DbUrl) -> Result<u32, PgStoreError> {
+pub(crate) async fn migrate(client: &mut Client, url: &DbUrl) -> Result<u32, PgError> {
     let failed = |version: u32| {
-        move |e: tokio_postgres::Error| PgStoreError::Migration {
+        move |e: tokio_postgres::Error| PgError::Migration {
             url: url.shown().to_string(),
             version,
             detail: url.scrub(&crate::run::detail(&e)),
@@ -71,7 +77,7 @@ pub(crate) async fn migrate(client: &mut Client, url: &DbUrl) -> Result<u32, PgS
             .await
             .map_err(failed(SCHEMA_VERSION))?;
         match row.map(|r| r.get::<_, i32>(0)) {
-            Some(v) => u32::try_from(v).map_err(|_| PgStoreError::Corrupt {
+            Some(v) => u32::try_from(v).map_err(|_| PgError::Corrupt {
                 url: url.shown().to_string(),
                 detail: format!("reportflow_schema holds version {v}"),
             })?,
@@ -85,7 +91,7 @@ pub(crate) async fn migrate(client: &mut Client, url: &DbUrl) -> Result<u32, PgS
     };
     if found > SCHEMA_VERSION {
         // Dropping `tx` rolls back: nothing was changed.
-        return Err(PgStoreError::NewerSchema {
+        return Err(PgError::NewerSchema {
             url: url.shown().to_string(),
             found,
             supported: SCHEMA_VERSION,

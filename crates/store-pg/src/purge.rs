@@ -1,10 +1,11 @@
 //! Retention: removing jobs that ended long ago, with their history, in batches.
 
+use crate::PgStore;
 use crate::columns::{id_from_sql, millis_sql, state_from_sql, u64_from_sql};
 use crate::counts::Deltas;
 use crate::run::{commit, retrying};
-use crate::{PgStore, PgStoreError};
 use reportflow_core::{JobId, Millis};
+use reportflow_store::StoreError;
 use reportflow_store::{PURGE_REPORT_MAX_IDS, PurgeReport};
 
 /// How many jobs one purge transaction removes at most.
@@ -45,7 +46,7 @@ impl PgStore {
     /// time), with its history; its key may then name a new job, with a new id (ids are never
     /// reused). Live jobs are never removed, and a job being retried at that moment is left.
     /// Up to 256 jobs per transaction, oldest first, reading only what it removes.
-    pub async fn purge(&self, older_than: Millis) -> Result<PurgeReport, PgStoreError> {
+    pub async fn purge(&self, older_than: Millis) -> Result<PurgeReport, StoreError> {
         let mut report = PurgeReport::default();
         let older_than = millis_sql(older_than);
         loop {

@@ -3,13 +3,14 @@
 //! As with the sled store, reads are not snapshots across calls: each page is read as the
 //! database has it at that moment.
 
+use crate::PgStore;
 use crate::columns::{
     id_sql, job_from_row, limit_sql, millis_from_sql, state_from_sql, state_sql, u64_from_sql,
 };
 use crate::run::retrying;
-use crate::{PgStore, PgStoreError, WorkerId};
 use reportflow_core::{Job, JobId, JobKey, StateName};
 use reportflow_store::TransitionRecord;
+use reportflow_store::{LeasedTransition, PgError, StoreError, WorkerId};
 use std::collections::BTreeMap;
 use tokio_postgres::Row;
 
@@ -56,20 +57,9 @@ const EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM reportflow_jobs WHERE id = $1
 
 const COUNTS: &str = "SELECT state, jobs FROM reportflow_counts";
 
-/// One step of a job's history with the lease it was written under, as
-/// [`PgStore::history_with_leases`] returns it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LeasedTransition {
-    /// The step, as [`PgStore::history`] returns it.
-    pub transition: TransitionRecord,
-    /// The worker and lease token it was written under; `None` for the submit and for steps
-    /// written without a lease (a user's cancel or retry).
-    pub lease: Option<(WorkerId, u64)>,
-}
-
 impl PgStore {
     /// The job with this id, if it is stored.
-    pub async fn get(&self, id: JobId) -> Result<Option<Job>, PgStoreError> {
+    pub async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
         let Some(sql_id) = id_sql(id) else {
             return Ok(None);
         };
@@ -81,7 +71,7 @@ impl PgStore {
     }
 
     /// The job this key names, if any.
-    pub async fn get_by_key(&self, key: &JobKey) -> Result<Option<Job>, PgStoreError> {
+    pub async fn get_by_key(&self, key: &JobKey) -> Result<Option<Job>, StoreError> {
         retrying!(self, "read a job by its key", |client| {
             let statement = client.prepare_cached(GET_BY_KEY).await?;
             let row = client.query_opt(&statement, &[&key.as_str()]).await?;
@@ -91,7 +81,7 @@ impl PgStore {
 
     /// Every job that has not ended, in id order, through the index of live jobs alone;
     /// [`PgStore::live_page`] reads them a page at a time.
-    pub async fn live_jobs(&self) -> Result<Vec<Job>, PgStoreError> {
+    pub async fn live_jobs(&self) -> Result<Vec<Job>, StoreError> {
         self.live_page(None, usize::MAX).await
     }
 
@@ -102,7 +92,7 @@ impl PgStore {
         &self,
         after: Option<JobId>,
         limit: usize,
-    ) -> Result<Vec<Job>, PgStoreError> {
+    ) -> Result<Vec<Job>, StoreError> {
         let Some(after) = after_sql(after) else {
             return Ok(Vec::new());
         };
@@ -122,7 +112,7 @@ impl PgStore {
         state: Option<StateName>,
         after: Option<JobId>,
         limit: usize,
-    ) -> Result<Vec<Job>, PgStoreError> {
+    ) -> Result<Vec<Job>, StoreError> {
         let Some(after) = after_sql(after) else {
             return Ok(Vec::new());
         };
@@ -145,8 +135,8 @@ impl PgStore {
     }
 
     /// The job's transitions in order: seq 0 is the submit (from `None` to `Requested`), then
-    /// one per applied input. [`PgStoreError::NotFound`] when the job is not stored.
-    pub async fn history(&self, id: JobId) -> Result<Vec<TransitionRecord>, PgStoreError> {
+    /// one per applied input. [`StoreError::NotFound`] when the job is not stored.
+    pub async fn history(&self, id: JobId) -> Result<Vec<TransitionRecord>, StoreError> {
         let steps = self.history_with_leases(id).await?;
         Ok(steps.into_iter().map(|s| s.transition).collect())
     }
@@ -155,9 +145,9 @@ impl PgStore {
     pub async fn history_with_leases(
         &self,
         id: JobId,
-    ) -> Result<Vec<LeasedTransition>, PgStoreError> {
+    ) -> Result<Vec<LeasedTransition>, StoreError> {
         let Some(sql_id) = id_sql(id) else {
-            return Err(PgStoreError::NotFound { id });
+            return Err(StoreError::NotFound { id });
         };
         retrying!(self, "read a job's history", |client| {
             let statement = client.prepare_cached(HISTORY).await?;
@@ -166,7 +156,7 @@ impl PgStore {
                 let statement = client.prepare_cached(EXISTS).await?;
                 let exists: bool = client.query_one(&statement, &[&sql_id]).await?.get(0);
                 if !exists {
-                    return Err(PgStoreError::NotFound { id }.into());
+                    return Err(StoreError::NotFound { id }.into());
                 }
             }
             Ok(rows
@@ -178,7 +168,7 @@ impl PgStore {
 
     /// How many jobs are in each state; every state is present, zero or not. Read from the
     /// counts table, kept in the same transactions as the jobs, not by scanning jobs.
-    pub async fn counts(&self) -> Result<BTreeMap<StateName, u64>, PgStoreError> {
+    pub async fn counts(&self) -> Result<BTreeMap<StateName, u64>, StoreError> {
         retrying!(self, "read the counts", |client| {
             let statement = client.prepare_cached(COUNTS).await?;
             let rows = client.query(&statement, &[]).await?;
@@ -193,21 +183,21 @@ impl PgStore {
     }
 
     /// The job in a row of `(id, version, record)`.
-    pub(crate) fn job_in(&self, row: &Row) -> Result<Job, PgStoreError> {
+    pub(crate) fn job_in(&self, row: &Row) -> Result<Job, StoreError> {
         job_from_row(self.url(), row.get(0), row.get(1), row.get(2))
     }
 
-    fn jobs_in(&self, rows: &[Row]) -> Result<Vec<Job>, PgStoreError> {
+    fn jobs_in(&self, rows: &[Row]) -> Result<Vec<Job>, StoreError> {
         rows.iter().map(|row| self.job_in(row)).collect()
     }
 
-    fn transition_in(&self, row: &Row) -> Result<LeasedTransition, PgStoreError> {
+    fn transition_in(&self, row: &Row) -> Result<LeasedTransition, StoreError> {
         let from: Option<i16> = row.get(1);
         let token: Option<i64> = row.get(5);
         let worker: Option<String> = row.get(6);
         let lease = match (worker, token) {
             (Some(worker), Some(token)) => Some((
-                WorkerId::new(worker).map_err(|e| PgStoreError::Corrupt {
+                WorkerId::new(worker).map_err(|e| PgError::Corrupt {
                     url: self.url().to_string(),
                     detail: format!("a history row names a worker that cannot be: {e}"),
                 })?,

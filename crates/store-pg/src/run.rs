@@ -3,15 +3,15 @@
 //!
 //! Every write is an explicit transaction, so a failure before `COMMIT` wrote nothing: the
 //! operation is run again on a fresh connection, until [`crate::PgOptions::reconnect_wait`]
-//! has passed since its first failure (then [`PgStoreError::Unavailable`]). A connection that
-//! breaks during `COMMIT` leaves the outcome unknown ([`PgStoreError::OutcomeUnknown`]): that is
+//! has passed since its first failure (then [`PgError::Unavailable`]). A connection that
+//! breaks during `COMMIT` leaves the outcome unknown ([`PgError::OutcomeUnknown`]): that is
 //! never retried, because the write may be in. A deadlock or serialization failure rolled the
 //! transaction back and is retried a few times.
 
-use crate::PgStoreError;
 use crate::store::PgStore;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use deadpool_postgres::{Object, PoolError};
+use reportflow_store::{PgError, StoreError};
 use std::time::{Duration, Instant};
 use tokio_postgres::error::SqlState;
 
@@ -22,7 +22,7 @@ pub(crate) enum OpError {
     /// `COMMIT` failed.
     Commit(tokio_postgres::Error),
     /// A refusal or a finding of the store itself.
-    Store(PgStoreError),
+    Store(StoreError),
     /// The operation met a concurrent write it cannot settle in this transaction (rolled back):
     /// run it again.
     Again,
@@ -34,8 +34,8 @@ impl From<tokio_postgres::Error> for OpError {
     }
 }
 
-impl From<PgStoreError> for OpError {
-    fn from(e: PgStoreError) -> Self {
+impl From<StoreError> for OpError {
+    fn from(e: StoreError) -> Self {
         OpError::Store(e)
     }
 }
@@ -51,7 +51,7 @@ const MAX_AGAIN: u32 = 8;
 
 /// Runs an operation as the module documentation says: `$body` is an `async` body using the
 /// pooled connection `$client` and answering `Result<_, OpError>`; the macro evaluates to the
-/// operation's `Result<_, PgStoreError>`. (A macro rather than a function taking an async
+/// operation's `Result<_, StoreError>`. (A macro rather than a function taking an async
 /// closure: the futures of such closures cannot be shown to be `Send`, which the store's
 /// futures must be.)
 macro_rules! retrying {
@@ -80,7 +80,7 @@ pub(crate) enum Wait {
     /// The database is away; the caller's turn to try again (after the pause taken).
     Again,
     /// Give up with this error.
-    GiveUp(PgStoreError),
+    GiveUp(StoreError),
 }
 
 /// The attempts of one operation: how long the database has been away, and how often a
@@ -116,9 +116,9 @@ impl<'s> Attempts<'s> {
             Ok(client) => return Ok(client),
             Err(PoolError::Backend(e)) => match self.store.connect_error(&e) {
                 // The server answered and refused: waiting does not help.
-                e @ (PgStoreError::LoginRefused { .. }
-                | PgStoreError::NoDatabase { .. }
-                | PgStoreError::Tls { .. }) => return Err(Wait::GiveUp(e)),
+                e @ (PgError::LoginRefused { .. }
+                | PgError::NoDatabase { .. }
+                | PgError::Tls { .. }) => return Err(Wait::GiveUp(e.into())),
                 _ => detail(&e),
             },
             Err(e) => e.to_string(),
@@ -132,7 +132,7 @@ impl<'s> Attempts<'s> {
         &mut self,
         result: Result<T, OpError>,
         client: &Object,
-    ) -> Result<Option<T>, PgStoreError> {
+    ) -> Result<Option<T>, StoreError> {
         let store = self.store;
         let action = self.action;
         match result {
@@ -145,11 +145,12 @@ impl<'s> Attempts<'s> {
                 self.again(detail(&e))
             }
             Err(OpError::Commit(e)) if is_connection_error(&e) || client.is_closed() => {
-                Err(PgStoreError::OutcomeUnknown {
+                Err(PgError::OutcomeUnknown {
                     url: store.url().to_string(),
                     action,
                     detail: store.scrub(&detail(&e)),
-                })
+                }
+                .into())
             }
             Err(OpError::Sql(e)) if is_connection_error(&e) || client.is_closed() => {
                 match self.away(detail(&e)).await {
@@ -164,7 +165,7 @@ impl<'s> Attempts<'s> {
     }
 
     /// Another run of a rolled-back transaction, unless it has had enough.
-    fn again<T>(&mut self, detail: String) -> Result<Option<T>, PgStoreError> {
+    fn again<T>(&mut self, detail: String) -> Result<Option<T>, StoreError> {
         self.again += 1;
         if self.again > MAX_AGAIN {
             return Err(self.store.database_error(self.action, detail));
@@ -180,12 +181,15 @@ impl<'s> Attempts<'s> {
         let since = *self.away_since.get_or_insert_with(Instant::now);
         let waited = since.elapsed();
         if waited >= wait {
-            return Wait::GiveUp(PgStoreError::Unavailable {
-                url: store.url().to_string(),
-                action: self.action,
-                waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
-                detail: store.scrub(&detail),
-            });
+            return Wait::GiveUp(
+                PgError::Unavailable {
+                    url: store.url().to_string(),
+                    action: self.action,
+                    waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+                    detail: store.scrub(&detail),
+                }
+                .into(),
+            );
         }
         tracing::debug!(action = self.action, detail = %store.scrub(&detail), "the database is away; trying again");
         let pause = self.delays.next().unwrap_or(Duration::from_secs(1));
@@ -196,22 +200,23 @@ impl<'s> Attempts<'s> {
 
 impl PgStore {
     /// A failure of the server that is neither the connection nor a refusal of ours.
-    pub(crate) fn database_error(&self, action: &'static str, detail: String) -> PgStoreError {
-        PgStoreError::Database {
+    pub(crate) fn database_error(&self, action: &'static str, detail: String) -> StoreError {
+        PgError::Database {
             url: self.url().to_string(),
             action,
             detail: self.scrub(&detail),
         }
+        .into()
     }
 
     /// What a failed connection attempt means.
-    pub(crate) fn connect_error(&self, e: &tokio_postgres::Error) -> PgStoreError {
+    pub(crate) fn connect_error(&self, e: &tokio_postgres::Error) -> PgError {
         connect_error(&self.inner.url, e)
     }
 }
 
 /// What a failed connection attempt to `url` means.
-pub(crate) fn connect_error(url: &crate::url::DbUrl, e: &tokio_postgres::Error) -> PgStoreError {
+pub(crate) fn connect_error(url: &crate::url::DbUrl, e: &tokio_postgres::Error) -> PgError {
     let shown = url.shown().to_string();
     let detail = url.scrub(&detail(e));
     let code = e.code();
@@ -219,13 +224,13 @@ pub(crate) fn connect_error(url: &crate::url::DbUrl, e: &tokio_postgres::Error) 
         || code == Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
         || e.to_string() == "authentication error"
     {
-        PgStoreError::LoginRefused { url: shown, detail }
+        PgError::LoginRefused { url: shown, detail }
     } else if code == Some(&SqlState::INVALID_CATALOG_NAME) {
-        PgStoreError::NoDatabase { url: shown, detail }
+        PgError::NoDatabase { url: shown, detail }
     } else if e.to_string() == "error performing TLS handshake" {
-        PgStoreError::Tls { url: shown, detail }
+        PgError::Tls { url: shown, detail }
     } else {
-        PgStoreError::Unreachable { url: shown, detail }
+        PgError::Unreachable { url: shown, detail }
     }
 }
 

@@ -1,16 +1,16 @@
 //! The store handle, its options, and opening it.
 
-use crate::PgStoreError;
 use crate::migrate::migrate;
 use crate::run::connect_error;
 use crate::url::DbUrl;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use reportflow_store::{PgError, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// How a [`PgStore`] connects, leases and waits.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct PgOptions {
     /// Connections in the pool (at least 1). Each operation holds one for its duration; the
     /// listener of [`PgStore::listen`] has its own besides. Default 8.
@@ -23,8 +23,24 @@ pub struct PgOptions {
     /// How long a new connection may take (a `connect_timeout` in the URL wins). Default 10 s.
     pub connect_timeout: Duration,
     /// How long an operation waits for the database to come back (a restart, a failover)
-    /// before it fails with [`PgStoreError::Unavailable`]. Default 30 s.
+    /// before it fails with [`PgError::Unavailable`]. Default 30 s.
     pub reconnect_wait: Duration,
+    /// The password, when the URL has none (the CLI takes it from `PGPASSWORD`): it then never
+    /// appears in a URL, a process list or a shell history. Never shown (`Debug` hides it).
+    /// Default none.
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for PgOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgOptions")
+            .field("pool_size", &self.pool_size)
+            .field("lease", &self.lease)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("reconnect_wait", &self.reconnect_wait)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 impl Default for PgOptions {
@@ -34,14 +50,24 @@ impl Default for PgOptions {
             lease: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             reconnect_wait: Duration::from_secs(30),
+            password: None,
         }
     }
 }
 
+/// How long the server lets one of the store's sessions sit idle inside a transaction before
+/// it ends the session (rolling the transaction back): half the lease, from 1 s to 30 s. The
+/// store's transactions send their statements back to back, so only a client that stopped
+/// (a paused or frozen process) is ever that slow; its row locks are then freed, and the jobs
+/// it held can be claimed by others once its leases expire, instead of waiting for it to wake.
+fn idle_in_transaction(lease: Duration) -> Duration {
+    (lease / 2).clamp(Duration::from_secs(1), Duration::from_secs(30))
+}
+
 impl PgOptions {
-    fn check(&self) -> Result<(), PgStoreError> {
+    fn check(&self) -> Result<(), PgError> {
         let invalid = |detail: &str| {
-            Err(PgStoreError::InvalidOptions {
+            Err(PgError::InvalidOptions {
                 detail: detail.to_string(),
             })
         };
@@ -91,15 +117,16 @@ impl PgStore {
     /// Opens the store at a `postgres://` (or `postgresql://`) URL with the default
     /// [`PgOptions`]: connects once (failing at once with a clear error when the database is
     /// unreachable, refuses the login, or does not exist), then creates or migrates the schema.
-    /// A database of a newer schema is refused ([`PgStoreError::NewerSchema`]), unchanged.
-    pub async fn open(url: &str) -> Result<PgStore, PgStoreError> {
+    /// A database of a newer schema is refused ([`PgError::NewerSchema`]), unchanged.
+    pub async fn open(url: &str) -> Result<PgStore, StoreError> {
         PgStore::open_with(url, PgOptions::default()).await
     }
 
     /// [`PgStore::open`] with chosen options.
-    pub async fn open_with(url: &str, options: PgOptions) -> Result<PgStore, PgStoreError> {
+    pub async fn open_with(url: &str, options: PgOptions) -> Result<PgStore, StoreError> {
         options.check()?;
-        let url = DbUrl::parse(url, options.connect_timeout)?;
+        let mut url = DbUrl::parse(url, options.connect_timeout, options.password.as_deref())?;
+        url.end_stuck_transactions(idle_in_transaction(options.lease));
         let tls = crate::tls::connector(url.shown())?;
         let manager = Manager::from_config(
             url.config.clone(),
@@ -114,12 +141,12 @@ impl PgStore {
             .create_timeout(Some(options.connect_timeout))
             .recycle_timeout(Some(options.connect_timeout))
             .build()
-            .map_err(|e| PgStoreError::InvalidOptions {
+            .map_err(|e| PgError::InvalidOptions {
                 detail: format!("the connection pool could not be built: {e}"),
             })?;
         let mut client = pool.get().await.map_err(|e| match e {
             PoolError::Backend(e) => connect_error(&url, &e),
-            other => PgStoreError::Unreachable {
+            other => PgError::Unreachable {
                 url: url.shown().to_string(),
                 detail: url.scrub(&other.to_string()),
             },

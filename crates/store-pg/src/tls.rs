@@ -6,19 +6,19 @@
 //! (unlike libpq's `require`, which does not verify): a self-signed server certificate is
 //! refused; use `sslmode=disable` on a trusted network instead.
 
-use crate::PgStoreError;
+use reportflow_store::PgError;
 use std::sync::Arc;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// The connector every connection of the store uses.
-pub(crate) fn connector(url: &str) -> Result<MakeRustlsConnect, PgStoreError> {
+pub(crate) fn connector(url: &str) -> Result<MakeRustlsConnect, PgError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| PgStoreError::Tls {
+        .map_err(|e| PgError::Tls {
             url: url.to_string(),
             detail: format!("rustls refused its default protocol versions: {e}"),
         })?

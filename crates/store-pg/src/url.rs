@@ -1,6 +1,6 @@
 //! The store URL: parsed by tokio-postgres, shown only without its password.
 
-use crate::PgStoreError;
+use reportflow_store::PgError;
 use std::str::FromStr;
 use std::time::Duration;
 use tokio_postgres::Config;
@@ -87,21 +87,31 @@ fn scheme_end(url: &str) -> Option<usize> {
 
 impl DbUrl {
     /// Parses a `postgres://` or `postgresql://` URL. `connect_timeout` and a dead link's
-    /// detection ([`DEAD_LINK`]) apply unless the URL sets its own; the connection is named
-    /// `reportflow` unless the URL names it.
-    pub(crate) fn parse(url: &str, connect_timeout: Duration) -> Result<DbUrl, PgStoreError> {
+    /// detection ([`DEAD_LINK`]) apply unless the URL sets its own; `password` (e.g. from
+    /// `PGPASSWORD`) applies when the URL has none; the connection is named `reportflow` unless
+    /// the URL names it.
+    pub(crate) fn parse(
+        url: &str,
+        connect_timeout: Duration,
+        password: Option<&str>,
+    ) -> Result<DbUrl, PgError> {
         let shown = redact(url);
         let Some(scheme_end) = scheme_end(url) else {
-            return Err(PgStoreError::InvalidUrl {
+            return Err(PgError::InvalidUrl {
                 shown,
                 detail: "it does not start with postgres:// or postgresql://".to_string(),
             });
         };
         let mut secrets = secrets_in(&url[scheme_end..]);
-        let mut config = Config::from_str(url).map_err(|e| PgStoreError::InvalidUrl {
+        let mut config = Config::from_str(url).map_err(|e| PgError::InvalidUrl {
             shown: shown.clone(),
             detail: scrub_with(&secrets, &crate::run::detail(&e)),
         })?;
+        if config.get_password().is_none()
+            && let Some(password) = password
+        {
+            config.password(password);
+        }
         if let Some(password) = config.get_password() {
             secrets.push(String::from_utf8_lossy(password).into_owned());
         }
@@ -109,7 +119,7 @@ impl DbUrl {
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
         if config.get_hosts().is_empty() {
-            return Err(PgStoreError::InvalidUrl {
+            return Err(PgError::InvalidUrl {
                 shown,
                 detail: "it names no host".to_string(),
             });
@@ -131,6 +141,21 @@ impl DbUrl {
             shown,
             secrets,
         })
+    }
+
+    /// Asks the server to end a session of this store that sits idle inside a transaction
+    /// for longer than `timeout`, unless the URL's `options` set that already.
+    pub(crate) fn end_stuck_transactions(&mut self, timeout: Duration) {
+        let setting = format!(
+            "-c idle_in_transaction_session_timeout={}",
+            timeout.as_millis()
+        );
+        let options = match self.config.get_options() {
+            Some(given) if given.contains("idle_in_transaction_session_timeout") => return,
+            Some(given) => format!("{given} {setting}"),
+            None => setting,
+        };
+        self.config.options(&options);
     }
 
     /// The URL as it may be shown: without its password.
@@ -208,6 +233,7 @@ mod tests {
         let err = DbUrl::parse(
             "postgres://u:s3cret@h/db?sslmode=bogus",
             Duration::from_secs(1),
+            None,
         )
         .expect_err("a bad sslmode is refused");
         let text = err.to_string();
@@ -216,19 +242,64 @@ mod tests {
             text.contains("postgres://u:***@h/db?sslmode=bogus"),
             "{text}"
         );
-        let err = DbUrl::parse("host=h password=s3cret", Duration::from_secs(1))
+        let err = DbUrl::parse("host=h password=s3cret", Duration::from_secs(1), None)
             .expect_err("a key-value string is refused");
         assert!(!err.to_string().contains("s3cret"), "{err}");
-        let err =
-            DbUrl::parse("postgres://u:s3cret@/db", Duration::from_secs(1)).expect_err("no host");
+        let err = DbUrl::parse("postgres://u:s3cret@/db", Duration::from_secs(1), None)
+            .expect_err("no host");
         assert!(err.to_string().contains("names no host"), "{err}");
     }
 
     #[test]
     fn scrubbing_covers_encoded_and_decoded_passwords() {
-        let url = DbUrl::parse("postgres://u:p%40ss@h/db", Duration::from_secs(1)).expect("parses");
+        let url =
+            DbUrl::parse("postgres://u:p%40ss@h/db", Duration::from_secs(1), None).expect("parses");
         assert_eq!(url.scrub("a p%40ss b p@ss c"), "a *** b *** c");
         assert_eq!(url.shown(), "postgres://u:***@h/db");
         assert_eq!(format!("{url:?}"), "postgres://u:***@h/db");
+    }
+
+    #[test]
+    fn sessions_stuck_in_a_transaction_are_ended_unless_the_url_says_otherwise() {
+        let mut url = DbUrl::parse("postgres://u@h/db", Duration::from_secs(1), None).expect("url");
+        url.end_stuck_transactions(Duration::from_millis(1500));
+        assert_eq!(
+            url.config.get_options(),
+            Some("-c idle_in_transaction_session_timeout=1500")
+        );
+        let mut url = DbUrl::parse(
+            "postgres://u@h/db?options=-c%20statement_timeout%3D9",
+            Duration::from_secs(1),
+            None,
+        )
+        .expect("url");
+        url.end_stuck_transactions(Duration::from_secs(2));
+        assert_eq!(
+            url.config.get_options(),
+            Some("-c statement_timeout=9 -c idle_in_transaction_session_timeout=2000")
+        );
+        let mut url = DbUrl::parse(
+            "postgres://u@h/db?options=-c%20idle_in_transaction_session_timeout%3D0",
+            Duration::from_secs(1),
+            None,
+        )
+        .expect("url");
+        url.end_stuck_transactions(Duration::from_secs(2));
+        assert_eq!(
+            url.config.get_options(),
+            Some("-c idle_in_transaction_session_timeout=0")
+        );
+    }
+
+    #[test]
+    fn a_password_given_apart_is_used_only_without_one_in_the_url_and_scrubbed() {
+        let apart = Some("fr0m-env");
+        let url = DbUrl::parse("postgres://u@h/db", Duration::from_secs(1), apart).expect("parses");
+        assert_eq!(url.config.get_password(), Some(&b"fr0m-env"[..]));
+        assert_eq!(url.shown(), "postgres://u@h/db");
+        assert_eq!(url.scrub("said fr0m-env"), "said ***");
+        let url = DbUrl::parse("postgres://u:inline@h/db", Duration::from_secs(1), apart)
+            .expect("parses");
+        assert_eq!(url.config.get_password(), Some(&b"inline"[..]));
     }
 }

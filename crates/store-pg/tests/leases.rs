@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use reportflow_core::{Input, JobId, JobSpec, Millis, StateName};
 use reportflow_store_pg::{
-    Claimed, LeaseLoss, PgStep, PgStore, PgStoreError, StepLease, WorkerId, due_at,
+    Claimed, LeaseLoss, PgStore, Step, StepLease, StoreError, WorkerId, due_at,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -24,8 +24,8 @@ fn spec_of(account: u32, n: u32) -> JobSpec {
     }
 }
 
-fn step(claimed: &Claimed, worker: &WorkerId, input: Input) -> PgStep {
-    PgStep {
+fn step(claimed: &Claimed, worker: &WorkerId, input: Input) -> Step {
+    Step {
         id: claimed.job.id,
         expected_version: claimed.job.version,
         input,
@@ -133,13 +133,13 @@ async fn an_expired_lease_is_taken_over_with_a_higher_token_and_the_old_holder_i
         .expect_err("fenced");
     assert!(matches!(
         refused,
-        PgStoreError::LeaseLost {
+        StoreError::LeaseLost {
             reason: LeaseLoss::TakenOver,
             ..
         }
     ));
     // The old token under the new owner's name is refused as well.
-    let stale = PgStep {
+    let stale = Step {
         lease: Some(StepLease {
             worker: w2.clone(),
             token: first.lease.token,
@@ -149,7 +149,7 @@ async fn an_expired_lease_is_taken_over_with_a_higher_token_and_the_old_holder_i
     };
     assert!(matches!(
         store.apply(stale, T0.plus_ms(5)).await,
-        Err(PgStoreError::LeaseLost {
+        Err(StoreError::LeaseLost {
             reason: LeaseLoss::TakenOver,
             ..
         })
@@ -176,7 +176,7 @@ async fn a_create_intent_needs_a_lease_that_outlives_the_request() {
         .remove(0);
     let w = worker("w1");
     let claimed = store.claim(&w, 1, 1, T0).await.expect("claims").remove(0);
-    let too_long = PgStep {
+    let too_long = Step {
         lease: Some(StepLease::new(&w, claimed.lease).lasting(Duration::from_secs(5))),
         ..step(&claimed, &w, Input::CreateSending)
     };
@@ -186,7 +186,7 @@ async fn a_create_intent_needs_a_lease_that_outlives_the_request() {
         .expect_err("a 2 s lease cannot cover a 5 s request");
     assert!(matches!(
         refused,
-        PgStoreError::LeaseTooShort {
+        StoreError::LeaseTooShort {
             lease_ms: 2_000,
             needed_ms: 5_000,
             ..
@@ -195,7 +195,7 @@ async fn a_create_intent_needs_a_lease_that_outlives_the_request() {
     assert_eq!(row_of(&db.url, job.id.0).await.3, 1, "nothing was written");
     // Later in the lease, a create intent renews it: the request is covered from the step.
     tokio::time::sleep(Duration::from_millis(1_200)).await;
-    let covered = PgStep {
+    let covered = Step {
         lease: Some(StepLease::new(&w, claimed.lease).lasting(Duration::from_millis(1_500))),
         ..step(&claimed, &w, Input::CreateSending)
     };
@@ -210,7 +210,7 @@ async fn a_create_intent_needs_a_lease_that_outlives_the_request() {
     store.release(&w, &[claimed.lease]).await.expect("releases");
     let refused = store
         .apply(
-            PgStep {
+            Step {
                 id: job.id,
                 expected_version: next.version,
                 input: Input::CreateSending,
@@ -222,7 +222,7 @@ async fn a_create_intent_needs_a_lease_that_outlives_the_request() {
         .expect_err("not leased");
     assert!(matches!(
         refused,
-        PgStoreError::LeaseLost {
+        StoreError::LeaseLost {
             reason: LeaseLoss::NotLeased,
             ..
         }
@@ -384,4 +384,51 @@ async fn the_per_account_bound_holds_across_claimers() {
         .expect("counts leases");
     let counts: Vec<i64> = rows.iter().map(|r| r.get(1)).collect();
     assert_eq!(counts, [BOUND as i64; 5]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_of_one_label_claims_only_its_jobs_and_sees_only_their_due_time() {
+    let (_db, store) = fresh_store().await;
+    let nightly = reportflow_core::Label::new("nightly").expect("a label");
+    let jobs: Vec<reportflow_core::NewJob> = (0..6)
+        .map(|n| {
+            let job = reportflow_core::NewJob::new(spec(n), Some(key(&format!("job-{n}"))));
+            job.labelled((n % 2 == 0).then(|| nightly.clone()))
+        })
+        .collect();
+    let stored = store
+        .insert_many(jobs, &policy(), T0)
+        .await
+        .expect("stores");
+    let labelled: BTreeSet<JobId> = stored
+        .iter()
+        .filter(|i| i.job.has_label(&nightly))
+        .map(|i| i.job.id)
+        .collect();
+    assert_eq!(labelled.len(), 3);
+    let w = worker("nightly-worker");
+    let far = Millis(T0.0 + 10_000_000);
+    let claimed = store
+        .claim_labelled(&w, 10, 10, Some(&nightly), far)
+        .await
+        .expect("claims");
+    let ids: BTreeSet<JobId> = claimed.iter().map(|c| c.job.id).collect();
+    assert_eq!(ids, labelled, "only the label's jobs");
+    assert_eq!(
+        store
+            .next_due_labelled(Some(&nightly))
+            .await
+            .expect("next due"),
+        None,
+        "every job of the label is held"
+    );
+    assert!(
+        store.next_due().await.expect("next due").is_some(),
+        "the others wait"
+    );
+    let rest = store
+        .claim(&worker("any"), 10, 10, far)
+        .await
+        .expect("claims");
+    assert_eq!(rest.len(), 3, "the unlabelled jobs are anyone's");
 }

@@ -10,7 +10,7 @@ use common::*;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use reportflow_core::{Input, Job, JobId, JobKey, JobSpec, Millis, StateName};
-use reportflow_store_pg::{LeaseLoss, PgStep, PgStore, PgStoreError, StepLease, due_at};
+use reportflow_store_pg::{LeaseLoss, PgStore, Step, StepLease, StoreError, due_at};
 use std::collections::BTreeMap;
 
 const T0: u64 = 1_700_000_000_000;
@@ -125,12 +125,7 @@ impl Model {
 }
 
 /// The refusal the model expects for a step, or the job after it.
-fn expect_step(
-    model: &Model,
-    step: &PgStep,
-    worker: Option<u8>,
-    now: Millis,
-) -> Result<Job, String> {
+fn expect_step(model: &Model, step: &Step, worker: Option<u8>, now: Millis) -> Result<Job, String> {
     let job = model.jobs.get(&step.id).ok_or("not-found")?;
     if job.version != step.expected_version {
         return Err("conflict".into());
@@ -148,20 +143,20 @@ fn expect_step(
         .map_err(|_| "rejected".to_string())
 }
 
-fn refusal(e: &PgStoreError) -> String {
+fn refusal(e: &StoreError) -> String {
     match e {
-        PgStoreError::NotFound { .. } => "not-found",
-        PgStoreError::Conflict { .. } => "conflict",
-        PgStoreError::LeaseRequired { .. } => "lease-required",
-        PgStoreError::LeaseLost {
+        StoreError::NotFound { .. } => "not-found",
+        StoreError::Conflict { .. } => "conflict",
+        StoreError::LeaseRequired { .. } => "lease-required",
+        StoreError::LeaseLost {
             reason: LeaseLoss::NotLeased,
             ..
         } => "not-leased",
-        PgStoreError::LeaseLost {
+        StoreError::LeaseLost {
             reason: LeaseLoss::TakenOver,
             ..
         } => "taken-over",
-        PgStoreError::Rejected(_) => "rejected",
+        StoreError::Rejected(_) => "rejected",
         other => panic!("an unexpected refusal: {other}"),
     }
     .to_string()
@@ -191,7 +186,7 @@ async fn apply_op(store: &PgStore, model: &mut Model, op: &Op) {
                     assert_eq!(&inserted.job, existing);
                 }
                 Some(_) => assert!(
-                    matches!(result, Err(PgStoreError::KeyConflict { .. })),
+                    matches!(result, Err(StoreError::KeyConflict { .. })),
                     "{result:?}"
                 ),
                 None => {
@@ -279,7 +274,7 @@ async fn apply_op(store: &PgStore, model: &mut Model, op: &Op) {
                 },
                 _ => any_input(*pick),
             };
-            let step = PgStep {
+            let step = Step {
                 id,
                 expected_version: version,
                 input,

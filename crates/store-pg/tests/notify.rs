@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use reportflow_core::{Input, Millis};
-use reportflow_store_pg::{PgStep, StepLease, WorkListener};
+use reportflow_store_pg::{Step, StepLease, WorkListener};
 use std::time::Duration;
 
 const T0: Millis = Millis(1_700_000_000_000);
@@ -48,7 +48,7 @@ async fn work_that_appears_wakes_listeners_and_a_workers_own_steps_do_not() {
     let claimed = store.claim(&w, 1, 1, T0).await.expect("claims").remove(0);
     let sent = store
         .apply(
-            PgStep {
+            Step {
                 id: job.id,
                 expected_version: 0,
                 input: Input::CreateSending,
@@ -68,7 +68,7 @@ async fn work_that_appears_wakes_listeners_and_a_workers_own_steps_do_not() {
 
     let cancelled = other
         .apply(
-            PgStep {
+            Step {
                 id: job.id,
                 expected_version: sent.version,
                 input: Input::Cancel,
@@ -82,7 +82,7 @@ async fn work_that_appears_wakes_listeners_and_a_workers_own_steps_do_not() {
     assert!(quiet(&listener).await, "an ended job makes no work");
     other
         .apply(
-            PgStep {
+            Step {
                 id: job.id,
                 expected_version: cancelled.version,
                 input: Input::Retry,

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use reportflow_store_pg::{PgOptions, PgStore, PgStoreError, SCHEMA_VERSION};
+use reportflow_store_pg::{PgError, PgOptions, PgStore, SCHEMA_VERSION, StoreError};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -117,9 +117,9 @@ async fn a_newer_schema_is_refused_and_left_unchanged() {
         .expect("pretend a newer reportflow migrated it");
     let err = PgStore::open(&db.url).await.expect_err("refused");
     match &err {
-        PgStoreError::NewerSchema {
+        StoreError::Postgres(PgError::NewerSchema {
             found, supported, ..
-        } => {
+        }) => {
             assert_eq!(*found, SCHEMA_VERSION + 1);
             assert_eq!(*supported, SCHEMA_VERSION);
         }
@@ -161,7 +161,10 @@ async fn an_unreachable_database_is_named_without_its_password() {
         started.elapsed() < Duration::from_secs(10),
         "failed at once"
     );
-    assert!(matches!(err, PgStoreError::Unreachable { .. }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Postgres(PgError::Unreachable { .. })),
+        "{err:?}"
+    );
     let text = err.to_string();
     assert!(
         text.contains(&format!("postgres://reportflow:***@127.0.0.1:{port}/jobs")),
@@ -178,7 +181,10 @@ async fn a_refused_login_and_a_missing_database_are_named() {
     if local_server() {
         let wrong = with_password(&db.url, "not-the-pw-4711");
         let err = PgStore::open(&wrong).await.expect_err("a wrong password");
-        assert!(matches!(err, PgStoreError::LoginRefused { .. }), "{err:?}");
+        assert!(
+            matches!(err, StoreError::Postgres(PgError::LoginRefused { .. })),
+            "{err:?}"
+        );
         let text = err.to_string();
         assert!(text.contains("check the user name and password"), "{text}");
         assert!(!text.contains("not-the-pw-4711"), "{text}");
@@ -186,7 +192,10 @@ async fn a_refused_login_and_a_missing_database_are_named() {
     }
     let missing = db.url.replace(&db.name, "no_such_database");
     let err = PgStore::open(&missing).await.expect_err("no such database");
-    assert!(matches!(err, PgStoreError::NoDatabase { .. }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Postgres(PgError::NoDatabase { .. })),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("createdb"), "{err}");
     assert!(
         !err.to_string().contains(reportflow_testpg::PASSWORD),
@@ -209,7 +218,10 @@ async fn sslmode_comes_from_the_url() {
         let err = PgStore::open(&format!("{}?sslmode=require", db.url))
             .await
             .expect_err("require, without TLS");
-        assert!(matches!(err, PgStoreError::Tls { .. }), "{err:?}");
+        assert!(
+            matches!(err, StoreError::Postgres(PgError::Tls { .. })),
+            "{err:?}"
+        );
         assert!(err.to_string().contains("does not support TLS"), "{err}");
         assert!(
             !err.to_string().contains(reportflow_testpg::PASSWORD),
@@ -219,7 +231,10 @@ async fn sslmode_comes_from_the_url() {
     let err = PgStore::open(&format!("{}?sslmode=verify-full", db.url))
         .await
         .expect_err("not a mode tokio-postgres knows");
-    assert!(matches!(err, PgStoreError::InvalidUrl { .. }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Postgres(PgError::InvalidUrl { .. })),
+        "{err:?}"
+    );
     assert!(
         !err.to_string().contains(reportflow_testpg::PASSWORD),
         "{err}"
@@ -252,7 +267,10 @@ async fn a_failed_tls_handshake_is_named() {
     });
     let url = format!("postgres://u:s3cret@localhost:{port}/db?sslmode=require");
     let err = PgStore::open(&url).await.expect_err("no TLS there");
-    assert!(matches!(err, PgStoreError::Tls { .. }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Postgres(PgError::Tls { .. })),
+        "{err:?}"
+    );
     let text = err.to_string();
     assert!(text.contains("TLS handshake"), "{text}");
     assert!(text.contains("sslmode=disable"), "{text}");
@@ -269,7 +287,7 @@ async fn bad_urls_and_options_are_refused_before_connecting() {
     ] {
         let err = PgStore::open(url).await.expect_err("refused");
         assert!(
-            matches!(err, PgStoreError::InvalidUrl { .. }),
+            matches!(err, StoreError::Postgres(PgError::InvalidUrl { .. })),
             "{url}: {err:?}"
         );
         assert!(!err.to_string().contains("s3cret"), "{err}");
@@ -292,7 +310,7 @@ async fn bad_urls_and_options_are_refused_before_connecting() {
             .await
             .expect_err("refused");
         assert!(
-            matches!(err, PgStoreError::InvalidOptions { .. }),
+            matches!(err, StoreError::Postgres(PgError::InvalidOptions { .. })),
             "{err:?}"
         );
     }

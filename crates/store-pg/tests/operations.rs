@@ -6,14 +6,14 @@ mod common;
 use common::*;
 use reportflow_core::{Input, Job, JobId, JobState, Millis, NewJob, StateName};
 use reportflow_store::{JOB_VERSION, encode_job};
-use reportflow_store_pg::{LeaseLoss, PgStep, PgStore, PgStoreError, StepLease, WorkerId};
+use reportflow_store_pg::{LeaseLoss, PgStore, Step, StepLease, StoreError, WorkerId};
 use std::path::Path;
 
 const T0: Millis = Millis(1_700_000_000_000);
 
 /// A step without a lease (a user's command).
-fn user_step(job: &Job, input: Input) -> PgStep {
-    PgStep {
+fn user_step(job: &Job, input: Input) -> Step {
+    Step {
         id: job.id,
         expected_version: job.version,
         input,
@@ -52,7 +52,7 @@ async fn a_submit_is_idempotent_on_its_key_and_another_spec_is_refused() {
         .await
         .expect_err("another spec under the key");
     match &err {
-        PgStoreError::KeyConflict {
+        StoreError::KeyConflict {
             existing,
             existing_spec,
             new_spec,
@@ -94,7 +94,7 @@ async fn a_batch_stops_at_its_first_conflict_and_keeps_the_jobs_before_it() {
         .insert_many(batch, &policy(), T0)
         .await
         .expect_err("the conflict stops the batch");
-    assert!(matches!(err, PgStoreError::KeyConflict { existing, .. } if existing == taken.job.id));
+    assert!(matches!(err, StoreError::KeyConflict { existing, .. } if existing == taken.job.id));
     assert!(store.get_by_key(&key("a")).await.expect("reads").is_some());
     assert!(store.get_by_key(&key("b")).await.expect("reads").is_some());
     assert_eq!(store.get_by_key(&key("c")).await.expect("reads"), None);
@@ -250,7 +250,7 @@ async fn steps_are_checked_by_version_and_refusals_write_nothing() {
     let lease_a = lease_of(&store, &w, &a, T0).await;
     let steps = vec![
         // Stale version.
-        PgStep {
+        Step {
             expected_version: 3,
             ..user_step(&a, Input::Cancel)
         },
@@ -267,11 +267,11 @@ async fn steps_are_checked_by_version_and_refusals_write_nothing() {
         // A create intent without a lease.
         user_step(&b, Input::CreateSending),
         // These go through, the second seeing the first.
-        PgStep {
+        Step {
             lease: Some(lease_a.clone()),
             ..user_step(&a, Input::CreateSending)
         },
-        PgStep {
+        Step {
             id: a.id,
             expected_version: 1,
             input: Input::CreateAccepted {
@@ -287,18 +287,15 @@ async fn steps_are_checked_by_version_and_refusals_write_nothing() {
         .expect("the batch runs");
     assert!(matches!(
         results[0],
-        Err(PgStoreError::Conflict {
+        Err(StoreError::Conflict {
             expected: 3,
             found: 0,
             ..
         })
     ));
-    assert!(matches!(results[1], Err(PgStoreError::Rejected(_))));
-    assert!(matches!(results[2], Err(PgStoreError::NotFound { id }) if id == JobId(999_999)));
-    assert!(matches!(
-        results[3],
-        Err(PgStoreError::LeaseRequired { .. })
-    ));
+    assert!(matches!(results[1], Err(StoreError::Rejected(_))));
+    assert!(matches!(results[2], Err(StoreError::NotFound { id }) if id == JobId(999_999)));
+    assert!(matches!(results[3], Err(StoreError::LeaseRequired { .. })));
     let created = results[5].as_ref().expect("the location is recorded");
     assert_eq!(created.job.version, 2);
     assert_eq!(created.job.state.name(), StateName::Created);
@@ -355,7 +352,7 @@ async fn steps_are_checked_by_version_and_refusals_write_nothing() {
     let a_now = store.get(a.id).await.expect("reads").expect("stored");
     let refused = store
         .apply(
-            PgStep {
+            Step {
                 lease: Some(stolen),
                 ..user_step(
                     &a_now,
@@ -371,7 +368,7 @@ async fn steps_are_checked_by_version_and_refusals_write_nothing() {
         .expect_err("another owner");
     assert!(matches!(
         refused,
-        PgStoreError::LeaseLost {
+        StoreError::LeaseLost {
             reason: LeaseLoss::TakenOver,
             ..
         }
@@ -384,7 +381,7 @@ async fn reads_page_by_id_by_state_and_over_live_jobs() {
     let (_db, store) = fresh_store().await;
     let jobs = submit(&store, (0..10).map(|n| (spec(n), format!("job-{n}"))), T0).await;
     // Cancel the even ones.
-    let steps: Vec<PgStep> = jobs
+    let steps: Vec<Step> = jobs
         .iter()
         .step_by(2)
         .map(|j| user_step(j, Input::Cancel))
@@ -453,7 +450,7 @@ async fn reads_page_by_id_by_state_and_over_live_jobs() {
 
     assert!(matches!(
         store.history(JobId(424_242)).await,
-        Err(PgStoreError::NotFound { .. })
+        Err(StoreError::NotFound { .. })
     ));
 }
 
@@ -478,7 +475,7 @@ async fn purge_removes_ended_jobs_in_batches_and_ids_are_never_reused() {
     assert_eq!(store.get(jobs[0].id).await.expect("reads"), None);
     assert!(matches!(
         store.history(jobs[0].id).await,
-        Err(PgStoreError::NotFound { .. })
+        Err(StoreError::NotFound { .. })
     ));
     assert!(
         store.get(jobs[1].id).await.expect("reads").is_some(),
@@ -538,7 +535,7 @@ async fn a_terminal_jobs_lease_is_cleared_and_an_expired_lease_is_lost() {
     tokio::time::sleep(std::time::Duration::from_millis(450)).await;
     let refused = store
         .apply(
-            PgStep {
+            Step {
                 lease: Some(lease.clone()),
                 ..user_step(&job, Input::CreateSending)
             },
@@ -548,7 +545,7 @@ async fn a_terminal_jobs_lease_is_cleared_and_an_expired_lease_is_lost() {
         .expect_err("the lease expired by the database's clock");
     assert!(matches!(
         refused,
-        PgStoreError::LeaseLost {
+        StoreError::LeaseLost {
             reason: LeaseLoss::Expired,
             ..
         }

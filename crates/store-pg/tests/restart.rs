@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use reportflow_core::{Input, Millis};
-use reportflow_store_pg::{PgOptions, PgStep, PgStore, PgStoreError, StepLease};
+use reportflow_store_pg::{PgError, PgOptions, PgStore, Step, StepLease, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ struct Worked {
     longest: Duration,
     /// Errors, which may only be "the commit's outcome is unknown" (a connection cut during a
     /// COMMIT).
-    errors: Vec<PgStoreError>,
+    errors: Vec<StoreError>,
 }
 
 /// Submits, claims, steps and reads in a loop until told to stop.
@@ -33,12 +33,12 @@ async fn keep_working(store: PgStore, stop: Arc<AtomicBool>) -> Worked {
     while !stop.load(Ordering::SeqCst) {
         n += 1;
         let started = Instant::now();
-        let result: Result<(), PgStoreError> = async {
+        let result: Result<(), StoreError> = async {
             store
                 .insert(spec(n), key(&format!("loop-{n}")), policy(), T0)
                 .await?;
             for claimed in store.claim(&w, 4, 100, T0).await? {
-                let step = PgStep {
+                let step = Step {
                     id: claimed.job.id,
                     expected_version: claimed.job.version,
                     input: Input::CreateSending,
@@ -46,7 +46,7 @@ async fn keep_working(store: PgStore, stop: Arc<AtomicBool>) -> Worked {
                 };
                 if let Err(e) = store.apply(step, T0.plus_ms(1)).await {
                     // A job whose earlier step's outcome was unknown has moved on.
-                    if !matches!(e, PgStoreError::Conflict { .. }) {
+                    if !matches!(e, StoreError::Conflict { .. }) {
                         return Err(e);
                     }
                 }
@@ -101,7 +101,7 @@ async fn the_store_waits_for_a_restarted_database_and_resumes() {
     );
     for e in &worked.errors {
         assert!(
-            matches!(e, PgStoreError::OutcomeUnknown { .. }),
+            matches!(e, StoreError::Postgres(PgError::OutcomeUnknown { .. })),
             "only a commit cut by the restart may fail: {e}"
         );
         assert!(!e.to_string().contains(reportflow_testpg::PASSWORD), "{e}");
@@ -157,7 +157,10 @@ async fn the_store_waits_for_a_restarted_database_and_resumes() {
         .await
         .expect("a task")
         .expect("pg_ctl start");
-    assert!(matches!(err, PgStoreError::Unavailable { .. }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Postgres(PgError::Unavailable { .. })),
+        "{err:?}"
+    );
     let text = err.to_string();
     assert!(text.contains("stayed unreachable"), "{text}");
     assert!(text.contains("postgres:***@127.0.0.1"), "{text}");

@@ -1,14 +1,16 @@
 //! Recording transitions: the core decides, one sled transaction stores them.
 
+use crate::lease::StepLease;
 use crate::records::StoredTransition;
 use crate::trees::{Tx, TxResult};
 use crate::{Store, StoreError};
 use reportflow_core::{Input, Job, JobId, Millis};
 use sled::transaction::ConflictableTransactionError;
 
-/// One transition to record with [`Store::apply_many`]: `input` for job `id`, which the caller
-/// last saw at `expected_version`.
-#[derive(Clone, Debug)]
+/// One transition to record ([`crate::JobStore::apply_many`], [`Store::apply_many`]): `input`
+/// for job `id`, which the caller last saw at `expected_version`, written under `lease` when a
+/// worker of a shared store writes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
     /// The job.
     pub id: JobId,
@@ -16,6 +18,42 @@ pub struct Step {
     pub expected_version: u64,
     /// What happened.
     pub input: Input,
+    /// The worker's lease on the job, on a shared store; `None` for a user's command (cancel,
+    /// retry), which is checked by version only, and for every step on the sled store (one
+    /// process holds it: nobody else can step its jobs). On a shared store a create intent
+    /// ([`Input::CreateSending`]) needs one.
+    pub lease: Option<StepLease>,
+}
+
+impl Step {
+    /// `input` for job `id` last seen at `expected_version`, without a lease.
+    pub fn new(id: JobId, expected_version: u64, input: Input) -> Step {
+        Step {
+            id,
+            expected_version,
+            input,
+            lease: None,
+        }
+    }
+
+    /// This step, written under `lease`.
+    pub fn under(self, lease: Option<StepLease>) -> Step {
+        Step { lease, ..self }
+    }
+}
+
+/// A recorded step, as every backend answers it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedStep {
+    /// The job after the step.
+    pub job: Job,
+    /// For a step written under a lease, how long the (renewed) lease lasts, by the
+    /// database's clock, measured at the write: the lease ends no sooner than this long after
+    /// the call was made. `None` for a step without a lease, when the job ended (an ended job's
+    /// lease is cleared), and on the sled store.
+    ///
+    /// Before sending a create request, check that this covers the request.
+    pub lease_remaining: Option<std::time::Duration>,
 }
 
 impl Store {
@@ -39,11 +77,7 @@ impl Store {
         input: Input,
         now: Millis,
     ) -> Result<Job, StoreError> {
-        let step = Step {
-            id,
-            expected_version,
-            input,
-        };
+        let step = Step::new(id, expected_version, input);
         let mut applied = self.apply_many(&[step], now)?;
         if applied.flush_needed {
             self.flush()?;
@@ -64,7 +98,8 @@ impl Store {
     ///
     /// Each step has its own result; a refused step (conflict, rejected input, unknown job, a
     /// damaged record) writes nothing and does not hold up the others. `Err` is a storage
-    /// failure of the whole batch, which then wrote nothing.
+    /// failure of the whole batch, which then wrote nothing. A step's lease is not looked at:
+    /// one process holds this store.
     pub fn apply_many(&self, steps: &[Step], now: Millis) -> Result<Applied, StoreError> {
         let outcomes = self
             .trees()

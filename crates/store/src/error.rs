@@ -1,5 +1,13 @@
-//! The one error type of the store, and how sled's errors map onto it.
+//! The one error type of the store interface, shared by every backend, and how sled's errors
+//! map onto it.
+//!
+//! Three groups: the refusals any backend answers with the same words (a key naming another
+//! spec, an unknown job, a version or lease that moved on, an input the core refuses), which
+//! write nothing; the failures of the sled directory; and the failures of a PostgreSQL database
+//! ([`StoreError::Postgres`], [`PgError`]).
 
+use crate::lease::LeaseLoss;
+pub use crate::postgres_error::PgError;
 use reportflow_core::{CoreError, JobId, JobKey};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -8,6 +16,95 @@ use thiserror::Error;
 /// Everything the store can fail with. Every message says what was wrong and what to do.
 #[derive(Debug, Error)]
 pub enum StoreError {
+    // ---- refusals every backend shares: nothing was written ----
+    /// The key already names a job with another spec.
+    #[error(
+        "the job key {shown:?} already names job {existing} ({existing_spec}), which differs from the new request ({new_spec}); use another key, or leave the key out to derive one from the request",
+        shown = .key.as_str()
+    )]
+    KeyConflict {
+        /// The key.
+        key: JobKey,
+        /// The job it names.
+        existing: JobId,
+        /// What that job asks for.
+        existing_spec: String,
+        /// What the new request asks for.
+        new_spec: String,
+    },
+    /// No job has this id.
+    #[error(
+        "there is no job {id} in the store; list the jobs to find its id (it may have been purged)"
+    )]
+    NotFound {
+        /// The id asked for.
+        id: JobId,
+    },
+    /// The job moved on since the caller read it (optimistic concurrency); nothing was written.
+    #[error(
+        "job {id} changed meanwhile (expected version {expected}, found {found}); nothing was written: read the job again and retry"
+    )]
+    Conflict {
+        /// The job.
+        id: JobId,
+        /// The version the caller expected.
+        expected: u64,
+        /// The version in the store.
+        found: u64,
+    },
+    /// The core refused the input in the job's state; nothing was written.
+    #[error("{0}")]
+    Rejected(CoreError),
+    /// The step's lease is no longer the worker's; nothing was written (fencing).
+    #[error(
+        "job {id}: this worker's lease on it is lost ({reason}); nothing was written: let the job go, another worker has it or will claim it"
+    )]
+    LeaseLost {
+        /// The job.
+        id: JobId,
+        /// How it was lost.
+        reason: LeaseLoss,
+    },
+    /// A create intent was to be recorded on a shared store without a lease.
+    #[error(
+        "job {id}: a create intent is recorded only under a lease; claim the job first (nothing was written)"
+    )]
+    LeaseRequired {
+        /// The job.
+        id: JobId,
+    },
+    /// The lease would not last as long as the step needs (a create request's longest time).
+    #[error(
+        "job {id}: the lease lasts {lease_ms} ms from this step, less than the {needed_ms} ms the step must be covered for; nothing was written: configure a lease longer than the longest create request"
+    )]
+    LeaseTooShort {
+        /// The job.
+        id: JobId,
+        /// How long a lease lasts after a step (the store's lease duration).
+        lease_ms: u64,
+        /// How long the step needed it to last.
+        needed_ms: u64,
+    },
+    /// A worker name cannot be used.
+    #[error("the worker name {shown:?} cannot be used: {reason}")]
+    InvalidWorker {
+        /// The name as given.
+        shown: String,
+        /// Why, and what to do.
+        reason: &'static str,
+    },
+    /// A backend broke its own contract (an answer missing); nothing is known to be wrong with
+    /// the data.
+    #[error(
+        "the store {store} did not answer as expected ({detail}); this is a bug of reportflow: report it"
+    )]
+    Internal {
+        /// The store, as [`crate::JobStore::describe`] names it.
+        store: String,
+        /// What was missing.
+        detail: String,
+    },
+    // ---- the sled directory ----
     /// The store directory does not exist and could not be created.
     #[error(
         "cannot create the store directory {}: {source}; create it yourself or choose another --store",
@@ -121,44 +218,10 @@ pub enum StoreError {
         /// sled's words.
         detail: String,
     },
-    /// The key already names a job with another spec.
-    #[error(
-        "the job key {shown:?} already names job {existing} ({existing_spec}), which differs from the new request ({new_spec}); use another key, or leave the key out to derive one from the request",
-        shown = .key.as_str()
-    )]
-    KeyConflict {
-        /// The key.
-        key: JobKey,
-        /// The job it names.
-        existing: JobId,
-        /// What that job asks for.
-        existing_spec: String,
-        /// What the new request asks for.
-        new_spec: String,
-    },
-    /// No job has this id.
-    #[error(
-        "there is no job {id} in the store; list the jobs to find its id (it may have been purged)"
-    )]
-    NotFound {
-        /// The id asked for.
-        id: JobId,
-    },
-    /// The job moved on since the caller read it (optimistic concurrency); nothing was written.
-    #[error(
-        "job {id} changed meanwhile (expected version {expected}, found {found}); nothing was written: read the job again and retry"
-    )]
-    Conflict {
-        /// The job.
-        id: JobId,
-        /// The version the caller expected.
-        expected: u64,
-        /// The version in the store.
-        found: u64,
-    },
-    /// The core refused the input in the job's state; nothing was written.
-    #[error("{0}")]
-    Rejected(CoreError),
+    // ---- a PostgreSQL database ----
+    /// The PostgreSQL database failed or refused (see [`PgError`]).
+    #[error(transparent)]
+    Postgres(#[from] PgError),
 }
 
 /// Maps a sled error met while working in `dir`.
@@ -287,6 +350,29 @@ impl Clone for StoreError {
                 found: *found,
             },
             Rejected(e) => Rejected(e.clone()),
+            LeaseLost { id, reason } => LeaseLost {
+                id: *id,
+                reason: *reason,
+            },
+            LeaseRequired { id } => LeaseRequired { id: *id },
+            LeaseTooShort {
+                id,
+                lease_ms,
+                needed_ms,
+            } => LeaseTooShort {
+                id: *id,
+                lease_ms: *lease_ms,
+                needed_ms: *needed_ms,
+            },
+            InvalidWorker { shown, reason } => InvalidWorker {
+                shown: shown.clone(),
+                reason,
+            },
+            Internal { store, detail } => Internal {
+                store: store.clone(),
+                detail: detail.clone(),
+            },
+            Postgres(e) => Postgres(e.clone()),
         }
     }
 }

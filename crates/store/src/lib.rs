@@ -1,4 +1,11 @@
-//! The durable job store of reportflow, on sled: the only crate that knows sled.
+//! The job store of reportflow: the one store interface every backend implements, and its sled
+//! backend (the only crate that knows sled).
+//!
+//! [`JobStore`] is the interface the engine, the CLI and embedders use (with [`SharedStore`]
+//! for a store several processes share), with one error type for every backend
+//! ([`StoreError`]) and the lease types of work sharing ([`WorkerId`], [`Lease`], ...). Backends:
+//! [`SledStore`] here (a directory, one process) and `reportflow_store_pg::PgStore`
+//! (PostgreSQL, any number of processes), which stores the same record bytes.
 //!
 //! A [`Store`] keeps each job's current record, its transition history and indexes of live
 //! jobs, jobs by state, state counts and ended jobs. Every write is one sled transaction over
@@ -14,19 +21,30 @@ mod apply;
 mod error;
 mod group;
 mod insert;
+mod interface;
 mod layout;
+mod lease;
 mod open;
+mod postgres_error;
 mod purge;
 mod queries;
 mod records;
+mod sled_store;
 mod store;
 mod trees;
+mod writer;
 
-pub use apply::{Applied, Step};
-pub use error::StoreError;
+pub use apply::{Applied, AppliedStep, Step};
+/// `async_trait`, which the interface's traits are written with: implement [`JobStore`] with
+/// `#[reportflow_store::async_trait]`.
+pub use async_trait::async_trait;
+pub use error::{PgError, StoreError};
 pub use group::GroupCommit;
 pub use insert::{Inserted, describe as describe_spec};
+pub use interface::{JobStore, LeasedTransition, SharedStore, WorkHints};
+pub use lease::{Claimed, Lease, LeaseLoss, Released, Renewed, StepLease, WorkerId};
 pub use purge::{PURGE_REPORT_MAX_IDS, PurgeReport};
+pub use sled_store::SledStore;
 // The record encoding and the state bytes, shared with the PostgreSQL backend
 // (`reportflow-store-pg`), so that both backends store the same bytes.
 pub use layout::{state_byte, state_from_byte};

@@ -80,7 +80,7 @@ proptest! {
                         .filter(|_| odd != 0)
                         .unwrap_or(Input::FileNotReady);
                     let expected_version = if odd == 1 { version + 1 } else { version };
-                    Step { id, expected_version, input }
+                    Step::new(id, expected_version, input)
                 })
                 .collect();
             let now = Millis(1_000 + b as u64);
@@ -102,22 +102,11 @@ fn a_batch_asks_for_a_flush_only_at_a_durability_point() {
     let tmp = tempfile::tempdir().expect("a temporary directory");
     let store = store_with_jobs(tmp.path(), Durability::DesignPoints);
     let refused = store
-        .apply_many(
-            &[Step {
-                id: JobId(1),
-                expected_version: 0,
-                input: Input::FileNotReady,
-            }],
-            Millis(2),
-        )
+        .apply_many(&[Step::new(JobId(1), 0, Input::FileNotReady)], Millis(2))
         .unwrap();
     assert!(!refused.flush_needed, "a refused step writes nothing");
     assert!(matches!(refused.results[0], Err(StoreError::Rejected(_))));
-    let sending = |id| Step {
-        id: JobId(id),
-        expected_version: 0,
-        input: Input::CreateSending,
-    };
+    let sending = |id| Step::new(JobId(id), 0, Input::CreateSending);
     let applied = store
         .apply_many(&[sending(1), sending(2)], Millis(3))
         .unwrap();
@@ -143,15 +132,12 @@ fn a_batch_larger_than_a_log_segment_is_stored_whole() {
         .expect("the jobs are stored");
     let long = "x".repeat(600);
     let steps: Vec<Step> = (1..=STEPS)
-        .map(|n| Step {
-            id: JobId(n),
-            expected_version: 0,
-            input: Input::PermanentError {
-                failure: reportflow_core::Failure {
-                    message: format!("{long} {n}"),
-                    ..failure()
-                },
-            },
+        .map(|n| {
+            let failure = reportflow_core::Failure {
+                message: format!("{long} {n}"),
+                ..failure()
+            };
+            Step::new(JobId(n), 0, Input::PermanentError { failure })
         })
         .collect();
     let applied = store.apply_many(&steps, Millis(2)).expect("the batch");

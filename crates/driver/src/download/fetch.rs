@@ -58,8 +58,8 @@ enum Into {
 }
 
 /// One try at the file of `job` at `location`: the answer checked, its body received whole
-/// (in memory when small, else into the job's temporary file in `out_dir`, written the way
-/// `writes` says, and removed again when the try fails).
+/// (in memory when small, else into the job's temporary file in `out_dir`, the lease's under
+/// `lease`, written the way `writes` says, and removed again when the try fails).
 pub(super) async fn once(
     api: &Api,
     job: &Job,
@@ -67,6 +67,7 @@ pub(super) async fn once(
     out_dir: &Path,
     writes: DownloadWrites,
     events: &broadcast::Sender<Event>,
+    lease: Option<u64>,
 ) -> Result<Fetched, CallError> {
     let response = api.open_file(location).await?;
     let total = content_length(response.headers());
@@ -98,7 +99,7 @@ pub(super) async fn once(
         _ => {
             let (dir, id) = (out_dir.to_path_buf(), job.id);
             let (part, output) = tokio::task::spawn_blocking(move || {
-                PartFile::create(&dir, id, |path| Output::open(path, writes, total))
+                PartFile::create(&dir, id, lease, |path| Output::open(path, writes, total))
             })
             .await
             .map_err(|e| local("create", out_dir, io::Error::other(e.to_string())))?

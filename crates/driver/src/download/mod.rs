@@ -37,24 +37,38 @@ use std::io;
 use std::path::Path;
 use tokio::sync::broadcast;
 
-/// Downloads the file at `{location}/file` for `job` into `out_dir` (where `layout` puts it,
-/// flat without one), written the way `writes` says, and returns it as stored. A failed fetch
-/// is retried as a GET ([`Api::retrying`]); what is left of a failure is the core's to wait
-/// for. A layout that cannot name the file is a local error. Whatever fails, no temporary file
-/// of the job is left (not even one a killed run left) and nothing is placed.
+/// Where and how a download's file is written.
+#[derive(Clone, Copy)]
+pub(crate) struct Destination<'a> {
+    /// The output folder (absolute).
+    pub out_dir: &'a Path,
+    /// Where in it the file goes (flat when `None`).
+    pub layout: Option<&'a FileLayout>,
+    /// How its bytes reach the disk.
+    pub writes: DownloadWrites,
+}
+
+/// Downloads the file at `{location}/file` for `job` into `to.out_dir` (where `to.layout` puts
+/// it, flat without one), written the way `to.writes` says, and returns it as stored. A failed
+/// fetch is retried as a GET ([`Api::retrying`]); what is left of a failure is the core's to
+/// wait for. A layout that cannot name the file is a local error. Whatever fails, no temporary
+/// file of the job is left (not even one a killed run left) and nothing is placed. Under a
+/// lease of a shared store (`lease`: the lease's token and whether it surely still holds) the
+/// temporary file is the lease's own, and the file is placed under its final name only if the
+/// lease surely holds right before; else it is removed and the download ends with
+/// [`DriverError::LeaseEnding`].
 pub(crate) async fn download(
     api: &Api,
     job: &Job,
     location: &str,
-    out_dir: &Path,
-    layout: Option<&FileLayout>,
-    writes: DownloadWrites,
+    to: Destination<'_>,
     events: &broadcast::Sender<Event>,
+    lease: Option<(u64, &(dyn Fn() -> bool + Sync))>,
 ) -> Result<StoredFile, CallError> {
-    let stored = fetch_and_place(api, job, location, out_dir, layout, writes, events).await;
+    let stored = fetch_and_place(api, job, location, to, events, lease).await;
     if stored.is_err() {
-        let (dir, id) = (out_dir.to_path_buf(), job.id);
-        let _ = tokio::task::spawn_blocking(move || PartFile::discard(&dir, id)).await;
+        let (dir, id, token) = (to.out_dir.to_path_buf(), job.id, lease.map(|(t, _)| t));
+        let _ = tokio::task::spawn_blocking(move || PartFile::discard(&dir, id, token)).await;
     }
     stored
 }
@@ -64,15 +78,20 @@ async fn fetch_and_place(
     api: &Api,
     job: &Job,
     location: &str,
-    out_dir: &Path,
-    layout: Option<&FileLayout>,
-    writes: DownloadWrites,
+    to: Destination<'_>,
     events: &broadcast::Sender<Event>,
+    lease: Option<(u64, &(dyn Fn() -> bool + Sync))>,
 ) -> Result<StoredFile, CallError> {
+    let Destination {
+        out_dir,
+        layout,
+        writes,
+    } = to;
     let request = format!("the report file ({})", fetch::file_endpoint(location));
+    let token = lease.map(|(token, _)| token);
     let fetched = api
         .retrying(job.id, Endpoint::File, &request, || {
-            fetch::once(api, job, location, out_dir, writes, events)
+            fetch::once(api, job, location, out_dir, writes, events, token)
         })
         .await?;
     let name = reportflow_wire::file_name_from_disposition(
@@ -80,13 +99,18 @@ async fn fetch_and_place(
         &fallback_name(job),
     );
     let target = layout::target(layout, job, &name).map_err(CallError::Local)?;
+    if lease.is_some_and(|(_, holds)| !holds()) {
+        // Dropping what was received removes its temporary file.
+        drop(fetched.received);
+        return Err(CallError::Local(DriverError::LeaseEnding { id: job.id }));
+    }
     let (received, out, id) = (fetched.received, out_dir.to_path_buf(), job.id);
     // One blocking call writes a small file, syncs it and places it; a streamed one is placed.
     let placed = tokio::task::spawn_blocking(move || {
         let (part, bytes, sha256) = match received {
             Received::Whole(content) => {
                 let sha256 = hex(&Sha256::digest(&content));
-                let part = PartFile::write_whole(&out, id, &content)?;
+                let part = PartFile::write_whole(&out, id, token, &content)?;
                 (part, content.len() as u64, sha256)
             }
             Received::Streamed {

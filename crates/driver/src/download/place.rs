@@ -27,37 +27,64 @@ pub(super) struct PartFile {
 }
 
 impl PartFile {
-    /// Job `id`'s temporary file in `dir` (not created yet).
-    fn named(dir: &Path, id: JobId) -> PartFile {
+    /// Job `id`'s temporary file in `dir` (not created yet): the job's name, or under a lease
+    /// of a shared store (`lease` is its token) the lease's.
+    fn named(dir: &Path, id: JobId, lease: Option<u64>) -> PartFile {
+        let name = match lease {
+            None => format!(".reportflow-job{id}.part"),
+            Some(token) => format!(".reportflow-job{id}-lease{token}.part"),
+        };
         PartFile {
             dir: dir.to_path_buf(),
-            path: dir.join(format!(".reportflow-job{id}.part")),
+            path: dir.join(name),
             placed: false,
         }
     }
 
     /// Creates (or truncates) the temporary file of job `id` in `dir` with `open`, which also
     /// gives what writes to it.
+    ///
+    /// On a store one process holds its name is the job's (`.reportflow-job<id>.part`), so a
+    /// killed run's file is the one truncated. Under a lease of a shared store (`lease` is its
+    /// token) the name is the lease's (`.reportflow-job<id>-lease<token>.part`): several workers
+    /// may share the output folder, and a worker paused past its lease that wakes up mid-write
+    /// writes only into its own file; the files of the job's earlier leases (a killed or paused
+    /// worker's) are removed first.
     pub(super) fn create<W>(
         dir: &Path,
         id: JobId,
+        lease: Option<u64>,
         open: impl FnOnce(&Path) -> io::Result<W>,
     ) -> io::Result<(PartFile, W)> {
-        let part = PartFile::named(dir, id);
+        let part = PartFile::named(dir, id, lease);
+        if let Some(token) = lease {
+            remove_earlier_leases(dir, id, token)?;
+        }
         let writer = open(&part.path)?;
         Ok((part, writer))
     }
 
-    /// Writes `bytes` whole as the temporary file of job `id` in `dir`, synced (a small file:
-    /// one write, one `fdatasync`).
-    pub(super) fn write_whole(dir: &Path, id: JobId, bytes: &[u8]) -> io::Result<PartFile> {
-        Ok(PartFile::create(dir, id, |path| direct::write_whole(path, bytes))?.0)
+    /// Writes `bytes` whole as the temporary file of job `id` in `dir` (under `lease`, as in
+    /// [`PartFile::create`]), synced (a small file: one write, one `fdatasync`).
+    pub(super) fn write_whole(
+        dir: &Path,
+        id: JobId,
+        lease: Option<u64>,
+        bytes: &[u8],
+    ) -> io::Result<PartFile> {
+        Ok(PartFile::create(dir, id, lease, |path| direct::write_whole(path, bytes))?.0)
     }
 
-    /// Removes the temporary file job `id` may have in `dir` (what a killed run left), after a
-    /// download that failed before it wrote one.
-    pub(super) fn discard(dir: &Path, id: JobId) {
-        drop(PartFile::named(dir, id));
+    /// Removes the temporary file job `id` may have in `dir` under `lease` (what a killed run
+    /// left), and under a lease those of the job's earlier leases, after a download that failed
+    /// before it wrote one.
+    pub(super) fn discard(dir: &Path, id: JobId, lease: Option<u64>) {
+        if let Some(token) = lease
+            && let Err(e) = remove_earlier_leases(dir, id, token)
+        {
+            tracing::warn!(dir = %dir.display(), error = %e, "could not remove the temporary files of earlier leases; remove them by hand");
+        }
+        drop(PartFile::named(dir, id, lease));
     }
 
     /// Where the file is.
@@ -189,6 +216,39 @@ impl Drop for PartFile {
     }
 }
 
+/// Removes the temporary files job `id` has in `dir` under leases before `token` (and under
+/// the name a store one process holds gives).
+fn remove_earlier_leases(dir: &Path, id: JobId, token: u64) -> io::Result<()> {
+    let prefix = format!(".reportflow-job{id}");
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let earlier = match rest.strip_suffix(".part") {
+            Some("") => true,
+            Some(lease) => lease
+                .strip_prefix("-lease")
+                .and_then(|t| t.parse::<u64>().ok())
+                .is_some_and(|t| t < token),
+            None => false,
+        };
+        if earlier {
+            match fs::remove_file(entry.path()) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `name` with `-n` before its extension.
 fn with_suffix(name: &str, n: u32) -> String {
     match name.rsplit_once('.') {
@@ -216,9 +276,40 @@ mod tests {
     use super::*;
 
     fn part_with(dir: &Path, content: &[u8]) -> PartFile {
-        PartFile::create(dir, JobId(1), |p| fs::write(p, content))
+        PartFile::create(dir, JobId(1), None, |p| fs::write(p, content))
             .expect("create part")
             .0
+    }
+
+    #[test]
+    fn a_lease_writes_its_own_part_file_and_removes_the_earlier_leases_ones() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        for name in [
+            ".reportflow-job7-lease2.part",
+            ".reportflow-job7-lease5.part",
+            ".reportflow-job7.part",
+            ".reportflow-job70-lease1.part",
+            "report.csv",
+        ] {
+            fs::write(d.join(name), b"x").expect("write");
+        }
+        let (part, ()) =
+            PartFile::create(d, JobId(7), Some(4), |p| fs::write(p, b"mine")).expect("create");
+        assert_eq!(part.path(), d.join(".reportflow-job7-lease4.part"));
+        assert!(!d.join(".reportflow-job7-lease2.part").exists());
+        assert!(!d.join(".reportflow-job7.part").exists());
+        assert!(
+            d.join(".reportflow-job7-lease5.part").exists(),
+            "a later lease's"
+        );
+        assert!(
+            d.join(".reportflow-job70-lease1.part").exists(),
+            "another job's"
+        );
+        assert!(d.join("report.csv").exists());
+        drop(part);
+        assert!(!d.join(".reportflow-job7-lease4.part").exists());
     }
 
     #[test]

@@ -64,8 +64,10 @@ impl Setup {
         self.config.out_dir.clone()
     }
 
-    pub fn engine(&self) -> Engine {
-        Engine::open(self.config.clone()).expect("engine opens")
+    pub async fn engine(&self) -> Engine {
+        Engine::open(self.config.clone())
+            .await
+            .expect("engine opens")
     }
 }
 
@@ -113,7 +115,10 @@ pub async fn submit_catalogue(engine: &Engine) -> usize {
             unreachable!()
         };
         spec.params = sample_parameters(&detail, ACCOUNT, today);
-        engine.submit(JobSpec::Account(spec), None).expect("submit");
+        engine
+            .submit(JobSpec::Account(spec), None)
+            .await
+            .expect("submit");
     }
     for t in reportflow_core::KNOWN_BILLING_TYPES {
         engine
@@ -121,6 +126,7 @@ pub async fn submit_catalogue(engine: &Engine) -> usize {
                 billing(t, Date::constant(2026, 5, 21), Date::constant(2026, 5, 29)),
                 None,
             )
+            .await
             .expect("submit billing");
     }
     catalogue.len() + reportflow_core::KNOWN_BILLING_TYPES.len()
@@ -136,9 +142,13 @@ pub fn sha256_file(path: &Path) -> String {
 
 /// Every downloaded job's file exists, has the recorded size and sha256, and matches what the
 /// simulator served; no temporary file is left. Returns the jobs per state.
-pub fn verify(engine: &Engine, sim: &SimHandle, out_dir: &Path) -> BTreeMap<StateName, Vec<Job>> {
+pub async fn verify(
+    engine: &Engine,
+    sim: &SimHandle,
+    out_dir: &Path,
+) -> BTreeMap<StateName, Vec<Job>> {
     let mut by_state: BTreeMap<StateName, Vec<Job>> = BTreeMap::new();
-    for job in engine.jobs(None).expect("jobs") {
+    for job in engine.jobs(None).await.expect("jobs") {
         if let JobState::Downloaded { upstream, file } = &job.state {
             let path = Path::new(&file.path);
             assert!(

@@ -1,13 +1,14 @@
-//! The one error type of the PostgreSQL store. Every message says what was wrong and what to
-//! do, and shows the database URL only with its password replaced (`postgres://user:***@host/db`).
+//! What the PostgreSQL backend (`reportflow-store-pg`) can fail with, beside the refusals every
+//! backend shares ([`crate::StoreError`]). Every message says what was wrong and what to do,
+//! and shows the database URL only with its password replaced (`postgres://user:***@host/db`).
+//! Defined here, with the interface, so that one error type ([`crate::StoreError`]) serves
+//! every backend; nothing here needs the database's crates.
 
-use reportflow_core::{CoreError, JobId, JobKey};
-use std::fmt;
 use thiserror::Error;
 
-/// Everything the PostgreSQL store can fail with.
+/// Everything the PostgreSQL database can fail with (`StoreError::Postgres`).
 #[derive(Debug, Clone, Error)]
-pub enum PgStoreError {
+pub enum PgError {
     /// The store URL cannot be used.
     #[error(
         "the store URL {shown} is not a usable PostgreSQL URL ({detail}); write it as postgres://user:password@host:5432/database, optionally with ?sslmode=disable|prefer|require"
@@ -23,14 +24,6 @@ pub enum PgStoreError {
     InvalidOptions {
         /// What is wrong, and what to set instead.
         detail: String,
-    },
-    /// A worker name cannot be used.
-    #[error("the worker name {shown:?} cannot be used: {reason}")]
-    InvalidWorker {
-        /// The name as given.
-        shown: String,
-        /// Why, and what to do.
-        reason: &'static str,
     },
     /// No connection could be made to the server.
     #[error(
@@ -158,93 +151,4 @@ pub enum PgStoreError {
         /// The newest record version this build understands.
         supported: u16,
     },
-    /// The key already names a job with another spec.
-    #[error(
-        "the job key {shown:?} already names job {existing} ({existing_spec}), which differs from the new request ({new_spec}); use another key, or leave the key out to derive one from the request",
-        shown = .key.as_str()
-    )]
-    KeyConflict {
-        /// The key.
-        key: JobKey,
-        /// The job it names.
-        existing: JobId,
-        /// What that job asks for.
-        existing_spec: String,
-        /// What the new request asks for.
-        new_spec: String,
-    },
-    /// No job has this id.
-    #[error(
-        "there is no job {id} in the store; list the jobs to find its id (it may have been purged)"
-    )]
-    NotFound {
-        /// The id asked for.
-        id: JobId,
-    },
-    /// The job moved on since the caller read it (optimistic concurrency); nothing was written.
-    #[error(
-        "job {id} changed meanwhile (expected version {expected}, found {found}); nothing was written: read the job again and retry"
-    )]
-    Conflict {
-        /// The job.
-        id: JobId,
-        /// The version the caller expected.
-        expected: u64,
-        /// The version in the store.
-        found: u64,
-    },
-    /// The core refused the input in the job's state; nothing was written.
-    #[error("{0}")]
-    Rejected(CoreError),
-    /// The step's lease is no longer the worker's; nothing was written (fencing).
-    #[error(
-        "job {id}: this worker's lease on it is lost ({reason}); nothing was written: let the job go, another worker has it or will claim it"
-    )]
-    LeaseLost {
-        /// The job.
-        id: JobId,
-        /// How it was lost.
-        reason: LeaseLoss,
-    },
-    /// A create intent was to be recorded without a lease.
-    #[error(
-        "job {id}: a create intent is recorded only under a lease; claim the job first (nothing was written)"
-    )]
-    LeaseRequired {
-        /// The job.
-        id: JobId,
-    },
-    /// The lease would not last as long as the step needs (a create request's longest time).
-    #[error(
-        "job {id}: the lease lasts {lease_ms} ms from this step, less than the {needed_ms} ms the step must be covered for; nothing was written: configure a lease longer than the longest create request"
-    )]
-    LeaseTooShort {
-        /// The job.
-        id: JobId,
-        /// How long a lease lasts after a step (the store's lease duration).
-        lease_ms: u64,
-        /// How long the step needed it to last.
-        needed_ms: u64,
-    },
-}
-
-/// How a lease was found lost.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LeaseLoss {
-    /// It expired by the database's clock (renew sooner, or lengthen the lease).
-    Expired,
-    /// Another worker claimed the job since (the lease token or the owner differs).
-    TakenOver,
-    /// Nobody holds a lease on the job (it was released, or the job ended).
-    NotLeased,
-}
-
-impl fmt::Display for LeaseLoss {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Expired => "it expired by the database's clock",
-            Self::TakenOver => "another worker claimed the job since",
-            Self::NotLeased => "nobody holds a lease on the job any more",
-        })
-    }
 }

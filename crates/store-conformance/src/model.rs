@@ -1,41 +1,59 @@
-//! Model-based test: random sequences of insert, apply (right and stale versions, legal and
-//! refused inputs), purge and close-and-reopen leave the store observably equal to a small
-//! in-memory reference model built on the core's pure `Job::apply`.
+//! The model test, one body for every backend: random sequences of insert, apply (right and
+//! stale versions, legal and refused inputs), purge and close-and-reopen leave the store
+//! observably equal to a small in-memory reference model built on the core's pure `Job::apply`.
+//!
+//! The model learns each new job's id from the store (ids must grow and never be reused; they
+//! need not be dense). On a shared store a create intent is recorded under a lease: the body
+//! claims every claimable job before each step, and a create intent for a job it holds no
+//! lease on (an ended one) is refused with `LeaseRequired` there.
 
-mod common;
-
-use common::*;
+use crate::backend::{Backend, Leases};
+use crate::fixtures::*;
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 use reportflow_core::{Input, Job, JobId, JobKey, JobSpec, Millis, StateName};
-use reportflow_store::{Inserted, PurgeReport, Store, StoreError, TransitionRecord};
+use reportflow_store::{Inserted, JobStore, PurgeReport, Step, StoreError, TransitionRecord};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::sync::Arc;
 
 const KEYS: u8 = 6;
 const SPECS: u8 = 3;
 
+/// One operation of a sequence.
 #[derive(Clone, Debug)]
-enum Op {
+pub enum Op {
+    /// Submits spec `spec` under key `key` at `at`.
     Insert {
+        /// Which key.
         key: u8,
+        /// Which spec.
         spec: u8,
+        /// When.
         at: u64,
     },
+    /// Applies an input to a job (`job` picks it; 11 an unknown id).
     Apply {
+        /// Which job.
         job: u8,
+        /// How far the expected version is off.
         stale: i8,
+        /// A legal input for the job's state, or any.
         legal: bool,
+        /// Which input.
         pick: u64,
+        /// When.
         at: u64,
     },
+    /// Purges ended jobs older than this.
     Purge {
+        /// The cut-off.
         older_than: u64,
     },
+    /// Closes the store and opens it again.
     Reopen,
 }
 
-fn op() -> impl Strategy<Value = Op> {
+/// The operations, weighted.
+pub fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..KEYS, 0..SPECS, 0..1_000u64).prop_map(|(key, spec, at)| Op::Insert { key, spec, at }),
         12 => (0..12u8, prop_oneof![6 => Just(0i8), 1 => -2..=2i8], proptest::bool::weighted(0.8), any::<u64>(), 0..1_000u64)
@@ -92,31 +110,48 @@ fn describe(err: StoreError) -> String {
         StoreError::Rejected(core) => format!("rejected {core}"),
         StoreError::NotFound { id } => format!("not found {id}"),
         StoreError::KeyConflict { key, existing, .. } => format!("key conflict {key} {existing}"),
+        StoreError::LeaseRequired { id } => format!("lease required {id}"),
         other => panic!("the store failed unexpectedly: {other}"),
     }
 }
 
+/// What the store should hold.
 #[derive(Default)]
 struct Model {
     jobs: BTreeMap<JobId, (Job, Vec<TransitionRecord>)>,
     keys: BTreeMap<JobKey, JobId>,
-    next_id: u64,
+    /// The highest id the store handed out so far.
+    last_id: u64,
 }
 
 impl Model {
-    fn insert(&mut self, spec: JobSpec, key: JobKey, at: Millis) -> Result<Inserted, String> {
-        if let Some(id) = self.keys.get(&key) {
-            let job = &self.jobs[id].0;
-            if job.spec == spec {
-                return Ok(Inserted {
-                    job: job.clone(),
-                    created: false,
-                });
+    /// What an insert must answer: the key's job, or `None` for a new job (whose id the store
+    /// picks), or a key conflict.
+    fn insert(&self, spec: &JobSpec, key: &JobKey) -> Result<Option<Inserted>, String> {
+        match self.keys.get(key) {
+            Some(id) => {
+                let job = &self.jobs[id].0;
+                if job.spec == *spec {
+                    Ok(Some(Inserted {
+                        job: job.clone(),
+                        created: false,
+                    }))
+                } else {
+                    Err(format!("key conflict {key} {id}"))
+                }
             }
-            return Err(format!("key conflict {key} {id}"));
+            None => Ok(None),
         }
-        self.next_id += 1;
-        let id = JobId(self.next_id);
+    }
+
+    /// Takes in a new job the store made with id `id`.
+    fn created(&mut self, spec: JobSpec, key: JobKey, id: JobId, at: Millis) -> Job {
+        assert!(
+            id.0 > self.last_id,
+            "ids grow and are never reused: {id} after {}",
+            self.last_id
+        );
+        self.last_id = id.0;
         let job = Job::new(id, key.clone(), spec, policy(), at);
         let submit = TransitionRecord {
             seq: 0,
@@ -127,7 +162,7 @@ impl Model {
         };
         self.jobs.insert(id, (job.clone(), vec![submit]));
         self.keys.insert(key, id);
-        Ok(Inserted { job, created: true })
+        job
     }
 
     fn apply(&mut self, id: JobId, expected: u64, input: Input, at: Millis) -> Result<Job, String> {
@@ -173,52 +208,56 @@ impl Model {
     }
 
     /// Checks everything the store lets one observe against the model.
-    fn check(&self, store: &Store) {
+    async fn check(&self, store: &dyn JobStore) {
         let jobs: Vec<Job> = self.jobs.values().map(|(j, _)| j.clone()).collect();
-        assert_eq!(paged(store, None), jobs);
+        assert_eq!(paged(store, None).await, jobs);
         for state in StateName::ALL {
             let want: Vec<Job> = jobs
                 .iter()
                 .filter(|j| j.state.name() == state)
                 .cloned()
                 .collect();
-            assert_eq!(paged(store, Some(state)), want, "jobs in {state}");
+            assert_eq!(paged(store, Some(state)).await, want, "jobs in {state}");
         }
         let live: Vec<Job> = jobs
             .iter()
             .filter(|j| !j.state.is_terminal())
             .cloned()
             .collect();
-        assert_eq!(store.live_jobs().unwrap(), live);
+        assert_eq!(store.live_page(None, usize::MAX).await.unwrap(), live);
         let mut counts: BTreeMap<StateName, u64> =
             StateName::ALL.into_iter().map(|s| (s, 0)).collect();
         for job in &jobs {
             *counts.entry(job.state.name()).or_default() += 1;
         }
-        assert_eq!(store.counts().unwrap(), counts);
+        assert_eq!(store.counts().await.unwrap(), counts);
         for (id, (job, history)) in &self.jobs {
-            assert_eq!(store.get(*id).unwrap().as_ref(), Some(job));
-            assert_eq!(&store.history(*id).unwrap(), history, "history of {id}");
+            assert_eq!(store.get(*id).await.unwrap().as_ref(), Some(job));
+            assert_eq!(
+                &store.history(*id).await.unwrap(),
+                history,
+                "history of {id}"
+            );
         }
         for n in 0..KEYS {
             let key = model_key(n);
             let want = self.keys.get(&key).map(|id| self.jobs[id].0.clone());
-            assert_eq!(store.get_by_key(&key).unwrap(), want, "key {key}");
+            assert_eq!(store.get_by_key(&key).await.unwrap(), want, "key {key}");
         }
-        for id in 1..=self.next_id + 1 {
+        for id in 1..=self.last_id + 1 {
             if !self.jobs.contains_key(&JobId(id)) {
-                assert_eq!(store.get(JobId(id)).unwrap(), None);
+                assert_eq!(store.get(JobId(id)).await.unwrap(), None);
             }
         }
     }
 }
 
 /// Every job (in a state) read in pages of three.
-fn paged(store: &Store, state: Option<StateName>) -> Vec<Job> {
+async fn paged(store: &dyn JobStore, state: Option<StateName>) -> Vec<Job> {
     let mut all = Vec::new();
     let mut after = None;
     loop {
-        let page = store.list(state, after, 3).unwrap();
+        let page = store.list(state, after, 3).await.unwrap();
         let Some(last) = page.last() else { break };
         after = Some(last.id);
         all.extend(page);
@@ -226,18 +265,29 @@ fn paged(store: &Store, state: Option<StateName>) -> Vec<Job> {
     all
 }
 
-fn run(dir: &Path, ops: Vec<Op>) {
-    let mut store = Some(Store::open(dir).unwrap());
+/// Runs `ops` against `backend`'s store (fresh) and the model, checking after every one.
+pub async fn run(backend: &dyn Backend, ops: Vec<Op>) {
+    let mut store: Option<Arc<dyn JobStore>> = Some(backend.open().await);
     let mut model = Model::default();
+    let mut leases = Leases::of("model");
     for op in ops {
-        let s = store.as_ref().expect("the store is open");
+        let s = Arc::clone(store.as_ref().expect("the store is open"));
         match op {
             Op::Insert { key, spec, at } => {
-                let want = model.insert(model_spec(spec), model_key(key), Millis(at));
+                let (spec, key) = (model_spec(spec), model_key(key));
+                let want = model.insert(&spec, &key);
                 let got = s
-                    .insert(model_spec(spec), model_key(key), policy(), Millis(at))
+                    .insert(spec.clone(), key.clone(), policy(), Millis(at))
+                    .await
                     .map_err(describe);
-                assert_eq!(got, want);
+                match (want, got) {
+                    (Ok(None), Ok(inserted)) => {
+                        assert!(inserted.created, "a new key makes a new job");
+                        let job = model.created(spec, key, inserted.job.id, Millis(at));
+                        assert_eq!(inserted.job, job);
+                    }
+                    (want, got) => assert_eq!(got.map(Some), want),
+                }
             }
             Op::Apply {
                 job,
@@ -250,7 +300,7 @@ fn run(dir: &Path, ops: Vec<Op>) {
                 let stored: Vec<JobId> = model.jobs.keys().copied().collect();
                 let id = match stored.len() {
                     n if n > 0 && job < 11 => stored[usize::from(job) % n],
-                    _ => JobId(u64::from(job) % (model.next_id + 2) + 1),
+                    _ => JobId(u64::from(job) % (model.last_id + 2) + 1),
                 };
                 let current = model.jobs.get(&id).map(|(j, _)| j.clone());
                 let version = current
@@ -261,31 +311,43 @@ fn run(dir: &Path, ops: Vec<Op>) {
                     (Some(job), true) => legal_input(job, pick).unwrap_or(Input::Retry),
                     _ => any_input(pick),
                 };
-                let want = model.apply(id, version, input.clone(), Millis(at));
-                let got = s.apply(id, version, input, Millis(at)).map_err(describe);
+                leases.claim_all(s.as_ref()).await.expect("claims");
+                let lease = leases.step_lease(id);
+                let needs_lease = s.shared().is_some()
+                    && input == Input::CreateSending
+                    && lease.is_none()
+                    && current.as_ref().is_some_and(|j| j.version == version);
+                let want = if needs_lease {
+                    Err(format!("lease required {id}"))
+                } else {
+                    model.apply(id, version, input.clone(), Millis(at))
+                };
+                let step = Step::new(id, version, input).under(lease);
+                let got = s
+                    .apply(step, Millis(at))
+                    .await
+                    .map(|a| a.job)
+                    .map_err(describe);
                 assert_eq!(got, want);
+                leases.settle(id, model.jobs.get(&id).map(|(j, _)| j));
             }
             Op::Purge { older_than } => {
                 let want = model.purge(Millis(older_than));
-                assert_eq!(s.purge(Millis(older_than)).unwrap(), want);
+                assert_eq!(s.purge(Millis(older_than)).await.unwrap(), want);
+                for id in &want.ids {
+                    leases.settle(*id, None);
+                }
             }
             Op::Reopen => {
+                drop(s);
                 drop(store.take());
-                store = Some(Store::open(dir).unwrap());
+                store = Some(backend.open().await);
             }
         }
-        model.check(store.as_ref().expect("the store is open"));
+        model
+            .check(store.as_deref().expect("the store is open"))
+            .await;
     }
     drop(store.take());
-    model.check(&Store::open(dir).unwrap());
-}
-
-proptest! {
-    #![proptest_config(Config { cases: 48, ..Config::default() })]
-
-    #[test]
-    fn the_store_behaves_like_the_model(ops in proptest::collection::vec(op(), 1..100)) {
-        let tmp = tempfile::tempdir().unwrap();
-        run(&tmp.path().join("store"), ops);
-    }
+    model.check(backend.open().await.as_ref()).await;
 }
