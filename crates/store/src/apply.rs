@@ -58,9 +58,9 @@ pub struct AppliedStep {
 
 impl Store {
     /// Applies `input` to job `id` through the core's [`Job::apply`] in one sled transaction
-    /// that writes the job (and its copy in `live` while it has not ended), appends its history
-    /// (seq = the new version) and moves its index entries (`live`, `by_state`, `counts`,
-    /// `ended`) when its state changes.
+    /// that writes the job's record (in `live` while it has not ended, in `jobs` once it has),
+    /// appends its history (seq = the new version) and moves its index entries (`by_state`,
+    /// the counts, `ended`) when its state changes: two keys for a step that keeps the state.
     ///
     /// A job whose version is not `expected_version` is a [`StoreError::Conflict`]; an input the
     /// core refuses is [`StoreError::Rejected`]; in both cases nothing is written. The step is
@@ -157,7 +157,7 @@ fn record(tx: &Tx<'_>, step: &Step, now: Millis) -> TxResult<Result<(Job, Job), 
         tx.leave_state(&job)?;
         tx.enter_state(&next)?;
     }
-    tx.put_job(&next)?;
+    tx.put_job(Some(&job), &next)?;
     let transition = StoredTransition {
         from: Some(job.state.name()),
         to: next.state.name(),

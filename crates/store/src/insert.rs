@@ -170,7 +170,7 @@ impl Store {
         job.label = new.label.clone();
         job.origin = new.origin.clone();
         tx.enter_state(&job)?;
-        tx.put_job(&job)?;
+        tx.put_job(None, &job)?;
         tx.keys
             .insert(key.as_str().as_bytes(), &id_key(job.id)[..])?;
         let submit = StoredTransition {

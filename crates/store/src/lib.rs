@@ -24,6 +24,7 @@ mod insert;
 mod interface;
 mod layout;
 mod lease;
+mod migrate;
 mod open;
 mod postgres_error;
 mod purge;

@@ -61,7 +61,7 @@ impl Store {
                         }
                     };
                     tx.leave_state(&job)?;
-                    tx.jobs.remove(&id_key(id)[..])?;
+                    tx.remove_ended(id)?;
                     let key_bytes = job.key.as_str().as_bytes();
                     if tx.keys.get(key_bytes)?.as_deref() == Some(&id_key(id)[..]) {
                         tx.keys.remove(key_bytes)?;

@@ -11,12 +11,12 @@ use reportflow_core::{Job, JobId, JobKey, StateName};
 use std::collections::BTreeMap;
 
 impl Store {
-    /// The job with this id, if it is stored.
+    /// The job with this id, if it is stored (its record is in `live` while it has not
+    /// ended, in `jobs` once it has).
     pub fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
         let bytes = self
             .trees()
-            .jobs
-            .get(id_key(id))
+            .job_bytes(id)
             .map_err(|e| from_sled(&self.dir, "read a job", e))?;
         bytes
             .map(|bytes| decode_job(&self.dir, id, &bytes))
@@ -83,12 +83,24 @@ impl Store {
         let read = |e| from_sled(&self.dir, "list jobs", e);
         match state {
             None => {
-                for entry in self.trees().jobs.range(id_key(JobId(first))..) {
-                    let (key, bytes) = entry.map_err(read)?;
-                    let id = self.index_id(layout::decode_u64(&key).map(JobId), "jobs")?;
-                    jobs.push(decode_job(&self.dir, id, &bytes)?);
-                    if jobs.len() == limit {
+                // The live jobs' records and the ended ones', merged in id order. Each id is
+                // looked up in both from where the page is, so that a job moving from one to
+                // the other meanwhile is found in one of them (see `Trees::job_bytes`).
+                let trees = self.trees();
+                let mut next = first;
+                while jobs.len() < limit {
+                    let live = self.first_id_from(&trees.live, next, "live")?;
+                    let ended = self.first_id_from(&trees.jobs, next, "jobs")?;
+                    let again = self.first_id_from(&trees.live, next, "live")?;
+                    let Some(id) = [live, ended, again].into_iter().flatten().min() else {
                         break;
+                    };
+                    if let Some(job) = self.get(JobId(id))? {
+                        jobs.push(job);
+                    }
+                    match id.checked_add(1) {
+                        Some(after) => next = after,
+                        None => break,
                     }
                 }
             }
@@ -131,30 +143,31 @@ impl Store {
         Ok(records)
     }
 
-    /// How many jobs are in each state; every state is present, zero or not. Read from
-    /// counters kept up to date by every write, not by scanning jobs.
+    /// How many jobs are in each state; every state is present, zero or not. Read from one
+    /// key (`meta/counts`) kept up to date by every write, not by scanning jobs.
     pub fn counts(&self) -> Result<BTreeMap<StateName, u64>, StoreError> {
-        let mut counts: BTreeMap<StateName, u64> =
-            StateName::ALL.into_iter().map(|s| (s, 0)).collect();
-        for entry in self.trees().counts.iter() {
-            let (key, value) = entry.map_err(|e| from_sled(&self.dir, "read the counters", e))?;
-            let state = match &key[..] {
-                [byte] => layout::state_from_byte(*byte),
-                _ => None,
-            };
-            match (state, layout::decode_u64(&value)) {
-                (Some(state), Some(n)) => {
-                    counts.insert(state, n);
-                }
-                _ => {
-                    return Err(StoreError::Corrupt {
-                        dir: self.dir.clone(),
-                        detail: "a state counter is damaged".to_string(),
-                    });
-                }
+        let counts = self.trees().counts(&self.dir)?;
+        Ok(StateName::ALL
+            .into_iter()
+            .map(|s| (s, counts.get(s)))
+            .collect())
+    }
+
+    /// The first id at or above `from` in `tree` (keyed by id, named `name`), if any.
+    fn first_id_from(
+        &self,
+        tree: &sled::Tree,
+        from: u64,
+        name: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        match tree.range(id_key(JobId(from))..).keys().next() {
+            Some(key) => {
+                let key = key.map_err(|e| from_sled(&self.dir, "list jobs", e))?;
+                let id = self.index_id(layout::decode_u64(&key).map(JobId), name)?;
+                Ok(Some(id.0))
             }
+            None => Ok(None),
         }
-        Ok(counts)
     }
 
     /// The id in an index key, or a corruption error naming the index.
