@@ -5,7 +5,8 @@
 
 use crate::error::from_sled;
 use crate::layout::{self, by_state_id, by_state_key, history_key, history_seq, id_key};
-use crate::records::{TransitionRecord, decode_job, decode_transition};
+use crate::records::live::{decode_live, live_state_byte};
+use crate::records::{TransitionRecord, decode_transitions};
 use crate::{Store, StoreError};
 use reportflow_core::{Job, JobId, JobKey, StateName};
 use std::collections::BTreeMap;
@@ -14,13 +15,11 @@ impl Store {
     /// The job with this id, if it is stored (its record is in `live` while it has not
     /// ended, in `jobs` once it has).
     pub fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
-        let bytes = self
+        let found = self
             .trees()
-            .job_bytes(id)
+            .job_value(id)
             .map_err(|e| from_sled(&self.dir, "read a job", e))?;
-        bytes
-            .map(|bytes| decode_job(&self.dir, id, &bytes))
-            .transpose()
+        found.map(|found| found.job(&self.dir, id)).transpose()
     }
 
     /// The job this key names, if any.
@@ -59,14 +58,15 @@ impl Store {
             .map(|entry| {
                 let (key, bytes) = entry.map_err(read)?;
                 let id = self.index_id(layout::decode_u64(&key).map(JobId), "live")?;
-                decode_job(&self.dir, id, &bytes)
+                decode_live(&self.dir, id, &bytes).map(|live| live.job)
             })
             .collect()
     }
 
     /// Up to `limit` jobs with ids above `after`, in ascending id order; only those in `state`
-    /// when one is given (read through the state index, not by scanning every job). Pass the
-    /// last id of a page as `after` to get the next page.
+    /// when one is given: an ended state through the state index, a live one from the live
+    /// jobs alone (one byte of each says its state), never by scanning every job. Pass the last
+    /// id of a page as `after` to get the next page.
     pub fn list(
         &self,
         state: Option<StateName>,
@@ -104,6 +104,20 @@ impl Store {
                     }
                 }
             }
+            Some(state) if !state.is_terminal() => {
+                let byte = layout::state_byte(state);
+                for entry in self.trees().live.range(id_key(JobId(first))..) {
+                    let (key, bytes) = entry.map_err(read)?;
+                    if live_state_byte(&bytes) != Some(byte) {
+                        continue;
+                    }
+                    let id = self.index_id(layout::decode_u64(&key).map(JobId), "live")?;
+                    jobs.push(decode_live(&self.dir, id, &bytes)?.job);
+                    if jobs.len() == limit {
+                        break;
+                    }
+                }
+            }
             Some(state) => {
                 let range =
                     by_state_key(state, JobId(first))..=by_state_key(state, JobId(u64::MAX));
@@ -125,17 +139,29 @@ impl Store {
 
     /// The job's transitions in order: seq 0 is the submit (from `None` to `Requested`), then
     /// one per applied input. [`StoreError::NotFound`] when the job is not stored.
+    ///
+    /// The runs in `history`, then a live job's latest transitions, which its `live` value
+    /// holds. The value is read first: a run that moves to `history` meanwhile is then found
+    /// there, and the chain has no gap.
     pub fn history(&self, id: JobId) -> Result<Vec<TransitionRecord>, StoreError> {
         let read = |e| from_sled(&self.dir, "read a job's history", e);
+        let live = match self.trees().live.get(id_key(id)).map_err(read)? {
+            Some(bytes) => Some(decode_live(&self.dir, id, &bytes)?),
+            None => None,
+        };
         let range = history_key(id, 0)..=history_key(id, u64::MAX);
-        let mut records = Vec::new();
+        let mut records: Vec<TransitionRecord> = Vec::new();
         for entry in self.trees().history.range(range) {
             let (key, bytes) = entry.map_err(read)?;
             let seq = history_seq(&key).ok_or_else(|| StoreError::Corrupt {
                 dir: self.dir.clone(),
                 detail: format!("a history key of job {id} is not 16 bytes"),
             })?;
-            records.push(decode_transition(&self.dir, id, seq, &bytes)?);
+            records.extend(decode_transitions(&self.dir, id, seq, &bytes)?);
+        }
+        if let Some(live) = live {
+            let next = records.last().map_or(0, |r| r.seq + 1);
+            records.extend(live.pending_records().into_iter().filter(|r| r.seq >= next));
         }
         if records.is_empty() && self.get(id)?.is_none() {
             return Err(StoreError::NotFound { id });

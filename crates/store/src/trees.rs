@@ -5,7 +5,8 @@ use crate::error::from_sled;
 use crate::layout::{
     self, Counts, Deltas, META_COUNTS, by_state_key, ended_key, history_key, id_key,
 };
-use crate::records::{StoredTransition, decode_job, encode_job, encode_transition};
+use crate::records::live::{HISTORY_RUN, LiveJob, decode_live, encode_live};
+use crate::records::{StoredTransition, decode_job, encode_job, encode_transitions};
 use reportflow_core::{Job, JobId};
 use sled::transaction::{
     ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
@@ -110,19 +111,19 @@ impl Trees {
         })
     }
 
-    /// The job with this id, if any, read outside a transaction: from `live`, else from
-    /// `jobs`, else from `live` again. A job moves between the two in one transaction, and
-    /// each read sees a transaction whole, so a job that ends (or is retried) between two reads
-    /// is found by the next one.
-    pub(crate) fn job_bytes(&self, id: JobId) -> sled::Result<Option<IVec>> {
+    /// The stored value of the job with this id, if any, read outside a transaction: from
+    /// `live`, else from `jobs`, else from `live` again. A job moves between the two in one
+    /// transaction, and each read sees a transaction whole, so a job that ends (or is retried)
+    /// between two reads is found by the next one.
+    pub(crate) fn job_value(&self, id: JobId) -> sled::Result<Option<Found>> {
         let key = id_key(id);
         if let Some(bytes) = self.live.get(key)? {
-            return Ok(Some(bytes));
+            return Ok(Some(Found::Live(bytes)));
         }
         if let Some(bytes) = self.jobs.get(key)? {
-            return Ok(Some(bytes));
+            return Ok(Some(Found::Ended(bytes)));
         }
-        self.live.get(key)
+        Ok(self.live.get(key)?.map(Found::Live))
     }
 
     /// The stored state counts (all zero in a store without jobs).
@@ -132,6 +133,24 @@ impl Trees {
             .get(META_COUNTS)
             .map_err(|e| from_sled(dir, "read the counts", e))?;
         decode_counts(dir, bytes.as_deref())
+    }
+}
+
+/// Where a job's value was found, and the value.
+pub(crate) enum Found {
+    /// In `live`: a live value (see [`crate::records::live`]).
+    Live(IVec),
+    /// In `jobs`: an ended job's record.
+    Ended(IVec),
+}
+
+impl Found {
+    /// The job in the value.
+    pub(crate) fn job(&self, dir: &Path, id: JobId) -> Result<Job, StoreError> {
+        match self {
+            Found::Live(bytes) => decode_live(dir, id, bytes).map(|live| live.job),
+            Found::Ended(bytes) => decode_job(dir, id, bytes),
+        }
     }
 }
 
@@ -147,36 +166,58 @@ pub(crate) fn decode_counts(dir: &Path, bytes: Option<&[u8]>) -> Result<Counts, 
 }
 
 impl Tx<'_> {
-    /// The job with this id, if any: its record is in `live` while it has not ended, in `jobs`
-    /// once it has.
-    pub(crate) fn job(&self, id: JobId) -> TxResult<Option<Job>> {
+    /// The job with this id, if any, with the transitions of its history not yet in
+    /// `history` (none for an ended job): its value is in `live` while it has not ended, its
+    /// record in `jobs` once it has.
+    pub(crate) fn job(&self, id: JobId) -> TxResult<Option<LiveJob>> {
         let key = id_key(id);
-        let bytes = match self.live.get(key)? {
-            Some(bytes) => Some(bytes),
-            None => self.jobs.get(key)?,
-        };
-        match bytes {
-            Some(bytes) => abort_on(decode_job(self.dir, id, &bytes)).map(Some),
+        if let Some(bytes) = self.live.get(key)? {
+            return abort_on(decode_live(self.dir, id, &bytes)).map(Some);
+        }
+        match self.jobs.get(key)? {
+            Some(bytes) => {
+                let job = abort_on(decode_job(self.dir, id, &bytes))?;
+                Ok(Some(LiveJob {
+                    job,
+                    pending: Vec::new(),
+                }))
+            }
             None => Ok(None),
         }
     }
 
-    /// Writes `job`'s record, once: to `live` while it has not ended, to `jobs` once it has.
-    /// `before` is the job as stored until now (`None` for a new one): a record that changes
+    /// Writes `job` once, with `pending`, the transitions of its history not yet in `history`
+    /// (its latest ones, up to its version): while it has not ended, its value in `live`
+    /// holds them, unless they make a full run; once it has ended, its record goes to `jobs`.
+    /// A full run, or what is pending when the job ends, goes to `history` as one record.
+    /// `before` is the job as stored until now (`None` for a new one): a job that changes
     /// trees leaves the other one.
-    pub(crate) fn put_job(&self, before: Option<&Job>, job: &Job) -> TxResult<()> {
-        let bytes = abort_on(encode_job(self.dir, job))?;
+    pub(crate) fn put_job(
+        &self,
+        before: Option<&Job>,
+        job: &Job,
+        mut pending: Vec<StoredTransition>,
+    ) -> TxResult<()> {
+        let terminal = job.state.is_terminal();
+        if !pending.is_empty() && (terminal || pending.len() >= HISTORY_RUN) {
+            let first = (job.version + 1).saturating_sub(pending.len() as u64);
+            let run = abort_on(encode_transitions(self.dir, &pending))?;
+            self.history.insert(&history_key(job.id, first)[..], run)?;
+            pending.clear();
+        }
         let key = id_key(job.id);
         let was_live = before.map(|b| !b.state.is_terminal());
-        if job.state.is_terminal() {
+        if terminal {
             if was_live == Some(true) {
                 self.live.remove(&key[..])?;
             }
+            let bytes = abort_on(encode_job(self.dir, job))?;
             self.jobs.insert(&key[..], bytes)?;
         } else {
             if was_live == Some(false) {
                 self.jobs.remove(&key[..])?;
             }
+            let bytes = abort_on(encode_live(self.dir, job, &pending))?;
             self.live.insert(&key[..], bytes)?;
         }
         Ok(())
@@ -188,21 +229,14 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Appends transition `seq` to a job's history.
-    pub(crate) fn put_transition(&self, id: JobId, seq: u64, t: &StoredTransition) -> TxResult<()> {
-        let bytes = abort_on(encode_transition(self.dir, t))?;
-        self.history.insert(&history_key(id, seq)[..], bytes)?;
-        Ok(())
-    }
-
-    /// Adds the index entries of a job in its current state: `by_state`, its count, and
-    /// `ended` when it has ended (its record is written by [`Tx::put_job`]).
+    /// Adds the index entries of a job in its current state: its count and, once it has
+    /// ended, `by_state` and `ended` (a live job's state is in its `live` value).
     pub(crate) fn enter_state(&self, job: &Job) -> TxResult<()> {
         let name = job.state.name();
-        self.by_state
-            .insert(&by_state_key(name, job.id)[..], &[][..])?;
         self.count(name, 1);
         if name.is_terminal() {
+            self.by_state
+                .insert(&by_state_key(name, job.id)[..], &[][..])?;
             self.ended
                 .insert(&ended_key(job.updated_at, job.id)[..], &[][..])?;
         }
@@ -212,9 +246,9 @@ impl Tx<'_> {
     /// Removes the index entries [`Tx::enter_state`] added for the job as it is.
     pub(crate) fn leave_state(&self, job: &Job) -> TxResult<()> {
         let name = job.state.name();
-        self.by_state.remove(&by_state_key(name, job.id)[..])?;
         self.count(name, -1);
         if name.is_terminal() {
+            self.by_state.remove(&by_state_key(name, job.id)[..])?;
             self.ended.remove(&ended_key(job.updated_at, job.id)[..])?;
         }
         Ok(())

@@ -179,10 +179,11 @@ fn newer_and_damaged_records_are_clear_errors() {
     make_store(&dir);
     {
         let db = sled::open(&dir).unwrap();
-        // A live job's record is in `live` (schema 2).
+        // A live job's record is in its `live` value (schema 2), after its state byte and the
+        // record's 4-byte length.
         let jobs = db.open_tree("live").unwrap();
         let mut record = jobs.get(1u64.to_be_bytes()).unwrap().unwrap().to_vec();
-        record[1] = 9;
+        record[5 + 1] = 9;
         jobs.insert(1u64.to_be_bytes(), record).unwrap();
         jobs.insert(2u64.to_be_bytes(), &b"\x00\x01garbage"[..])
             .unwrap();
