@@ -186,7 +186,9 @@ impl PgStore {
             let mut touched: Vec<&Current> = current.values().filter(|c| c.touched).collect();
             if !touched.is_empty() {
                 touched.sort_by_key(|c| c.job.id);
-                remaining = self.write(&tx, &touched, &history, &deltas, lease_ms).await?;
+                remaining = self
+                    .write(&tx, &touched, &history, &deltas, lease_ms)
+                    .await?;
                 if revived {
                     crate::listen::notify(&tx).await?;
                 }
