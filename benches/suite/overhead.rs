@@ -20,6 +20,10 @@ const JOBS: u64 = 2_000;
 const CONCURRENCY: usize = 64;
 const FILE_SIZE: u64 = 4 * 1024;
 const ROUNDS: usize = 5;
+/// Issue 16 asks for at most half the CPU per job of the engine it measured (787 us, when the
+/// raw hyper loop took 182 us in the same run): as a ratio to the raw loop measured here,
+/// 393.5 / 182.
+const CPU_TARGET: f64 = 393.5 / 182.0;
 
 /// One round of one contender: jobs per second, CPU per job (the whole process, the simulator
 /// included), and for the engine the time its submit took.
@@ -71,36 +75,39 @@ pub fn run() -> Vec<Figure> {
     let of = |i: usize, f: fn(&Round) -> f64| -> Vec<f64> { rounds[i].iter().map(f).collect() };
     let (engine, raw, fsync) = (of(0, |r| r.rate), of(1, |r| r.rate), of(2, |r| r.rate));
     let per_round: Vec<f64> = engine.iter().zip(&raw).map(|(e, r)| e / r).collect();
-    let headline = Figure::plain(
-        "overhead",
-        "engine, 2,000 jobs (submit + run)",
-        "jobs/s",
-        &engine,
-    )
-    .against("raw hyper loop", &raw);
-    let met = headline.ratio.is_some_and(|r| r >= 0.7);
-    vec![
-        headline.target("engine/raw >= 0.7", met),
-        Figure::plain(
-            "overhead",
-            "engine/raw, median of the rounds' ratios",
-            "x",
-            &per_round,
-        ),
+    let engine_rate = || {
         Figure::plain(
             "overhead",
             "engine, 2,000 jobs (submit + run)",
             "jobs/s",
             &engine,
         )
-        .against("raw loop + fsync per file", &fsync),
+    };
+    let durable = engine_rate().against("raw loop + fsync per file", &fsync);
+    let durable_met = durable.ratio.is_some_and(|r| r >= 1.0);
+    let headline = engine_rate().against("raw hyper loop", &raw);
+    let met = headline.ratio.is_some_and(|r| r >= 0.35);
+    let cpu = Figure::plain(
+        "overhead",
+        "engine, CPU per job",
+        "us",
+        &of(0, |r| r.cpu_us),
+    )
+    .against("raw hyper loop", &of(1, |r| r.cpu_us));
+    let cpu_met = cpu.ratio.is_some_and(|r| r <= CPU_TARGET);
+    vec![
+        durable.target(">= 1.0 x raw + fsync (issue 16)", durable_met),
+        headline.target(">= 0.35 x raw (issue 16; issue 8 asked 0.7)", met),
         Figure::plain(
             "overhead",
-            "engine, CPU per job",
-            "us",
-            &of(0, |r| r.cpu_us),
-        )
-        .against("raw hyper loop", &of(1, |r| r.cpu_us)),
+            "engine/raw, median of the rounds' ratios",
+            "x",
+            &per_round,
+        ),
+        cpu.target(
+            "<= 2.16 x raw: half of issue 16's 787 us against 182 us",
+            cpu_met,
+        ),
         Figure::plain(
             "overhead",
             "engine, submitting 2,000 jobs",

@@ -1,6 +1,7 @@
 //! How an engine is set up: where things go, whom it talks to, and its limits.
 
 use crate::FileLayout;
+pub use crate::download::DownloadWrites;
 use crate::error::DriverError;
 pub use crate::location::StoreLocation;
 pub use crate::proxy::ProxyConfig;
@@ -137,14 +138,18 @@ pub struct EngineConfig {
     pub proxy: ProxyConfig,
     /// Which certificate authorities are trusted (the built-in webpki roots by default).
     pub trust: TrustConfig,
+    /// How downloaded files reach the disk: directly (the default) or through the page cache
+    /// (for a file read again right away). Either way a file is synced before it is named.
+    pub download_writes: DownloadWrites,
 }
 
 impl EngineConfig {
     /// A configuration with the defaults: 16 jobs at once (8 per account), 10 s to connect,
     /// 60 s for a response head or a pause in a body, 1 MiB XML cap, the default policies
     /// ([`PollPolicy::default`], [`RetryPolicy::default`]: no automatic re-requests), no proxy,
-    /// the built-in webpki roots, a 60 s lease on a shared store. `store` is a directory or a
-    /// `postgres://` URL ([`StoreLocation::parse`]). Nothing is read from the environment.
+    /// the built-in webpki roots, direct writes of downloads, a 60 s lease on a shared store.
+    /// `store` is a directory or a `postgres://` URL ([`StoreLocation::parse`]). Nothing is
+    /// read from the environment.
     pub fn new(
         store: impl Into<StoreLocation>,
         out_dir: impl Into<PathBuf>,
@@ -171,6 +176,7 @@ impl EngineConfig {
             retry_policy: RetryPolicy::default(),
             proxy: ProxyConfig::default(),
             trust: TrustConfig::default(),
+            download_writes: DownloadWrites::default(),
         }
     }
 

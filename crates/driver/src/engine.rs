@@ -63,6 +63,7 @@ impl Engine {
             api,
             out_dir: config.out_dir.clone(),
             layout: config.layout.clone(),
+            writes: config.download_writes,
             events,
             create_window: config.create_window(),
             place_margin: config.lease / 4,

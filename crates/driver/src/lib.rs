@@ -42,8 +42,8 @@ mod url;
 
 pub use clock::today;
 pub use config::{
-    Credentials, DEFAULT_LEASE, DEFAULT_TOKEN_URL, EngineConfig, ProxyConfig, RetryConfig,
-    StoreLocation, TrustConfig,
+    Credentials, DEFAULT_LEASE, DEFAULT_TOKEN_URL, DownloadWrites, EngineConfig, ProxyConfig,
+    RetryConfig, StoreLocation, TrustConfig,
 };
 pub use engine::Engine;
 pub use error::DriverError;

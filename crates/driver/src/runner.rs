@@ -62,6 +62,14 @@ type Outcome = (JobId, String, Result<Job, DriverError>);
 /// Live jobs read and planned per turn of the loop at the start of a run.
 const LIVE_PAGE: usize = 256;
 
+/// On one process's store, a job whose next step is due within this long is kept as its step
+/// stored it, so that the step starts without reading it again; one that waits longer costs
+/// its timer entry alone and is read when it is due.
+const KEEP_AHEAD_MS: u64 = 5_000;
+
+/// The most jobs kept that way (per unit of concurrency); past it, jobs are read when due.
+const KEEP_PER_SLOT: usize = 16;
+
 /// How far the run has read the live jobs that were there when it started (one process's
 /// store).
 #[derive(Clone, Copy)]
@@ -107,7 +115,9 @@ pub(crate) struct Runner {
     /// Due times, earliest first; an entry is current only if it equals `planned`.
     heap: BinaryHeap<Reverse<(Millis, JobId)>>,
     planned: HashMap<JobId, Millis>,
-    /// On a shared store: the jobs held, as last seen (no read before each step).
+    /// Jobs as their last step stored them, so that their next step starts without a read:
+    /// on a shared store every job held; on one process's store those due soon (see
+    /// [`KEEP_AHEAD_MS`]).
     known: HashMap<JobId, Job>,
     /// Jobs whose account is at its bound, waiting for one of its jobs to finish a step.
     held_back: HashMap<String, VecDeque<Job>>,
@@ -169,6 +179,23 @@ impl Runner {
                 *self.summary.ended.entry(job.state.name()).or_insert(0) += 1;
             }
         }
+    }
+
+    /// Keeps `job`, as the store answered it, for its next step (see `known`): always on a
+    /// shared store, on one process's store when that step is due soon and room is left. An
+    /// ended job is not kept.
+    fn remember(&mut self, job: Job) {
+        let Some(due) = job.effect().due() else {
+            return;
+        };
+        if let Source::Own(_) = self.source {
+            let soon = due.0 <= clock::now().0.saturating_add(KEEP_AHEAD_MS);
+            if !soon || self.known.len() >= self.concurrency() * KEEP_PER_SLOT {
+                self.known.remove(&job.id);
+                return;
+            }
+        }
+        self.known.insert(job.id, job);
     }
 
     fn plan(&mut self, id: JobId, at: Millis) {
@@ -241,8 +268,8 @@ impl Runner {
             self.drop_job(id);
         }
         for job in claimed {
-            self.known.insert(job.id, job.clone());
             self.schedule(&job);
+            self.remember(job);
         }
         Ok(())
     }
@@ -289,8 +316,11 @@ impl Runner {
                 continue;
             }
             self.planned.remove(&id);
-            let job = match self.known.get(&id) {
-                Some(job) => job.clone(),
+            // A job kept as its last step stored it is current: whatever else changes it (a
+            // user's retry or cancel) makes the runner forget it (`woken`), or, on a shared
+            // store, refuses the step.
+            let job = match self.known.remove(&id) {
+                Some(job) => job,
                 None => match self.ctx.store.get(id).await? {
                     Some(job) => job,
                     None => continue,
@@ -301,6 +331,7 @@ impl Runner {
             match job.effect().due() {
                 Some(due) if due > now => {
                     self.plan(id, due);
+                    self.remember(job);
                     continue;
                 }
                 None => {
@@ -374,7 +405,10 @@ impl Runner {
         self.settle_flight(id, &account);
         let Some(claims) = self.claims() else {
             match result {
-                Ok(job) => self.schedule(&job),
+                Ok(job) => {
+                    self.schedule(&job);
+                    self.remember(job);
+                }
                 Err(DriverError::Store(StoreError::Conflict { .. })) => {
                     if let Some(job) = self.ctx.store.get(id).await? {
                         self.schedule(&job);
@@ -387,8 +421,8 @@ impl Runner {
         match result {
             Ok(job) => {
                 if claims.after_step(&job) || job.state.is_terminal() {
-                    self.known.insert(job.id, job.clone());
                     self.schedule(&job);
+                    self.remember(job);
                 } else {
                     // Given back: whoever claims it when it is due steps it.
                     self.drop_job(job.id);
@@ -594,6 +628,8 @@ impl Runner {
         match &mut self.source {
             Source::Shared(claims) => claims.claim_soon(),
             Source::Own(_) => {
+                // Changed by someone else than its step: read it again when it is due.
+                self.known.remove(&id);
                 if !self.in_flight.contains_key(&id)
                     && !self.planned.contains_key(&id)
                     && let Some(job) = self.ctx.store.get(id).await?

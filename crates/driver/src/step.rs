@@ -6,7 +6,7 @@
 use crate::api::Api;
 use crate::call::{CallError, describe};
 use crate::clock;
-use crate::download::download;
+use crate::download::{Destination, DownloadWrites, download};
 use crate::error::DriverError;
 use crate::events::Event;
 use crate::held::Held;
@@ -30,6 +30,8 @@ pub(crate) struct Ctx {
     pub out_dir: PathBuf,
     /// Where under `out_dir` (flat when `None`).
     pub layout: Option<FileLayout>,
+    /// How downloads are written.
+    pub writes: DownloadWrites,
     /// Where events go.
     pub events: broadcast::Sender<Event>,
     /// On a shared store: the longest a create request may take once its intent is recorded
@@ -193,8 +195,11 @@ pub(crate) async fn step(
                 &ctx.api,
                 &job,
                 &location,
-                &ctx.out_dir,
-                ctx.layout.as_ref(),
+                Destination {
+                    out_dir: &ctx.out_dir,
+                    layout: ctx.layout.as_ref(),
+                    writes: ctx.writes,
+                },
                 &ctx.events,
                 lease,
             )

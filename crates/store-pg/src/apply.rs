@@ -1,9 +1,9 @@
 //! Recording transitions: the core decides, one transaction stores a batch of them, each
 //! fenced by the job's version and, for a worker's step, by its lease.
 //!
-//! One batch costs four or five round trips whatever its size: `BEGIN`; lock and read the jobs
-//! (by id, `FOR UPDATE`); write the records, the history and the renewed leases (one statement
-//! over `unnest` arrays); the counts, when a state changed; `COMMIT`. The checks run in Rust between the read and the
+//! One batch costs four round trips whatever its size: `BEGIN`; lock and read the jobs (by id,
+//! `FOR UPDATE`); write the records, the history, the renewed leases and the counts (one
+//! statement over `unnest` arrays); `COMMIT`. The checks run in Rust between the read and the
 //! write, under the row locks: nobody can claim the job or step it meanwhile (claimers skip
 //! locked rows), so a lease found valid stays the writer's until the commit.
 
@@ -29,8 +29,10 @@ const LOCK_JOBS: &str = "
     ORDER BY id
     FOR UPDATE";
 
-/// Writes each touched job once (its last state in the batch) and every step's history row.
-/// An ended job is nobody's: its lease is cleared. A step written under the lease renews it.
+/// Writes each touched job once (its last state in the batch), every step's history row and
+/// the counts' changes (their rows locked in state order, as every writer locks them, after the
+/// job rows). An ended job is nobody's: its lease is cleared. A step written under the lease
+/// renews it.
 const WRITE_STEPS: &str = "
     WITH moved AS (
         UPDATE reportflow_jobs AS j
@@ -58,6 +60,21 @@ const WRITE_STEPS: &str = "
         SELECT *
         FROM unnest($11::bigint[], $12::bigint[], $13::smallint[], $14::smallint[],
                     $15::text[], $16::bigint[], $17::bigint[], $18::text[])
+    ),
+    locked_counts AS MATERIALIZED (
+        SELECT state
+        FROM reportflow_counts
+        WHERE state = ANY($19::smallint[])
+        ORDER BY state
+        FOR UPDATE
+    ),
+    counted AS (
+        UPDATE reportflow_counts AS c
+        SET jobs = c.jobs + d.delta
+        FROM locked_counts
+        JOIN unnest($19::smallint[], $20::bigint[]) AS d (state, delta)
+            ON d.state = locked_counts.state
+        WHERE c.state = locked_counts.state
     )
     SELECT id, lease_ms FROM moved";
 
@@ -169,8 +186,9 @@ impl PgStore {
             let mut touched: Vec<&Current> = current.values().filter(|c| c.touched).collect();
             if !touched.is_empty() {
                 touched.sort_by_key(|c| c.job.id);
-                remaining = self.write(&tx, &touched, &history, lease_ms).await?;
-                deltas.write(&tx).await?;
+                remaining = self
+                    .write(&tx, &touched, &history, &deltas, lease_ms)
+                    .await?;
                 if revived {
                     crate::listen::notify(&tx).await?;
                 }
@@ -275,14 +293,17 @@ impl PgStore {
         Ok(())
     }
 
-    /// Writes the touched jobs and the history rows; each job's lease time left afterwards.
+    /// Writes the touched jobs, the history rows and the counts; each job's lease time left
+    /// afterwards.
     async fn write(
         &self,
         tx: &deadpool_postgres::Transaction<'_>,
         touched: &[&Current],
         history: &HistoryRows,
+        deltas: &Deltas,
         lease_ms: i64,
     ) -> Result<BTreeMap<JobId, Option<i64>>, OpError> {
+        let (states, changes) = deltas.arrays();
         let n = touched.len();
         let mut jobs = JobArrays::default();
         let (mut renews, mut was) = (Vec::with_capacity(n), Vec::with_capacity(n));
@@ -314,6 +335,8 @@ impl PgStore {
                     &history.at,
                     &history.tokens,
                     &history.workers,
+                    &states,
+                    &changes,
                 ],
             )
             .await?;

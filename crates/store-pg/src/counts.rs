@@ -2,7 +2,8 @@
 //!
 //! Every write transaction locks its rows in one order, so that concurrent writers wait for
 //! each other instead of deadlocking: job rows first (by id, or by key for new ones), then the
-//! count rows it changes, by state (this statement, run last before `COMMIT`).
+//! count rows it changes, by state (this module's statement, run last before `COMMIT`; a
+//! batch of transitions runs the same locking inside its one write statement, `apply.rs`).
 
 use crate::columns::state_sql;
 use deadpool_postgres::Transaction;
@@ -42,14 +43,19 @@ impl Deltas {
         }
     }
 
-    /// Writes the deltas (nothing when they all cancel out).
-    pub(crate) async fn write(&self, tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
-        let (states, deltas): (Vec<i16>, Vec<i64>) = self
-            .0
+    /// The states whose count changes and by how much, as `unnest` arrays (empty when every
+    /// change cancels out).
+    pub(crate) fn arrays(&self) -> (Vec<i16>, Vec<i64>) {
+        self.0
             .iter()
             .filter(|(_, d)| **d != 0)
             .map(|(s, d)| (*s, *d))
-            .unzip();
+            .unzip()
+    }
+
+    /// Writes the deltas (nothing when they all cancel out).
+    pub(crate) async fn write(&self, tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+        let (states, deltas) = self.arrays();
         if states.is_empty() {
             return Ok(());
         }

@@ -58,9 +58,11 @@ pub struct AppliedStep {
 
 impl Store {
     /// Applies `input` to job `id` through the core's [`Job::apply`] in one sled transaction
-    /// that writes the job (and its copy in `live` while it has not ended), appends its history
-    /// (seq = the new version) and moves its index entries (`live`, `by_state`, `counts`,
-    /// `ended`) when its state changes.
+    /// that writes the job (its value in `live`, holding the step's history entry, seq = the
+    /// new version, while it has not ended; its record in `jobs` once it has) and moves its
+    /// index entries (the counts; `by_state` and `ended` for an ended job) when its state
+    /// changes. A step of a live job writes one key, and every 16th step one more (its history
+    /// run, see [`crate::records::live`]); the counts of a transaction are one key.
     ///
     /// A job whose version is not `expected_version` is a [`StoreError::Conflict`]; an input the
     /// core refuses is [`StoreError::Rejected`]; in both cases nothing is written. The step is
@@ -136,8 +138,8 @@ pub struct Applied {
 /// of it written); the outer one aborts or retries the whole transaction.
 fn record(tx: &Tx<'_>, step: &Step, now: Millis) -> TxResult<Result<(Job, Job), StoreError>> {
     let id = step.id;
-    let job = match tx.job(id) {
-        Ok(Some(job)) => job,
+    let (job, mut pending) = match tx.job(id) {
+        Ok(Some(stored)) => (stored.job, stored.pending),
         Ok(None) => return Ok(Err(StoreError::NotFound { id })),
         Err(ConflictableTransactionError::Abort(refused)) => return Ok(Err(refused)),
         Err(other) => return Err(other),
@@ -157,13 +159,12 @@ fn record(tx: &Tx<'_>, step: &Step, now: Millis) -> TxResult<Result<(Job, Job), 
         tx.leave_state(&job)?;
         tx.enter_state(&next)?;
     }
-    tx.put_job(&next)?;
-    let transition = StoredTransition {
+    pending.push(StoredTransition {
         from: Some(job.state.name()),
         to: next.state.name(),
         input: step.input.summary(),
         at: now,
-    };
-    tx.put_transition(id, next.version, &transition)?;
+    });
+    tx.put_job(Some(&job), &next, pending)?;
     Ok(Ok((job, next)))
 }

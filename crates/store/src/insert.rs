@@ -148,7 +148,7 @@ impl Store {
                 Err(e) => return Ok(Err(e)),
             };
             let job = match tx.job(id)? {
-                Some(job) => job,
+                Some(stored) => stored.job,
                 None => return Ok(Err(self.dangling_key(key, id))),
             };
             if job.spec != *spec {
@@ -170,16 +170,15 @@ impl Store {
         job.label = new.label.clone();
         job.origin = new.origin.clone();
         tx.enter_state(&job)?;
-        tx.put_job(&job)?;
-        tx.keys
-            .insert(key.as_str().as_bytes(), &id_key(job.id)[..])?;
         let submit = StoredTransition {
             from: None,
             to: StateName::Requested,
             input: SUBMIT.to_string(),
             at: now,
         };
-        tx.put_transition(job.id, 0, &submit)?;
+        tx.put_job(None, &job, vec![submit])?;
+        tx.keys
+            .insert(key.as_str().as_bytes(), &id_key(job.id)[..])?;
         Ok(Ok(Inserted { job, created: true }))
     }
 

@@ -24,6 +24,7 @@ mod insert;
 mod interface;
 mod layout;
 mod lease;
+mod migrate;
 mod open;
 mod postgres_error;
 mod purge;
@@ -50,6 +51,6 @@ pub use sled_store::SledStore;
 pub use layout::{state_byte, state_from_byte};
 pub use records::{
     JOB_VERSION, StoredTransition, TRANSITION_VERSION, TransitionRecord, decode_job,
-    decode_transition, encode_job, encode_transition,
+    decode_transitions, encode_job, encode_transitions,
 };
 pub use store::{Durability, FlushObserver, Store};

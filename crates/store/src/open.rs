@@ -71,25 +71,33 @@ impl Store {
             group: crate::group::GroupCommit::default(),
             flush_observer: std::sync::OnceLock::new(),
         };
-        store.check_schema(initialized)?;
+        let migrated = store.check_schema(initialized)?;
         if !initialized {
             store.flush()?;
+        }
+        if !initialized || migrated {
             write_marker(dir, true)?;
         }
         Ok(store)
     }
 
     /// Checks the schema version in `meta`, writing it into a store whose marker does not say
-    /// its database is initialized yet. In an initialized store a missing version means the
-    /// database lost its contents (sled opens a log damaged at its start as empty).
-    fn check_schema(&self, initialized: bool) -> Result<(), StoreError> {
+    /// its database is initialized yet, and migrates a store of an older schema (see
+    /// [`crate::migrate`]); returns whether it did. In an initialized store a missing version
+    /// means the database lost its contents (sled opens a log damaged at its start as empty).
+    fn check_schema(&self, initialized: bool) -> Result<bool, StoreError> {
         let read = |e| from_sled(&self.dir, "read the schema version", e);
         match self.trees().meta.get(layout::META_SCHEMA).map_err(read)? {
             Some(bytes) => {
                 let found = <[u8; 4]>::try_from(&bytes[..])
                     .map(u32::from_be_bytes)
                     .map_err(|_| self.corrupt("the schema version is not 4 bytes"))?;
-                check_version(&self.dir, found)
+                check_version(&self.dir, found)?;
+                if found == 1 {
+                    self.migrate_from_schema_1()?;
+                    return Ok(true);
+                }
+                Ok(false)
             }
             None => {
                 if initialized {
@@ -101,7 +109,7 @@ impl Store {
                     .meta
                     .insert(layout::META_SCHEMA, &SCHEMA_VERSION.to_be_bytes()[..])
                     .map_err(|e| from_sled(&self.dir, "write the schema version", e))?;
-                Ok(())
+                Ok(false)
             }
         }
     }

@@ -2,7 +2,6 @@
 
 use crate::error::from_sled;
 use crate::layout::{ended_id, ended_key, history_key, id_key};
-use crate::trees::abort_on;
 use crate::{Store, StoreError};
 use reportflow_core::{JobId, Millis};
 
@@ -32,27 +31,38 @@ impl Store {
         let mut report = PurgeReport::default();
         let end = ended_key(older_than, JobId(0));
         loop {
+            // Each job's index entry, id and history keys (runs of transitions), read before
+            // the transaction, which checks the job is still the ended one they belong to.
             let mut batch = Vec::with_capacity(BATCH);
             for key in self.trees().ended.range(..end).keys().take(BATCH) {
                 let key = key.map_err(|e| from_sled(&self.dir, "read the ended index", e))?;
-                batch.push(key);
+                let id = ended_id(&key).ok_or_else(|| StoreError::Corrupt {
+                    dir: self.dir.clone(),
+                    detail: "a key of the ended tree is damaged".to_string(),
+                })?;
+                let range = history_key(id, 0)..=history_key(id, u64::MAX);
+                let history = self
+                    .trees()
+                    .history
+                    .range(range)
+                    .keys()
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| from_sled(&self.dir, "read a job's history", e))?;
+                batch.push((key, id, history));
             }
             if batch.is_empty() {
                 break;
             }
             let removed = self.trees().transact(&self.dir, "purge jobs", |tx| {
                 let mut removed = Vec::new();
-                for key in &batch {
-                    let id = abort_on(ended_id(key).ok_or_else(|| StoreError::Corrupt {
-                        dir: self.dir.clone(),
-                        detail: "a key of the ended tree is damaged".to_string(),
-                    }))?;
+                for (key, id, history) in &batch {
+                    let id = *id;
                     let job = match tx.job(id)? {
-                        Some(job)
-                            if job.state.is_terminal()
-                                && ended_key(job.updated_at, id)[..] == key[..] =>
+                        Some(stored)
+                            if stored.job.state.is_terminal()
+                                && ended_key(stored.job.updated_at, id)[..] == key[..] =>
                         {
-                            job
+                            stored.job
                         }
                         // An index entry of a job that is gone or moved on: drop it.
                         _ => {
@@ -61,13 +71,13 @@ impl Store {
                         }
                     };
                     tx.leave_state(&job)?;
-                    tx.jobs.remove(&id_key(id)[..])?;
+                    tx.remove_ended(id)?;
                     let key_bytes = job.key.as_str().as_bytes();
                     if tx.keys.get(key_bytes)?.as_deref() == Some(&id_key(id)[..]) {
                         tx.keys.remove(key_bytes)?;
                     }
-                    for seq in 0..=job.version {
-                        tx.history.remove(&history_key(id, seq)[..])?;
+                    for run in history {
+                        tx.history.remove(run.clone())?;
                     }
                     removed.push((id, job.version.saturating_add(1)));
                 }

@@ -108,26 +108,31 @@ fn record_batches(
         // The steps of a batch happened within the moments its requests waited: they are
         // recorded at the latest of their times (job times never go back).
         let now = batch.iter().map(|r| r.now).max().unwrap_or(Millis(0));
-        let all: Vec<Step> = batch.iter().flat_map(|r| r.steps.iter().cloned()).collect();
+        // The steps move into one list; each reply remembers how many of them are its own.
+        let mut all: Vec<Step> = Vec::with_capacity(steps);
+        let replies: Vec<(Reply, usize)> = batch
+            .into_iter()
+            .map(|request| {
+                let n = request.steps.len();
+                all.extend(request.steps);
+                (request.reply, n)
+            })
+            .collect();
         let applied = match store.apply_many(&all, now) {
             Ok(applied) => applied,
             Err(failed) => {
-                for request in batch {
-                    let _ = request.reply.send(Err(failed.clone()));
+                for (reply, _) in replies {
+                    let _ = reply.send(Err(failed.clone()));
                 }
                 continue;
             }
         };
         let mut results = applied.results.into_iter();
-        let recorded: Recorded = batch
+        let recorded: Recorded = replies
             .into_iter()
-            .map(|request| {
-                let mine = results
-                    .by_ref()
-                    .take(request.steps.len())
-                    .map(|r| r.map(unleased))
-                    .collect();
-                (request.reply, mine)
+            .map(|(reply, n)| {
+                let mine = results.by_ref().take(n).map(|r| r.map(unleased)).collect();
+                (reply, mine)
             })
             .collect();
         let flush_needed = applied.flush_needed;

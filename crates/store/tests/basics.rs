@@ -242,6 +242,57 @@ fn a_retried_job_is_live_again_and_is_not_purged() {
 }
 
 #[test]
+fn a_long_history_stays_a_gap_free_chain_across_runs_reopens_retries_and_purges() {
+    // The sled store writes a live job's history in runs of 16 (its latest transitions ride
+    // in its value): a job polled 40 times, reopened in the middle, ended, retried, ended again.
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let dir = tmp.path().join("store");
+    let chain = |store: &Store, id: JobId, len: u64| {
+        let history = store.history(id).unwrap();
+        let seqs: Vec<u64> = history.iter().map(|t| t.seq).collect();
+        assert_eq!(seqs, (0..len).collect::<Vec<_>>());
+        for pair in history.windows(2) {
+            assert_eq!(
+                pair[0].to,
+                pair[1].from.expect("only the submit has no from")
+            );
+        }
+        history
+    };
+    let not_ready = || Input::StatusSeen {
+        progress: reportflow_core::Progress::NotReady,
+        raw: "Processing".to_string(),
+    };
+    let id = {
+        let store = Store::open(&dir).unwrap();
+        let id = submit(&store, spec(0), "long", 1).id;
+        let mut inputs = vec![
+            Input::CreateSending,
+            Input::CreateAccepted {
+                location: "https://upstream.invalid/r/1".to_string(),
+            },
+        ];
+        inputs.extend((0..20).map(|_| not_ready()));
+        drive(&store, id, inputs);
+        chain(&store, id, 23);
+        id
+    };
+    let store = Store::open(&dir).unwrap();
+    chain(&store, id, 23);
+    drive(&store, id, (0..20).map(|_| not_ready()).collect());
+    let live = chain(&store, id, 43);
+    assert_eq!(live[42].input, "status-seen \"Processing\"");
+    drive(&store, id, vec![Input::Cancel, Input::Retry, Input::Cancel]);
+    let history = chain(&store, id, 46);
+    let inputs: Vec<&str> = history[43..].iter().map(|t| t.input.as_str()).collect();
+    assert_eq!(inputs, ["cancel", "retry", "cancel"]);
+    assert_eq!(store.get(id).unwrap().unwrap().version, 45);
+    let report = store.purge(Millis(1_000_000)).unwrap();
+    assert_eq!(report.history_records, 46);
+    assert!(store.history(id).is_err());
+}
+
+#[test]
 fn purge_removes_old_ended_jobs_with_their_history_and_keys() {
     let (_tmp, store) = open();
     // Job 1 ends at 40, job 2 is cancelled at 10, job 3 stays live, job 4 ends at 40 too.

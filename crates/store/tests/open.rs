@@ -55,7 +55,7 @@ fn a_new_store_is_an_owner_only_directory_with_a_marker() {
     drop(Store::open(&dir).unwrap());
     let marker = fs::read_to_string(dir.join("REPORTFLOW-STORE")).unwrap();
     assert!(
-        marker.starts_with("reportflow-store\nschema 1\n"),
+        marker.starts_with("reportflow-store\nschema 2\n"),
         "{marker}"
     );
     #[cfg(unix)]
@@ -134,7 +134,7 @@ fn a_store_of_a_newer_schema_is_refused_and_left_untouched() {
     make_store(&dir);
     fs::write(
         dir.join("REPORTFLOW-STORE"),
-        "reportflow-store\nschema 2\ndatabase ready\n",
+        "reportflow-store\nschema 3\ndatabase ready\n",
     )
     .unwrap();
     let before = snapshot(&dir);
@@ -143,8 +143,8 @@ fn a_store_of_a_newer_schema_is_refused_and_left_untouched() {
         matches!(
             err,
             StoreError::NewerSchema {
-                found: 2,
-                supported: 1,
+                found: 3,
+                supported: 2,
                 ..
             }
         ),
@@ -162,12 +162,12 @@ fn a_newer_schema_inside_the_database_is_refused() {
     {
         let db = sled::open(&dir).unwrap();
         let meta = db.open_tree("meta").unwrap();
-        meta.insert("schema", &3u32.to_be_bytes()[..]).unwrap();
+        meta.insert("schema", &4u32.to_be_bytes()[..]).unwrap();
         db.flush().unwrap();
     }
     let err = Store::open(&dir).unwrap_err();
     assert!(
-        matches!(err, StoreError::NewerSchema { found: 3, .. }),
+        matches!(err, StoreError::NewerSchema { found: 4, .. }),
         "{err:?}"
     );
 }
@@ -179,9 +179,11 @@ fn newer_and_damaged_records_are_clear_errors() {
     make_store(&dir);
     {
         let db = sled::open(&dir).unwrap();
-        let jobs = db.open_tree("jobs").unwrap();
+        // A live job's record is in its `live` value (schema 2), after its state byte and the
+        // record's 4-byte length.
+        let jobs = db.open_tree("live").unwrap();
         let mut record = jobs.get(1u64.to_be_bytes()).unwrap().unwrap().to_vec();
-        record[1] = 9;
+        record[5 + 1] = 9;
         jobs.insert(1u64.to_be_bytes(), record).unwrap();
         jobs.insert(2u64.to_be_bytes(), &b"\x00\x01garbage"[..])
             .unwrap();

@@ -1,8 +1,11 @@
 //! Asking for a report's file and checking the answer: a named file (account reports), the
-//! announced length, a zip archive (billing reports), not an error envelope in disguise.
+//! announced length, a zip archive (billing reports), not an error envelope in disguise. A file
+//! announced smaller than one block is received whole in memory (placed later in one blocking
+//! call: no pipeline, no thread of its own); a larger one streams through the pipeline into its
+//! temporary file.
 
-use super::direct::Output;
-use super::pipeline::Sink;
+use super::direct::{DownloadWrites, Output};
+use super::pipeline::{BLOCK, Sink};
 use super::place::PartFile;
 use crate::api::{Api, shown, unreadable};
 use crate::call::{CallError, by_code};
@@ -10,6 +13,7 @@ use crate::error::DriverError;
 use crate::events::Event;
 use http::HeaderMap;
 use http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH};
+use hyper::body::Incoming;
 use reportflow_core::{Job, JobKind};
 use std::fs::File;
 use std::io::{self, Read};
@@ -21,12 +25,23 @@ const PROGRESS_STEP: u64 = 1024 * 1024;
 /// How much of a billing answer that is not a zip is read to look for an error envelope.
 const ENVELOPE_PEEK: u64 = 64 * 1024;
 
-/// A file received whole into its temporary file, synced.
+/// A file received whole and checked.
 pub(super) struct Fetched {
-    pub(super) part: PartFile,
-    pub(super) bytes: u64,
-    pub(super) sha256: String,
+    pub(super) received: Received,
     pub(super) disposition: Option<String>,
+}
+
+/// Where a received file is.
+pub(super) enum Received {
+    /// A file announced smaller than one block, in memory (written, synced and placed in one
+    /// blocking call, see [`PartFile::write_whole`]).
+    Whole(Vec<u8>),
+    /// A larger file in its temporary file, synced, with its size and sha256.
+    Streamed {
+        part: PartFile,
+        bytes: u64,
+        sha256: String,
+    },
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -36,24 +51,24 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// Where the body goes while it is received.
+enum Into {
+    Memory(Vec<u8>),
+    Disk(PartFile, Box<Sink>),
+}
+
 /// One try at the file of `job` at `location`: the answer checked, its body received whole
-/// into the job's temporary file in `out_dir` (removed again when the try fails).
+/// (in memory when small, else into the job's temporary file in `out_dir`, the lease's under
+/// `lease`, written the way `writes` says, and removed again when the try fails).
 pub(super) async fn once(
     api: &Api,
     job: &Job,
     location: &str,
     out_dir: &Path,
+    writes: DownloadWrites,
     events: &broadcast::Sender<Event>,
     lease: Option<u64>,
 ) -> Result<Fetched, CallError> {
-    // The temporary file comes first: whatever this try ends in, it goes with it, and so does
-    // a file a killed process left under the same name.
-    let (dir, id) = (out_dir.to_path_buf(), job.id);
-    let (part, output) =
-        tokio::task::spawn_blocking(move || PartFile::create(&dir, id, lease, Output::open))
-            .await
-            .map_err(|e| local("create", out_dir, io::Error::other(e.to_string())))?
-            .map_err(|e| local("create", out_dir, e))?;
     let response = api.open_file(location).await?;
     let total = content_length(response.headers());
     let disposition = response
@@ -79,8 +94,59 @@ pub(super) async fn once(
                 ))
             }));
     }
-    let mut sink = Sink::start(output, total);
-    let mut body = response.into_body();
+    let into = match total {
+        Some(small) if small < BLOCK as u64 => Into::Memory(Vec::with_capacity(small as usize)),
+        _ => {
+            let (dir, id) = (out_dir.to_path_buf(), job.id);
+            let (part, output) = tokio::task::spawn_blocking(move || {
+                PartFile::create(&dir, id, lease, |path| Output::open(path, writes, total))
+            })
+            .await
+            .map_err(|e| local("create", out_dir, io::Error::other(e.to_string())))?
+            .map_err(|e| local("write", out_dir, e))?;
+            Into::Disk(part, Box::new(Sink::start(output)))
+        }
+    };
+    let (received, bytes, head) =
+        receive(api, job, response.into_body(), total, into, events).await?;
+    if let Some(total) = total
+        && bytes != total
+    {
+        return Err(CallError::Ambiguous(format!(
+            "the file ended after {bytes} of {total} bytes"
+        )));
+    }
+    if job.kind() == JobKind::Billing && !reportflow_wire::is_zip_archive(&head) {
+        let start = match &received {
+            Received::Whole(content) => {
+                content[..content.len().min(ENVELOPE_PEEK as usize)].to_vec()
+            }
+            Received::Streamed { part, .. } => {
+                let mut start = Vec::new();
+                File::open(part.path())
+                    .and_then(|f| f.take(ENVELOPE_PEEK).read_to_end(&mut start))
+                    .ok();
+                start
+            }
+        };
+        return Err(not_a_zip(location, &start));
+    }
+    Ok(Fetched {
+        received,
+        disposition,
+    })
+}
+
+/// Receives `body` (of `total` bytes when announced) into `into`, reporting progress; returns
+/// where the file is, its size and its first bytes. A body that breaks off leaves nothing.
+async fn receive(
+    api: &Api,
+    job: &Job,
+    mut body: Incoming,
+    total: Option<u64>,
+    mut into: Into,
+    events: &broadcast::Sender<Event>,
+) -> Result<(Received, u64, Vec<u8>), CallError> {
     let mut received = 0u64;
     let mut reported = 0u64;
     let mut head = Vec::with_capacity(4);
@@ -92,7 +158,14 @@ pub(super) async fn once(
                 if head.len() < 4 {
                     head.extend(chunk.iter().take(4 - head.len()));
                 }
-                if !sink.push(&chunk).await {
+                let taken = match &mut into {
+                    Into::Memory(content) => {
+                        content.extend_from_slice(&chunk);
+                        true
+                    }
+                    Into::Disk(_, sink) => sink.push(&chunk).await,
+                };
+                if !taken {
                     break Ok(());
                 }
                 if received - reported >= PROGRESS_STEP {
@@ -108,58 +181,62 @@ pub(super) async fn once(
             Err(e) => break Err(e),
         }
     };
-    let (bytes, sha256) = sink
-        .finish(streamed.is_ok())
-        .await
-        .map_err(|e| local("write", part.path(), e))?;
-    streamed?;
+    let (received, bytes) = match into {
+        Into::Memory(content) => {
+            streamed?;
+            let bytes = content.len() as u64;
+            (Received::Whole(content), bytes)
+        }
+        Into::Disk(part, sink) => {
+            let (bytes, sha256) = sink
+                .finish(streamed.is_ok())
+                .await
+                .map_err(|e| local("write", part.path(), e))?;
+            streamed?;
+            (
+                Received::Streamed {
+                    part,
+                    bytes,
+                    sha256,
+                },
+                bytes,
+            )
+        }
+    };
     let _ = events.send(Event::Progress {
         id: job.id,
         bytes,
         total,
     });
-    if let Some(total) = total
-        && bytes != total
+    Ok((received, bytes, head))
+}
+
+/// The failure of a billing answer that is not a zip archive, from its first bytes `start`:
+/// the upstream's error when it is an envelope, else what it is.
+fn not_a_zip(location: &str, start: &[u8]) -> CallError {
+    if let Some(known) = reportflow_wire::parse_error_envelope(start)
+        .as_ref()
+        .and_then(by_code)
     {
-        return Err(CallError::Ambiguous(format!(
-            "the file ended after {bytes} of {total} bytes"
-        )));
+        return known;
     }
-    if job.kind() == JobKind::Billing && !reportflow_wire::is_zip_archive(&head) {
-        let mut start = Vec::new();
-        File::open(part.path())
-            .and_then(|f| f.take(ENVELOPE_PEEK).read_to_end(&mut start))
-            .ok();
-        if let Some(known) = reportflow_wire::parse_error_envelope(&start)
-            .as_ref()
-            .and_then(by_code)
-        {
-            return Err(known);
-        }
-        let detail = match reportflow_wire::parse_billing_retrieval(&start) {
-            Ok(status) => format!(
-                "it is a status document ({}{}), not the zip archive",
-                status.status,
-                status
-                    .description
-                    .map(|d| format!(": {d}"))
-                    .unwrap_or_default()
-            ),
-            Err(_) => "it is not a zip archive".to_string(),
-        };
-        return Err(CallError::Malformed(unreadable(
-            "the billing report file",
-            &detail,
-            &file_endpoint(location),
-            &start,
-        )));
-    }
-    Ok(Fetched {
-        part,
-        bytes,
-        sha256,
-        disposition,
-    })
+    let detail = match reportflow_wire::parse_billing_retrieval(start) {
+        Ok(status) => format!(
+            "it is a status document ({}{}), not the zip archive",
+            status.status,
+            status
+                .description
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
+        ),
+        Err(_) => "it is not a zip archive".to_string(),
+    };
+    CallError::Malformed(unreadable(
+        "the billing report file",
+        &detail,
+        &file_endpoint(location),
+        start,
+    ))
 }
 
 /// `GET {location}/file` as messages show it.

@@ -1,19 +1,24 @@
-//! The download pipeline: the body received in large blocks, hashed on one thread, written on
-//! another (see [`Sink`]); the blocks travel with the work and come back for reuse, so memory
-//! stays bounded whatever the file's size.
+//! The download pipeline of a large file: the body received in large blocks, each block hashed
+//! (in order) then written at its offset, several writes in flight (see [`Sink`]). Each block
+//! travels with the blocking operation that works on it and comes back with its result, the
+//! way tokio's `fs::File` hands its buffer to the blocking pool: no side channel of free
+//! blocks, and memory stays bounded whatever the file's size.
 
 use super::direct::{ALIGN, Output};
 use super::hex;
 use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
 use std::io;
-use std::sync::mpsc;
+use std::sync::Arc;
+use tokio::task::{JoinHandle, JoinSet};
 
-/// Bytes per block handed from the network to the hasher and the writer: one `write` each.
-const BLOCK: usize = 1024 * 1024;
-/// The smallest block (for files announced smaller than [`BLOCK`]).
-const MIN_BLOCK: usize = 64 * 1024;
+/// Bytes per block handed from the network to the hasher and the writer: one write each.
+pub(super) const BLOCK: usize = 1024 * 1024;
 /// Blocks a download uses at most: its memory is bounded by `BLOCKS * BLOCK`.
 const BLOCKS: usize = 8;
+/// Writes in flight at most: the disk sees this many at once, so the speed follows its
+/// bandwidth rather than the latency of one write.
+const IN_FLIGHT: usize = 4;
 
 /// A block of the file: bytes starting at an [`ALIGN`]ed address (for direct writes).
 struct Block {
@@ -24,9 +29,9 @@ struct Block {
 }
 
 impl Block {
-    /// An empty block with room for `size` bytes.
-    fn new(size: usize) -> Block {
-        let mut buf: Vec<u8> = Vec::with_capacity(size + ALIGN);
+    /// An empty block with room for [`BLOCK`] bytes.
+    fn new() -> Block {
+        let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + ALIGN);
         // (Should the offset be unknown, the block is merely unaligned: written through the
         // page cache.)
         let start = buf.as_ptr().align_offset(ALIGN).min(ALIGN);
@@ -47,53 +52,66 @@ impl Block {
     }
 }
 
-/// What goes down the pipeline: a block of the file, or the news that it is complete.
-enum Piece {
-    Block(Block),
-    End,
-}
+/// What a finished hash gives back: the hasher, and the block with its offset in the file.
+type Hashed = (Sha256, u64, Block);
+/// What a finished write gives back: the block and how the write went.
+type Written = (Block, io::Result<()>);
 
-/// Where a download's body goes: a pipeline of three stages, so that receiving, hashing and
-/// writing overlap. The receiving task copies the body's frames into large blocks (letting
-/// the HTTP client reuse its read buffer at once, instead of allocating a new one for every
-/// frame held downstream); a blocking thread hashes each full block and passes it on; another
-/// writes it (see [`Output`]) and returns it for reuse. At most [`BLOCKS`] blocks exist, so
-/// memory stays bounded, and the receiving task waits for a free block without blocking its
-/// runtime thread.
+/// Where a large download's body goes. The receiving task copies the body's frames into
+/// blocks of [`BLOCK`] bytes (letting the HTTP client reuse its read buffer at once); each full
+/// block goes to the blocking pool to be hashed, one after the other in order, then to be
+/// written at its offset, up to [`IN_FLIGHT`] writes at once. At most [`BLOCKS`] blocks exist:
+/// when none is free the receiving task waits for one (without blocking its runtime thread),
+/// which also slows the network to the disk's pace. Finished work is collected whenever the
+/// task pushes a frame or waits.
 pub(super) struct Sink {
-    /// To the hasher; `None` once the pipeline has been ended.
-    to_hasher: Option<mpsc::Sender<Piece>>,
-    /// Blocks the writer is done with.
-    free: tokio::sync::mpsc::UnboundedReceiver<Block>,
+    out: Arc<Output>,
     /// The block being filled.
     current: Option<Block>,
-    /// The size of a block.
-    block: usize,
+    /// Empty blocks.
+    free: Vec<Block>,
     /// Blocks allocated so far.
     allocated: usize,
-    hasher: tokio::task::JoinHandle<Option<String>>,
-    writer: tokio::task::JoinHandle<io::Result<(u64, bool)>>,
+    /// Where the next full block goes in the file.
+    offset: u64,
+    /// Full blocks waiting for the hasher, in order.
+    unhashed: VecDeque<(u64, Block)>,
+    /// The hasher while it is idle.
+    hasher: Option<Sha256>,
+    /// The hash running, with the hasher and its block.
+    hashing: Option<JoinHandle<Hashed>>,
+    /// Hashed blocks waiting for a write.
+    unwritten: VecDeque<(u64, Block)>,
+    /// The writes running, each with its block.
+    writing: JoinSet<Written>,
+    /// The first failure; once there is one, no more work starts.
+    failed: Option<io::Error>,
+    /// The body will not be whole: no more work starts.
+    abandoned: bool,
+}
+
+/// A piece of running work that finished.
+enum Done {
+    Hash(Result<Hashed, tokio::task::JoinError>),
+    Write(Result<Written, tokio::task::JoinError>),
 }
 
 impl Sink {
-    /// Starts the hasher and the writer of `output` for a body of `total` bytes when known.
-    pub(super) fn start(output: Output, total: Option<u64>) -> Sink {
-        let block = total.map_or(BLOCK, |t| {
-            usize::try_from(t).map_or(BLOCK, |t| t.clamp(MIN_BLOCK, BLOCK))
-        });
-        let (to_hasher, hasher_rx) = mpsc::channel::<Piece>();
-        let (to_writer, writer_rx) = mpsc::channel::<Piece>();
-        let (freed, free) = tokio::sync::mpsc::unbounded_channel();
-        let hasher = tokio::task::spawn_blocking(move || hash_blocks(hasher_rx, to_writer));
-        let writer = tokio::task::spawn_blocking(move || write_blocks(output, writer_rx, freed));
+    /// A pipeline writing into `out`.
+    pub(super) fn start(out: Output) -> Sink {
         Sink {
-            to_hasher: Some(to_hasher),
-            free,
+            out: Arc::new(out),
             current: None,
-            block,
+            free: Vec::new(),
             allocated: 0,
-            hasher,
-            writer,
+            offset: 0,
+            unhashed: VecDeque::new(),
+            hasher: Some(Sha256::new()),
+            hashing: None,
+            unwritten: VecDeque::new(),
+            writing: JoinSet::new(),
+            failed: None,
+            abandoned: false,
         }
     }
 
@@ -107,135 +125,253 @@ impl Sink {
                     None => return false,
                 },
             };
-            let n = (self.block - current.len()).min(data.len());
+            let n = (BLOCK - current.len()).min(data.len());
             current.buf.extend_from_slice(&data[..n]);
             data = &data[n..];
-            if current.len() >= self.block && !self.send_current() {
-                return false;
+            if current.len() >= BLOCK {
+                self.hand_on();
             }
         }
-        true
+        self.collect().await;
+        self.start_work();
+        self.failed.is_none()
     }
 
-    /// An empty block: a new one while fewer than [`BLOCKS`] exist, else the next one the
-    /// writer frees; `None` when the writer has stopped.
+    /// An empty block: a free one, a new one while fewer than [`BLOCKS`] exist, else the next
+    /// one that running work gives back; `None` once the pipeline has failed.
     async fn take_block(&mut self) -> Option<Block> {
-        if let Ok(block) = self.free.try_recv() {
-            return Some(block);
+        loop {
+            self.collect().await;
+            self.start_work();
+            if self.failed.is_some() {
+                return None;
+            }
+            if let Some(block) = self.free.pop() {
+                return Some(block);
+            }
+            if self.allocated < BLOCKS {
+                self.allocated += 1;
+                return Some(Block::new());
+            }
+            self.wait().await;
         }
-        if self.allocated < BLOCKS {
-            self.allocated += 1;
-            return Some(Block::new(self.block));
-        }
-        self.free.recv().await
     }
 
-    /// Hands the current block on; false when the pipeline has stopped.
-    fn send_current(&mut self) -> bool {
-        match (self.current.take(), &self.to_hasher) {
-            (Some(block), Some(tx)) => tx.send(Piece::Block(block)).is_ok(),
-            _ => false,
+    /// Queues the current block for the hasher.
+    fn hand_on(&mut self) {
+        if let Some(block) = self.current.take() {
+            let offset = self.offset;
+            self.offset += block.len() as u64;
+            self.unhashed.push_back((offset, block));
         }
     }
 
-    /// Ends the pipeline and waits for it: when the body is `complete`, the file is synced and
-    /// its size and sha256 are returned; otherwise the file is left as it is (a write error
-    /// still comes first).
-    pub(super) async fn finish(mut self, complete: bool) -> io::Result<(u64, String)> {
-        if complete && self.current.as_ref().is_some_and(|b| b.len() > 0) {
-            self.send_current();
+    /// Starts what can start: the next hash when the hasher is idle, writes while fewer than
+    /// [`IN_FLIGHT`] run. Nothing once the pipeline has failed.
+    fn start_work(&mut self) {
+        if self.failed.is_some() || self.abandoned {
+            return;
         }
-        if let Some(tx) = self.to_hasher.take()
-            && complete
+        if self.hashing.is_none()
+            && let Some(mut hasher) = self.hasher.take()
         {
-            let _ = tx.send(Piece::End);
-        }
-        let joined = |e: tokio::task::JoinError| io::Error::other(e.to_string());
-        let (bytes, synced) = self.writer.await.map_err(joined)??;
-        let sha256 = self.hasher.await.map_err(joined)?;
-        match sha256 {
-            Some(sha256) if synced => Ok((bytes, sha256)),
-            _ if complete => Err(io::Error::other("the download pipeline stopped early")),
-            _ => Ok((bytes, String::new())),
-        }
-    }
-}
-
-/// The hasher's thread: hashes each block and passes it to the writer; the digest (hex) once
-/// the end has come, `None` when the pipeline stopped before.
-fn hash_blocks(blocks: mpsc::Receiver<Piece>, to_writer: mpsc::Sender<Piece>) -> Option<String> {
-    let mut hasher = Sha256::new();
-    for piece in blocks {
-        match piece {
-            Piece::Block(block) => {
-                hasher.update(block.bytes());
-                to_writer.send(Piece::Block(block)).ok()?;
-            }
-            Piece::End => {
-                to_writer.send(Piece::End).ok()?;
-                return Some(hex(&hasher.finalize()));
+            match self.unhashed.pop_front() {
+                Some((offset, block)) => {
+                    self.hashing = Some(tokio::task::spawn_blocking(move || {
+                        hasher.update(block.bytes());
+                        (hasher, offset, block)
+                    }));
+                }
+                None => self.hasher = Some(hasher),
             }
         }
+        while self.writing.len() < IN_FLIGHT
+            && let Some((offset, block)) = self.unwritten.pop_front()
+        {
+            let out = Arc::clone(&self.out);
+            self.writing.spawn_blocking(move || {
+                let written = out.write_at(offset, block.bytes());
+                (block, written)
+            });
+        }
     }
-    None
-}
 
-/// The writer's thread: writes the blocks to `out` and frees them; at the end, syncs the file.
-/// Returns the bytes written and whether the end came (and the file is synced).
-fn write_blocks(
-    mut out: Output,
-    blocks: mpsc::Receiver<Piece>,
-    freed: tokio::sync::mpsc::UnboundedSender<Block>,
-) -> io::Result<(u64, bool)> {
-    for piece in blocks {
-        match piece {
-            Piece::Block(mut block) => {
-                out.write(block.bytes())?;
+    /// Collects the work that has finished, without waiting for any that runs.
+    async fn collect(&mut self) {
+        if self.hashing.as_ref().is_some_and(JoinHandle::is_finished)
+            && let Some(handle) = self.hashing.take()
+        {
+            self.finished(Done::Hash(handle.await));
+        }
+        while let Some(done) = self.writing.try_join_next() {
+            self.finished(Done::Write(done));
+        }
+    }
+
+    /// Waits until some running work finishes and collects it (at once when nothing runs).
+    async fn wait(&mut self) {
+        let done = {
+            let hashing = &mut self.hashing;
+            let writing = &mut self.writing;
+            tokio::select! {
+                done = async { hashing.as_mut().expect("guarded").await }, if hashing.is_some() => {
+                    *hashing = None;
+                    Done::Hash(done)
+                }
+                Some(done) = writing.join_next(), if !writing.is_empty() => Done::Write(done),
+                else => return,
+            }
+        };
+        self.finished(done);
+    }
+
+    /// Takes in what a piece of finished work gave back.
+    fn finished(&mut self, done: Done) {
+        let lost = |e: tokio::task::JoinError| io::Error::other(format!("the download's {e}"));
+        match done {
+            Done::Hash(Ok((hasher, offset, block))) => {
+                self.hasher = Some(hasher);
+                self.unwritten.push_back((offset, block));
+            }
+            Done::Write(Ok((mut block, written))) => {
                 block.clear();
-                // The receiving side may have finished already; then the block just goes.
-                let _ = freed.send(block);
+                self.free.push(block);
+                if let Err(e) = written {
+                    self.failed.get_or_insert(e);
+                }
             }
-            Piece::End => {
-                out.sync()?;
-                return Ok((out.written(), true));
+            Done::Hash(Err(e)) | Done::Write(Err(e)) => {
+                self.failed.get_or_insert(lost(e));
             }
         }
     }
-    Ok((out.written(), false))
+
+    /// Whether work runs, or is queued and will still start.
+    fn busy(&self) -> bool {
+        let queued = !self.unhashed.is_empty() || !self.unwritten.is_empty();
+        let starts = queued && self.failed.is_none() && !self.abandoned;
+        self.hashing.is_some() || !self.writing.is_empty() || starts
+    }
+
+    /// Ends the pipeline and waits for its work to finish: when the body is `complete`, every
+    /// block is hashed and written and the file synced, and its size and sha256 are returned;
+    /// otherwise only what runs is waited for, and what was written so far is returned with no
+    /// digest (a write error comes first either way).
+    pub(super) async fn finish(mut self, complete: bool) -> io::Result<(u64, String)> {
+        if !complete {
+            self.abandoned = true;
+        } else if self.current.as_ref().is_some_and(|b| b.len() > 0) {
+            self.hand_on();
+        }
+        loop {
+            self.collect().await;
+            self.start_work();
+            if !self.busy() {
+                break;
+            }
+            self.wait().await;
+        }
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        if !complete {
+            return Ok((0, String::new()));
+        }
+        let hasher = self
+            .hasher
+            .take()
+            .ok_or_else(|| io::Error::other("the download's hash was lost"))?;
+        let out = Arc::clone(&self.out);
+        tokio::task::spawn_blocking(move || out.sync())
+            .await
+            .map_err(|e| io::Error::other(format!("the download's sync: {e}")))??;
+        Ok((self.offset, hex(&hasher.finalize())))
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::direct::DownloadWrites;
     use super::*;
     use std::fs;
 
-    #[test]
-    fn blocks_are_written_in_order_direct_or_through_the_cache() {
+    /// A body of `len` bytes.
+    fn body(len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|n| (n % 251) as u8 ^ (n >> 20) as u8)
+            .collect()
+    }
+
+    /// Frames of uneven sizes, as the network delivers them.
+    fn frames(body: &[u8]) -> Vec<&[u8]> {
+        let mut frames = Vec::new();
+        let (mut at, mut n) = (0, 0usize);
+        while at < body.len() {
+            let len = [16_384, 65_536, 1, 100_000, 4_096][n % 5].min(body.len() - at);
+            frames.push(&body[at..at + len]);
+            at += len;
+            n += 1;
+        }
+        frames
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn both_write_paths_write_every_block_in_place_and_hash_them_in_order() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join(".p.part");
-        let (tx, rx) = mpsc::channel();
-        let (freed, mut free) = tokio::sync::mpsc::unbounded_channel();
-        let mut expected = Vec::new();
-        // Aligned blocks (direct where possible), an unaligned one (the rest goes through the
-        // page cache), then aligned ones again.
-        for (i, len) in [BLOCK, BLOCK, 5_000, BLOCK, 3].into_iter().enumerate() {
-            let mut block = Block::new(len);
-            let bytes: Vec<u8> = (0..len).map(|n| (n % 251) as u8 ^ i as u8).collect();
-            block.buf.extend_from_slice(&bytes);
-            expected.extend_from_slice(&bytes);
-            tx.send(Piece::Block(block)).expect("send");
+        // More blocks than exist at once, and an unaligned tail.
+        let content = body(BLOCKS * 2 * BLOCK + 12_345);
+        for writes in [DownloadWrites::Direct, DownloadWrites::PageCache] {
+            let path = dir.path().join(format!("{writes:?}.part"));
+            let out = Output::open(&path, writes, Some(content.len() as u64)).expect("opens");
+            let mut sink = Sink::start(out);
+            for frame in frames(&content) {
+                assert!(sink.push(frame).await, "{writes:?}: accepted");
+            }
+            assert!(sink.allocated <= BLOCKS, "memory stays bounded");
+            let (bytes, sha256) = sink.finish(true).await.expect("finished");
+            assert_eq!(bytes, content.len() as u64, "{writes:?}");
+            assert_eq!(sha256, hex(&Sha256::digest(&content)), "{writes:?}");
+            assert!(
+                fs::read(&path).expect("read") == content,
+                "{writes:?}: same bytes"
+            );
         }
-        tx.send(Piece::End).expect("send");
-        let output = Output::open(&path).expect("opens");
-        let (bytes, synced) = write_blocks(output, rx, freed).expect("written");
-        assert!(synced);
-        assert_eq!(bytes, expected.len() as u64);
-        assert!(fs::read(&path).expect("read") == expected, "the same bytes");
-        let mut returned = 0;
-        while let Ok(block) = free.try_recv() {
-            assert_eq!(block.len(), 0, "freed blocks are empty");
-            returned += 1;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cut_body_ends_without_a_digest_and_waits_for_its_writes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let content = body(5 * BLOCK + 100);
+        for writes in [DownloadWrites::Direct, DownloadWrites::PageCache] {
+            let path = dir.path().join(format!("{writes:?}.part"));
+            let out = Output::open(&path, writes, Some(2 * content.len() as u64)).expect("opens");
+            let mut sink = Sink::start(out);
+            for frame in frames(&content) {
+                assert!(sink.push(frame).await);
+            }
+            let (_, sha256) = sink.finish(false).await.expect("ended");
+            assert_eq!(sha256, "", "no digest for a file that is not whole");
         }
-        assert_eq!(returned, 5);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_write_stops_the_pipeline_with_its_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("read-only.part");
+        fs::write(&path, b"").expect("create");
+        // A file opened read-only: every write fails.
+        let out = Output::from_file(fs::File::open(&path).expect("open"));
+        let mut sink = Sink::start(out);
+        let content = body(BLOCKS * BLOCK * 2);
+        let mut refused = false;
+        for frame in frames(&content) {
+            if !sink.push(frame).await {
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused, "the pipeline stopped taking frames");
+        let error = sink.finish(true).await.expect_err("the write error");
+        assert!(error.raw_os_error().is_some(), "{error}");
     }
 }

@@ -1,13 +1,18 @@
 //! The temporary file of a download, and placing the finished file under its final name. The
 //! `.part` file is created and removed here only: a [`PartFile`] removes its file when it is
-//! dropped (a failed try, an abandoned step, a shutdown) unless the file was placed.
+//! dropped (a failed try, an abandoned step, a shutdown) unless the file was placed. Folders
+//! are synced through [`DirSyncs`], so that downloads finishing together share one sync.
 
+use super::direct;
 use super::hex;
 use reportflow_core::JobId;
+use reportflow_store::GroupCommit;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 /// The most name suffixes tried on collisions.
 const MAX_SUFFIX: u32 = 10_000;
@@ -22,6 +27,20 @@ pub(super) struct PartFile {
 }
 
 impl PartFile {
+    /// Job `id`'s temporary file in `dir` (not created yet): the job's name, or under a lease
+    /// of a shared store (`lease` is its token) the lease's.
+    fn named(dir: &Path, id: JobId, lease: Option<u64>) -> PartFile {
+        let name = match lease {
+            None => format!(".reportflow-job{id}.part"),
+            Some(token) => format!(".reportflow-job{id}-lease{token}.part"),
+        };
+        PartFile {
+            dir: dir.to_path_buf(),
+            path: dir.join(name),
+            placed: false,
+        }
+    }
+
     /// Creates (or truncates) the temporary file of job `id` in `dir` with `open`, which also
     /// gives what writes to it.
     ///
@@ -37,20 +56,35 @@ impl PartFile {
         lease: Option<u64>,
         open: impl FnOnce(&Path) -> io::Result<W>,
     ) -> io::Result<(PartFile, W)> {
-        let name = match lease {
-            None => format!(".reportflow-job{id}.part"),
-            Some(token) => {
-                remove_earlier_leases(dir, id, token)?;
-                format!(".reportflow-job{id}-lease{token}.part")
-            }
-        };
-        let part = PartFile {
-            dir: dir.to_path_buf(),
-            path: dir.join(name),
-            placed: false,
-        };
+        let part = PartFile::named(dir, id, lease);
+        if let Some(token) = lease {
+            remove_earlier_leases(dir, id, token)?;
+        }
         let writer = open(&part.path)?;
         Ok((part, writer))
+    }
+
+    /// Writes `bytes` whole as the temporary file of job `id` in `dir` (under `lease`, as in
+    /// [`PartFile::create`]), synced (a small file: one write, one `fdatasync`).
+    pub(super) fn write_whole(
+        dir: &Path,
+        id: JobId,
+        lease: Option<u64>,
+        bytes: &[u8],
+    ) -> io::Result<PartFile> {
+        Ok(PartFile::create(dir, id, lease, |path| direct::write_whole(path, bytes))?.0)
+    }
+
+    /// Removes the temporary file job `id` may have in `dir` under `lease` (what a killed run
+    /// left), and under a lease those of the job's earlier leases, after a download that failed
+    /// before it wrote one.
+    pub(super) fn discard(dir: &Path, id: JobId, lease: Option<u64>) {
+        if let Some(token) = lease
+            && let Err(e) = remove_earlier_leases(dir, id, token)
+        {
+            tracing::warn!(dir = %dir.display(), error = %e, "could not remove the temporary files of earlier leases; remove them by hand");
+        }
+        drop(PartFile::named(dir, id, lease));
     }
 
     /// Where the file is.
@@ -58,11 +92,10 @@ impl PartFile {
         &self.path
     }
 
-    /// Links the synced file under `name` in `dir` (the output folder, or a folder of the file
-    /// layout inside it; `name-1`, `name-2`, ... when taken; never overwriting), removes the
-    /// temporary name and syncs the folders. A file already there with the same size and sha256
-    /// is this job's own file from a run that crashed before recording it. Returns the final
-    /// path.
+    /// Moves the synced file under `name` in `dir` (the output folder, or a folder of the file
+    /// layout inside it; `name-1`, `name-2`, ... when taken; never overwriting) and syncs the
+    /// folders. A file already there with the same size and sha256 is this job's own file from
+    /// a run that crashed before recording it. Returns the final path.
     pub(super) fn place(
         mut self,
         dir: &Path,
@@ -70,7 +103,6 @@ impl PartFile {
         bytes: u64,
         sha256: &str,
     ) -> io::Result<PathBuf> {
-        let part = self.path.clone();
         for n in 0..MAX_SUFFIX {
             let candidate = if n == 0 {
                 name.to_string()
@@ -83,25 +115,18 @@ impl PartFile {
                     "the file name {candidate:?} leaves the output folder"
                 )));
             }
-            let linked = match fs::hard_link(&part, &path) {
-                // A file system without hard links: rename, having checked the name is free.
-                Err(e) if e.kind() != io::ErrorKind::AlreadyExists && !path.exists() => {
-                    tracing::debug!(error = %e, "no hard links here; renaming instead");
-                    fs::rename(&part, &path).map(|()| true)
-                }
-                other => other.map(|()| false),
-            };
-            match linked {
-                Ok(true) => {
+            match self.move_to(&path) {
+                Ok(()) => {
                     self.placed = true;
                     return self.sync_dirs(dir, path);
                 }
-                Ok(false) => return self.finish(dir, path),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     let same = fs::metadata(&path).is_ok_and(|m| m.len() == bytes)
                         && sha256_of(&path)? == sha256;
                     if same {
-                        return self.finish(dir, path);
+                        fs::remove_file(&self.path)?;
+                        self.placed = true;
+                        return self.sync_dirs(dir, path);
                     }
                 }
                 Err(e) => return Err(e),
@@ -112,20 +137,68 @@ impl PartFile {
         )))
     }
 
-    /// Removes the temporary name of a file now under `path` (in `dir`), and syncs the folders.
-    fn finish(&mut self, dir: &Path, path: PathBuf) -> io::Result<PathBuf> {
-        fs::remove_file(&self.path)?;
-        self.placed = true;
-        self.sync_dirs(dir, path)
+    /// Gives the file the name `path` unless that name is taken (`AlreadyExists`): one rename
+    /// that never replaces where the system has it, else a hard link and the removal of the
+    /// temporary name, else (no hard links either) a rename once the name was seen free.
+    fn move_to(&self, path: &Path) -> io::Result<()> {
+        match direct::rename_no_replace(&self.path, path) {
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {}
+            other => return other,
+        }
+        match fs::hard_link(&self.path, path) {
+            Ok(()) => fs::remove_file(&self.path),
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists && !path.exists() => {
+                tracing::debug!(error = %e, "no hard links here; renaming instead");
+                fs::rename(&self.path, path)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Syncs `dir`, which now holds the file at `path`, and the temporary file's folder when it
     /// is another one (it lost the temporary name).
     fn sync_dirs(&self, dir: &Path, path: PathBuf) -> io::Result<PathBuf> {
         if dir != self.dir {
-            File::open(&self.dir)?.sync_all()?;
+            DIR_SYNCS.sync(&self.dir)?;
         }
-        sync_dir(dir, path)
+        DIR_SYNCS.sync(dir)?;
+        Ok(path)
+    }
+}
+
+/// The folder syncs of this process's downloads.
+static DIR_SYNCS: LazyLock<DirSyncs> = LazyLock::new(DirSyncs::default);
+
+/// Folder syncs shared by the downloads that finish together: for each folder, a group commit
+/// (the store's [`GroupCommit`]), so that `n` files placed in one folder at about the same time
+/// cost about two `fsync`s of it instead of `n`, and each placing still returns only after a
+/// sync that started after its rename. A folder's entry lives while someone syncs it.
+#[derive(Default)]
+struct DirSyncs {
+    groups: Mutex<HashMap<PathBuf, Arc<GroupCommit>>>,
+}
+
+impl DirSyncs {
+    /// Makes the entries of `dir` durable, sharing the `fsync` with concurrent callers.
+    fn sync(&self, dir: &Path) -> io::Result<()> {
+        self.run(dir, |dir| File::open(dir)?.sync_all())
+    }
+
+    /// Runs `sync` of `dir`, or waits for a run of it by a concurrent caller that started after
+    /// this call began.
+    fn run(&self, dir: &Path, sync: impl FnOnce(&Path) -> io::Result<()>) -> io::Result<()> {
+        let group = Arc::clone(self.lock().entry(dir.to_path_buf()).or_default());
+        let synced = group.run(|| sync(dir));
+        let mut groups = self.lock();
+        // Only the map and this caller hold it: nobody else syncs this folder now.
+        if Arc::strong_count(&group) == 2 {
+            groups.remove(dir);
+        }
+        synced
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Arc<GroupCommit>>> {
+        self.groups.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -198,11 +271,6 @@ fn sha256_of(path: &Path) -> io::Result<String> {
     Ok(hex(&hasher.finalize()))
 }
 
-fn sync_dir(dir: &Path, path: PathBuf) -> io::Result<PathBuf> {
-    File::open(dir)?.sync_all()?;
-    Ok(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +334,42 @@ mod tests {
         assert!(!d.join(".reportflow-job1.part").exists());
         assert_eq!(with_suffix("noext", 2), "noext-2");
         assert_eq!(with_suffix("a.tar.gz", 1), "a.tar-1.gz");
+    }
+
+    #[test]
+    fn downloads_placed_together_share_their_folder_syncs() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let syncs = Arc::new(DirSyncs::default());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let (syncs, runs, dir) = (
+                    Arc::clone(&syncs),
+                    Arc::clone(&runs),
+                    dir.path().to_path_buf(),
+                );
+                std::thread::spawn(move || {
+                    syncs.run(&dir, |d| {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        File::open(d)?.sync_all()
+                    })
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("a thread").expect("synced");
+        }
+        let runs = runs.load(Ordering::SeqCst);
+        assert!((1..16).contains(&runs), "{runs} syncs for 16 callers");
+        assert!(syncs.lock().is_empty(), "no folder is kept once synced");
+        let missing = syncs.sync(&dir.path().join("gone"));
+        assert_eq!(
+            missing.expect_err("no folder").kind(),
+            io::ErrorKind::NotFound
+        );
+        assert!(syncs.lock().is_empty());
     }
 
     #[test]

@@ -525,9 +525,10 @@ fn transition_records_of_version_1_keep_their_bytes() {
     ];
     for (file, golden, t) in cases {
         let bytes = unhex(golden);
-        let decoded = decode_transition(dir, JobId(7), 4, &bytes).expect("decodes");
-        assert_eq!(decoded, t.clone().with_seq(4), "{file} no longer decodes");
-        assert_golden(file, golden, &encode_transition(dir, &t).expect("encodes"));
+        let decoded = decode_transitions(dir, JobId(7), 4, &bytes).expect("decodes");
+        assert_eq!(decoded, [t.clone().with_seq(4)], "{file} no longer decodes");
+        let v1 = encode(dir, 1, "a transition record", &t).expect("encodes");
+        assert_golden(file, golden, &v1);
     }
 }
 
@@ -584,13 +585,17 @@ fn newer_and_damaged_records_are_refused_without_panicking() {
     v2_as_v3[1] = 3;
     assert!(decode_job(dir, id, &v2_as_v3).is_err());
     // A transition of a version this build does not know.
-    let mut t = encode_transition(dir, &submit()).expect("encodes");
-    t[1] = 2;
+    let mut t = encode_transitions(dir, &[submit(), transition()]).expect("encodes");
+    assert_eq!(
+        decode_transitions(dir, id, 3, &t).expect("decodes"),
+        [submit().with_seq(3), transition().with_seq(4)]
+    );
+    t[1] = 3;
     assert!(matches!(
-        decode_transition(dir, id, 0, &t),
+        decode_transitions(dir, id, 0, &t),
         Err(StoreError::NewerRecord {
-            found: 2,
-            supported: 1,
+            found: 3,
+            supported: 2,
             ..
         })
     ));

@@ -4,11 +4,13 @@
 //! | record | version written | versions read |
 //! |---|---|---|
 //! | job | 3: the core's [`Job`] | 1 ([`v1`]) and 2 ([`v2`]), migrated on read; 3 |
-//! | transition | 1: [`StoredTransition`] | 1 |
+//! | transitions | 2: a run of consecutive [`StoredTransition`]s | 1 (one transition) and 2 |
 //!
 //! Job record versions: 1 was the first; 2 added the retry policy, the backoff of a failed
 //! step and the create count of `Requested` (issue 12); 3 added the label and the origin of
-//! the dates (issue 15).
+//! the dates (issue 15). Transition record versions: 1 held one transition (its sequence
+//! number in the key); 2 (issue 16) holds a run of them, the first one's number in the key, so
+//! that the sled store writes a job's history in runs rather than one key per step.
 //!
 //! A newer version than this build knows is refused with a clear error, never guessed at; the
 //! golden tests (`golden.rs`, bytes under `tests/golden/`) hold the bytes of every version.
@@ -27,6 +29,7 @@
 
 #[cfg(test)]
 mod golden;
+pub(crate) mod live;
 mod v1;
 mod v2;
 
@@ -37,8 +40,8 @@ use std::path::Path;
 
 /// The job record version written by this build.
 pub const JOB_VERSION: u16 = 3;
-/// The transition record version written by this build.
-pub const TRANSITION_VERSION: u16 = 1;
+/// The transition record version written by this build (a run of transitions).
+pub const TRANSITION_VERSION: u16 = 2;
 
 /// The most a record may claim to need when decoded; a damaged length cannot make the decoder
 /// allocate more than this.
@@ -60,7 +63,7 @@ pub struct TransitionRecord {
     pub at: Millis,
 }
 
-/// A transition as stored in the `history` tree (its sequence number lives in the key).
+/// A transition as stored in the `history` tree (its sequence number follows from the key).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredTransition {
     /// The state before the step (`None` for the submit).
@@ -185,20 +188,28 @@ pub fn decode_job(dir: &Path, id: JobId, bytes: &[u8]) -> Result<Job, StoreError
     Ok(job)
 }
 
-/// The bytes of a transition record.
-pub fn encode_transition(dir: &Path, t: &StoredTransition) -> Result<Vec<u8>, StoreError> {
-    encode(dir, TRANSITION_VERSION, "a transition record", t)
+/// The bytes of a transition record holding `run`, consecutive transitions (the key names the
+/// first one's sequence number).
+pub fn encode_transitions(dir: &Path, run: &[StoredTransition]) -> Result<Vec<u8>, StoreError> {
+    encode(dir, TRANSITION_VERSION, "a run of transitions", &run)
 }
 
-/// The transition in a transition record.
-pub fn decode_transition(
+/// The transitions in a transition record of any version, numbered from `first_seq` (the
+/// sequence number in its key).
+pub fn decode_transitions(
     dir: &Path,
     id: JobId,
-    seq: u64,
+    first_seq: u64,
     bytes: &[u8],
-) -> Result<TransitionRecord, StoreError> {
-    let what = || format!("transition {seq} in the history of job {id}");
-    let (_, body) = envelope(dir, &what, TRANSITION_VERSION, bytes)?;
-    let t: StoredTransition = decode_body(dir, &what, body)?;
-    Ok(t.with_seq(seq))
+) -> Result<Vec<TransitionRecord>, StoreError> {
+    let what = || format!("transition {first_seq} in the history of job {id}");
+    let run: Vec<StoredTransition> = match envelope(dir, &what, TRANSITION_VERSION, bytes)? {
+        (1, body) => vec![decode_body(dir, &what, body)?],
+        (_, body) => decode_body(dir, &what, body)?,
+    };
+    Ok(run
+        .into_iter()
+        .zip(first_seq..)
+        .map(|(t, seq)| t.with_seq(seq))
+        .collect())
 }
