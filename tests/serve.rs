@@ -9,7 +9,7 @@ mod serving;
 
 use common::*;
 use reportflow_core::{JobId, JobState, Millis};
-use reportflow_sim::{Endpoint, Fault, SimConfig};
+use reportflow_sim::{Endpoint, Fault, SimConfig, SizeRange};
 use serde_json::Value;
 use serving::{Serving, http};
 use std::io::Read;
@@ -221,7 +221,13 @@ fn a_killed_engine_leaves_clear_errors_and_the_next_serve_resumes_every_job() {
 
 #[test]
 fn sigterm_stops_within_the_bound_leaving_no_part_file_and_every_job_resumable() {
-    let env = Env::new(quick_sim());
+    // Files of two blocks: a file smaller than one block is received in memory and never has
+    // a temporary file, and this test watches for one.
+    let env = Env::new(SimConfig {
+        file_size: SizeRange::fixed(2 * 1024 * 1024),
+        billing_file_size: SizeRange::fixed(2 * 1024 * 1024),
+        ..quick_sim()
+    });
     for day in 1..=3 {
         env.ok(&format!(
             "submit billing BDR --from 2026-10-{day:02} --to 2026-10-{day:02}"

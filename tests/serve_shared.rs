@@ -14,7 +14,7 @@ mod serving;
 
 use common::*;
 use harness::{check_one_lease_at_a_time, read_shared};
-use reportflow_sim::{Endpoint, Fault};
+use reportflow_sim::{Endpoint, Fault, SimConfig, SizeRange};
 use serde_json::Value;
 use serving::{Serving, http};
 use std::time::{Duration, Instant};
@@ -108,7 +108,13 @@ fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 fn serve_on_a_shared_store_picks_up_jobs_other_processes_submit_and_rides_out_the_database() {
     let db = reportflow_testpg::fresh_database();
     let server = reportflow_testpg::server().expect("the test server");
-    let env = Env::new(quick_sim());
+    // Files of two blocks: a file smaller than one block is received in memory and never has
+    // a temporary file, and the SIGTERM part of this test watches for one.
+    let env = Env::new(SimConfig {
+        file_size: SizeRange::fixed(2 * 1024 * 1024),
+        billing_file_size: SizeRange::fixed(2 * 1024 * 1024),
+        ..quick_sim()
+    });
     let shared = Shared {
         env: &env,
         url: &db.url,
