@@ -249,8 +249,15 @@ fn sigterm_stops_within_the_bound_leaving_no_part_file_and_every_job_resumable()
     assert_eq!(http(&addr, "GET", "/healthz").0, 200);
     serving.signal("TERM");
     let stopping = Instant::now();
-    // While the steps in flight get their time, the supervisor sees the engine stopping.
-    let (health, body) = http(&addr, "GET", "/healthz");
+    // While the steps in flight get their time, the supervisor sees the engine stopping (once
+    // the signal has been handled: asked again for up to half of the one-second bound).
+    let (health, body) = loop {
+        let (health, body) = http(&addr, "GET", "/healthz");
+        if health == 503 || stopping.elapsed() > Duration::from_millis(500) {
+            break (health, body);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
     assert_eq!(health, 503, "{body}");
     assert!(body.contains("stopping"), "{body}");
     let status = serving.wait(Duration::from_secs(6));
