@@ -1,23 +1,23 @@
 //! Tree names and key layouts. Every integer in a key is big-endian, so that sled's byte order
 //! is numeric order and a prefix scan yields records in id (and sequence) order.
 //!
-//! Schema 2 (issue 16) keeps each job's record in one place, so that a step writes it once:
+//! Schema 2 (issue 16) keeps each job in one place, so that a step writes it once:
 //!
 //! | tree | key | value |
 //! |---|---|---|
 //! | `meta` | `schema`, `next_id`, `counts` | `u32` / `u64` / ten `u64`: jobs in each state, in state-byte order |
-//! | `live` | id | the job record, while the job has not ended |
+//! | `live` | id | the live job: state byte, job record, its latest transitions ([`crate::records::live`]) |
 //! | `jobs` | id | the job record, once the job has ended |
-//! | `history` | id, seq | transition record |
+//! | `history` | id, seq | a run of transitions, the first one's seq in the key |
 //! | `keys` | job key (UTF-8) | id |
-//! | `by_state` | state byte, id | empty |
+//! | `by_state` | state byte, id | empty; ended jobs only |
 //! | `ended` | `updated_at`, id | empty: the job is terminal since then |
 //!
-//! A step of a live job that stays in its state writes two keys (its record in `live`, its
-//! history entry); one that changes state also moves its `by_state` entry; the counts of a
-//! whole transaction are one write of `meta/counts`. Schema 1 kept every record in `jobs`, a
-//! copy of each live one in `live`, and one key per state in a `counts` tree: [`crate::migrate`]
-//! turns it into schema 2 when the store is opened.
+//! A step of a live job writes one key (its `live` value), and every 16th step one more (a
+//! history run); the counts of a whole transaction are one write of `meta/counts`. Schema 1 kept
+//! every record in `jobs` with a copy of each live one in `live`, one history key per step,
+//! every job in `by_state` and one key per state in a `counts` tree: [`crate::migrate`] turns it
+//! into schema 2 when the store is opened.
 
 use reportflow_core::{JobId, Millis, StateName};
 

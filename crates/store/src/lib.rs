@@ -7,9 +7,11 @@
 //! [`SledStore`] here (a directory, one process) and `reportflow_store_pg::PgStore`
 //! (PostgreSQL, any number of processes), which stores the same record bytes.
 //!
-//! A [`Store`] keeps each job's current record, its transition history and indexes of live
-//! jobs, jobs by state, state counts and ended jobs. Every write is one sled transaction over
-//! all of them, so a crash leaves each job either before or after a step, never between.
+//! A [`Store`] keeps each job once (a live job with its latest transitions, an ended job's
+//! record), its transition history, and indexes of ended jobs by state and by end time and the
+//! state counts (schema 2, `layout.rs`; a store of schema 1 is migrated when it is opened).
+//! Every write is one sled transaction over all of them, so a crash leaves each job either
+//! before or after a step, never between.
 //! [`Store::apply`] runs the core's pure `Job::apply` inside that transaction with an
 //! optimistic version check, and makes the step durable at the design's durability points
 //! (`Job::must_flush`). `docs/store.md` describes the layout, what survives `kill -9` and a power
