@@ -17,8 +17,9 @@ Durable, resumable downloads of Bandwidth account and billing reports.
 
 A report is a job: `submit` records it (nothing is sent), `run` creates it upstream, polls it and
 downloads it to exactly one verified file, resuming whatever a crashed run left. Credentials come
-only from the environment (BANDWIDTH_USERNAME/BANDWIDTH_PASSWORD, or BANDWIDTH_CLIENT_ID/
-BANDWIDTH_CLIENT_SECRET for OAuth2) or from a --config file, never from a flag.";
+only from the environment (BANDWIDTH_CLIENT_ID/BANDWIDTH_CLIENT_SECRET for OAuth2; the legacy
+BANDWIDTH_USERNAME/BANDWIDTH_PASSWORD for Basic, which Bandwidth retires on 2026-12-02) or from a
+--config file, never from a flag.";
 
 const MAIN_AFTER: &str = "\
 Examples:
@@ -38,8 +39,8 @@ Environment:
   REPORTFLOW_STORE (a directory or postgres://user@host/db), PGPASSWORD (its password)
   REPORTFLOW_BASE_URL, BANDWIDTH_ACCOUNT_ID, REPORTFLOW_CONFIG, REPORTFLOW_OUT
   REPORTFLOW_TZ (the zone relative dates such as `yesterday` are resolved in; default UTC)
-  BANDWIDTH_USERNAME + BANDWIDTH_PASSWORD (Basic) or
-  BANDWIDTH_CLIENT_ID + BANDWIDTH_CLIENT_SECRET [+ BANDWIDTH_TOKEN_URL] (OAuth2)
+  BANDWIDTH_CLIENT_ID + BANDWIDTH_CLIENT_SECRET [+ BANDWIDTH_TOKEN_URL] (OAuth2), or the legacy
+  BANDWIDTH_USERNAME + BANDWIDTH_PASSWORD (Basic, retired by Bandwidth on 2026-12-02)
   REPORTFLOW_LOG (a tracing filter, e.g. `debug`)
   HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY (also lower case; curl's rules, CONNECT tunnels)
   REPORTFLOW_CA_FILE or SSL_CERT_FILE (a PEM bundle to trust too), REPORTFLOW_NATIVE_ROOTS
@@ -143,6 +144,9 @@ pub enum Command {
     /// Drives every live job (also those a crashed run left) to its end, then exits.
     #[command(after_help = RUN_AFTER)]
     Run(RunArgs),
+    /// Runs the engine until SIGTERM: new jobs start at once, other commands go through it.
+    #[command(after_help = SERVE_AFTER)]
+    Serve(ServeArgs),
     /// Shows jobs: all of them, those in a state, or the ones named.
     #[command(after_help = STATUS_AFTER)]
     Status(StatusArgs),
@@ -273,9 +277,9 @@ pub struct SubmitBatch {
     pub options: SubmitOptions,
 }
 
-/// `run`.
-#[derive(Debug, Args)]
-pub struct RunArgs {
+/// What `run` and `serve` drive: where files go, how many jobs at once, which jobs.
+#[derive(Clone, Debug, Args)]
+pub struct EngineArgs {
     /// Where report files go [default: the batch file's `out`, else ./reports].
     #[arg(long, env = "REPORTFLOW_OUT", value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -283,18 +287,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
-    /// Jobs of one account worked on at once: by this run, at most --concurrency; on a
+    /// Jobs of one account worked on at once: by this process, at most --concurrency; on a
     /// PostgreSQL store by all the workers together.
     #[arg(long, value_name = "N", default_value_t = 8,
           value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub per_account: u16,
-    /// Keep going in rounds until Ctrl-C or SIGTERM, picking up jobs submitted meanwhile.
-    #[arg(long)]
-    pub watch: bool,
-    /// With --watch: seconds between rounds (the store is free for other commands meanwhile).
-    #[arg(long, value_name = "SECS", default_value_t = 10, requires = "watch",
-          value_parser = clap::value_parser!(u32).range(1..=86_400))]
-    pub interval: u32,
     /// PostgreSQL store: seconds a worker's claim on a job lasts without renewal; a dead
     /// worker's jobs move to another after about this long (a create request gets at most half).
     #[arg(long, value_name = "SECS", default_value_t = 60,
@@ -308,6 +305,21 @@ pub struct RunArgs {
     /// {kind}, {type}, {from}, {to}, {key}, {label}, {name}, {ext}.
     #[arg(long, value_name = "TEMPLATE")]
     pub layout: Option<String>,
+}
+
+/// `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Where files go, how many at once, which jobs.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Keep going until Ctrl-C or SIGTERM, picking up new jobs at once: the same as `serve`.
+    #[arg(long)]
+    pub watch: bool,
+    /// No effect (`run --watch` is `serve`, which has no rounds); kept for old scripts.
+    #[arg(long, value_name = "SECS", requires = "watch", hide = true,
+          value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    pub interval: Option<u32>,
     /// Write a JSON manifest of the jobs the run covered to FILE (atomically).
     #[arg(long, value_name = "FILE", conflicts_with = "watch")]
     pub manifest: Option<PathBuf>,
@@ -316,8 +328,47 @@ pub struct RunArgs {
     #[arg(long, requires = "manifest")]
     pub success_marker: bool,
     /// Unpack each downloaded billing zip into a folder beside it.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "watch")]
     pub extract: bool,
+}
+
+/// `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where files go, how many at once, which jobs.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Also serve GET /healthz, /metrics, /jobs and /jobs/ID over HTTP on this address
+    /// (host:port, e.g. 127.0.0.1:9464; port 0 picks a free one). Loopback only, unless
+    /// --listen-beyond-loopback.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Allow --listen on an address other than loopback (the endpoints have no
+    /// authentication: put them behind a firewall or a proxy that has).
+    #[arg(long, requires = "listen")]
+    pub listen_beyond_loopback: bool,
+    /// On SIGTERM or Ctrl-C: seconds the steps in flight get to finish before they are
+    /// abandoned (each stays resumable); a second signal abandons them at once.
+    #[arg(long, value_name = "SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(0..=3_600))]
+    pub stop_timeout: u32,
+    /// Seconds between two summary lines in the log (jobs by state, what was done).
+    #[arg(long, value_name = "SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    pub summary_every: u32,
+}
+
+impl ServeArgs {
+    /// `serve` as `run --watch` asks for it: the run's engine settings, no HTTP, the defaults.
+    pub fn of_run(engine: EngineArgs) -> ServeArgs {
+        ServeArgs {
+            engine,
+            listen: None,
+            listen_beyond_loopback: false,
+            stop_timeout: 5,
+            summary_every: 300,
+        }
+    }
 }
 
 /// `status`.
@@ -524,8 +575,9 @@ On a terminal it shows a progress bar per active job; otherwise plain log lines 
 with --json one JSON event per line on stdout. Ctrl-C or SIGTERM stops cleanly (jobs resume on
 the next run). It first checks that the upstream answers and takes the credentials, so a wrong
 URL, password, proxy or certificate changes nothing (a certificate refused later stops the run
-with its reason; every job resumes). A directory store is locked while a round runs: other
-commands on it then fail with exit 1 (`--watch` frees it between rounds).
+with its reason; every job resumes). While it runs on a directory store, the other commands
+(submit, status, ...) go through it (the control socket in the store directory). `run --watch`
+is `serve`.
 
 Several workers on one PostgreSQL store (one per host, each with its own --out):
   $ export REPORTFLOW_STORE=postgres://reportflow@db.internal/reportflow PGPASSWORD=...
@@ -539,6 +591,33 @@ Exit codes:
   2  usage error
   3  some job ended failed, expired or cancelled (see `reportflow status --state failed`), or
      (--manifest, --extract) a covered file is missing or changed, or an archive was refused";
+
+const SERVE_AFTER: &str = "\
+Example:
+  $ reportflow --store /srv/reportflow serve --out /srv/reports --listen 127.0.0.1:9464
+  INFO serve: engine on /srv/reportflow (control socket /srv/reportflow/reportflow.sock), files into /srv/reports
+  INFO serve: GET /healthz, /metrics, /jobs on http://127.0.0.1:9464
+  INFO job 7 billing-9900000-BDR-2026-11-26-2026-11-26: requested -> created
+  ...
+  (meanwhile, from any pipeline)
+  $ reportflow --store /srv/reportflow submit billing BDR --range yesterday
+  $ reportflow --store /srv/reportflow status
+Runs until SIGTERM or Ctrl-C: jobs submitted meanwhile start at once (other commands reach the
+engine through the control socket in the store directory, with the same output and exit codes),
+steps in flight get --stop-timeout seconds to finish, then it exits 0 (every job resumable).
+On a PostgreSQL store (--store postgres://...) it is one worker among any number: it claims
+due jobs under leases (--lease), hears of new ones at once (LISTEN/NOTIFY), and the other
+commands talk to the database directly (no socket).
+Logs go to stderr: a line per state change and a summary every --summary-every seconds (JSON
+lines with --json). With --listen: GET /healthz (200 while running, 503 otherwise), /metrics
+(Prometheus, OpenMetrics text), /jobs and /jobs/ID (JSON, as `status --json`); read only.
+Needs credentials as `run` does. docs/operations.md has a systemd unit and a container example.
+
+Exit codes:
+  0  stopped by SIGTERM or Ctrl-C
+  1  runtime error (store locked or unreachable at start, no credentials, refused credentials,
+     a directory store failing under it)
+  2  usage error";
 
 const STATUS_AFTER: &str = "\
 Example:
@@ -601,7 +680,8 @@ Example:
   ...
   (in another terminal)
   $ export REPORTFLOW_BASE_URL=http://127.0.0.1:8085/api BANDWIDTH_ACCOUNT_ID=9900000
-  $ export BANDWIDTH_USERNAME=demo BANDWIDTH_PASSWORD=demo-secret
+  $ export BANDWIDTH_CLIENT_ID=demo-client BANDWIDTH_CLIENT_SECRET=demo-client-secret \\
+      BANDWIDTH_TOKEN_URL=http://127.0.0.1:8085/api/v1/oauth2/token
   $ reportflow reports list
 With --tls it serves https and prints the file of its CA (trust it with --ca-file):
   $ reportflow sim --tls --ca-out ./sim-ca.pem

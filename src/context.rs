@@ -69,6 +69,9 @@ pub enum Purpose<'a> {
 pub struct Context {
     /// The options as given.
     pub global: Global,
+    /// The process id of the engine (`serve`, `run`) the store was reached through, once a
+    /// command opened a directory store that an engine holds.
+    engine: std::sync::OnceLock<u32>,
 }
 
 /// The CLI's settings kept beside a store: what the last batch file asked `run` to use.
@@ -83,7 +86,10 @@ pub struct StoreSettings {
 impl Context {
     /// Wraps the parsed global options.
     pub fn new(global: Global) -> Context {
-        Context { global }
+        Context {
+            global,
+            engine: std::sync::OnceLock::new(),
+        }
     }
 
     /// Says something that does not stop the command, on stderr (not with `--quiet`).
@@ -186,10 +192,33 @@ impl Context {
         Ok(config)
     }
 
-    /// Opens the store's jobs (creating a sled store when it does not exist yet): the store
-    /// only, no HTTP client, no threads until something is written.
+    /// Opens the store's jobs (creating a sled store when it does not exist yet): on a
+    /// directory store through the control socket of the engine that holds it (`serve`,
+    /// `run`), or the store itself when none does; a PostgreSQL store directly (any number of
+    /// processes share it). No HTTP client, no threads until something is written.
     pub async fn open_store(&self) -> Result<Jobs, CliError> {
-        Ok(Jobs::open(&self.engine_config(Purpose::Store)?).await?)
+        let config = self.engine_config(Purpose::Store)?;
+        let (jobs, engine) = crate::control::client::open_jobs(&config).await?;
+        if let Some(pid) = engine {
+            let _ = self.engine.set(pid);
+        }
+        Ok(jobs)
+    }
+
+    /// Who drives the jobs a command just recorded, for its closing hint: `` `reportflow run`
+    /// downloads it `` (with `verb` = "downloads it"), or, when the store was reached through a
+    /// running engine, that engine, which starts them at once (`run` would find the store in
+    /// use).
+    pub fn who_drives(&self, verb: &str) -> String {
+        match self.engine.get() {
+            Some(pid) => format!("the engine running on this store (pid {pid}) {verb} now"),
+            None => format!("`{}` {verb}", self.command(&["run"])),
+        }
+    }
+
+    /// The process id of the engine the store was reached through, if it was.
+    pub fn engine_pid(&self) -> Option<u32> {
+        self.engine.get().copied()
     }
 
     /// Opens the store's jobs when the store exists; `None` when it does not (a command that

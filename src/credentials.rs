@@ -80,13 +80,13 @@ pub fn load(sources: &Sources<'_>) -> Result<Credentials, CliError> {
             }
             (None, None, None, None) => {
                 return Err(CliError::Runtime(described(
-                    "holds no credentials; add username and password, or client_id and client_secret",
+                    "holds no credentials; add client_id and client_secret (OAuth2), or the legacy username and password (Basic)",
                 )));
             }
         }
     }
     Err(CliError::Runtime(format!(
-        "no credentials: set {ENV_USERNAME} and {ENV_PASSWORD} (Basic), or {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (OAuth2), or name a config file with --config (mode 600)"
+        "no credentials: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (OAuth2), or name a config file with --config (mode 600); legacy: {ENV_USERNAME} and {ENV_PASSWORD} (Basic, retired by Bandwidth on 2026-12-02)"
     )))
 }
 

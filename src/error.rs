@@ -89,6 +89,7 @@ fn driver_exit_code(error: &DriverError) -> u8 {
             | StoreError::NotFound { .. }
             | StoreError::Rejected(_)
             | StoreError::InvalidWorker { .. }
+            | StoreError::Answered { refusal: true, .. }
             | StoreError::Postgres(PgError::InvalidUrl { .. } | PgError::InvalidOptions { .. }),
         ) => EXIT_USAGE,
         // Locked, corrupt, unwritable or unreachable store, no credentials, upstream, disk,

@@ -11,7 +11,8 @@ static BARS: Mutex<Option<MultiProgress>> = Mutex::new(None);
 
 /// Sets up logging: `-q` shows only errors, default shows reportflow's info lines and everyone's
 /// warnings, `-v` debug, `-vv` trace. `REPORTFLOW_LOG` (a tracing filter) overrides all of it.
-pub fn init(verbose: u8, quiet: bool) {
+/// `json`: one JSON object per line (a service's logs, `serve --json`).
+pub fn init(verbose: u8, quiet: bool, json: bool) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn,reportflow=info,reportflow_driver=warn,reportflow_sim=warn",
@@ -22,12 +23,15 @@ pub fn init(verbose: u8, quiet: bool) {
         .ok()
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(StderrAboveBars)
-        .with_ansi(io::stderr().is_terminal())
-        .with_target(verbose > 0)
-        .try_init();
+        .with_target(verbose > 0);
+    let _ = if json {
+        logs.json().with_current_span(false).try_init()
+    } else {
+        logs.with_ansi(io::stderr().is_terminal()).try_init()
+    };
 }
 
 /// Routes log lines above `bars` until [`detach_bars`].

@@ -7,9 +7,11 @@
 mod cli;
 mod commands;
 mod context;
+mod control;
 mod credentials;
 mod error;
 mod extract;
+mod http_endpoints;
 mod logging;
 mod manifest;
 mod output;
@@ -24,7 +26,14 @@ use std::time::Duration;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    logging::init(cli.global.verbose, cli.global.quiet);
+    // A service's logs are its only output: JSON lines with --json.
+    let json_logs = cli.global.json
+        && match &cli.command {
+            cli::Command::Serve(_) => true,
+            cli::Command::Run(run) => run.watch,
+            _ => false,
+        };
+    logging::init(cli.global.verbose, cli.global.quiet, json_logs);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

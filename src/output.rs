@@ -267,7 +267,9 @@ fn retry_at(job: &Job) -> Option<Millis> {
 
 fn detail_of(job: &Job) -> Option<String> {
     let mut detail = match &job.state {
-        JobState::Requested { unconfirmed: 0, .. } => "waiting for `reportflow run`".to_string(),
+        JobState::Requested { unconfirmed: 0, .. } => {
+            "waiting to be created by an engine (`reportflow run` or `serve`)".to_string()
+        }
         JobState::Requested {
             unconfirmed,
             in_doubt,

@@ -41,11 +41,6 @@ impl Stop {
         }
     }
 
-    /// True once a stop was requested.
-    pub fn fired(&self) -> bool {
-        self.fired
-    }
-
     /// Completes when a stop is requested; never again after that.
     pub async fn wait(&mut self) {
         if self.fired {

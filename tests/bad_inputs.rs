@@ -499,7 +499,7 @@ const CATALOGUE: &[Row] = &[
         "no credentials",
         WithEnv("run", NO_CREDENTIALS),
         Runtime,
-        "no credentials: set BANDWIDTH_USERNAME and BANDWIDTH_PASSWORD",
+        "no credentials: set BANDWIDTH_CLIENT_ID and BANDWIDTH_CLIENT_SECRET (OAuth2)",
     ),
     row(
         "half a Basic pair",

@@ -154,7 +154,7 @@ fn runtime_trouble_exits_1_and_leaves_the_jobs_as_they_were() {
     );
     assert_runtime_error(
         &no_credentials,
-        "no credentials: set BANDWIDTH_USERNAME and BANDWIDTH_PASSWORD (Basic), or BANDWIDTH_CLIENT_ID",
+        "no credentials: set BANDWIDTH_CLIENT_ID and BANDWIDTH_CLIENT_SECRET (OAuth2), or name a config file",
     );
     let half = env.run_with(&[("BANDWIDTH_PASSWORD", None)], &["run"]);
     assert_runtime_error(

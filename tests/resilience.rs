@@ -1,5 +1,5 @@
-//! The binary under stress: `run` killed with SIGKILL and run again, `run --watch` stopped by
-//! SIGTERM (and the store lock meanwhile), the standalone simulator, and the demo.
+//! The binary under stress: `run` killed with SIGKILL and run again, the standalone simulator,
+//! and the demo. (`serve` and `run --watch` under SIGTERM and SIGKILL: `tests/serve.rs`.)
 
 mod common;
 
@@ -100,59 +100,6 @@ fn run_killed_with_sigkill_resumes_and_completes_every_job() {
     for job in &jobs {
         assert_eq!(job["attempt"], 1);
     }
-}
-
-/// Reads events until `n` jobs reached `downloaded`.
-fn wait_for_downloads(lines: &mut impl Iterator<Item = std::io::Result<String>>, n: usize) {
-    let mut ended = 0;
-    while ended < n {
-        let line = lines.next().expect("an event").expect("a line");
-        let event: Value = serde_json::from_str(&line).expect("JSON");
-        if event["event"] == "changed" && event["to"] == "downloaded" {
-            ended += 1;
-        }
-    }
-}
-
-#[test]
-fn run_watch_picks_up_new_jobs_between_rounds_and_stops_cleanly_on_sigterm() {
-    let env = Env::new(quick_sim());
-    env.ok("submit billing BDR --from 2026-10-01 --to 2026-10-31");
-    env.ok("submit billing MDR --from 2026-10-01 --to 2026-10-31");
-    let mut child = env
-        .cmd()
-        .args(["run", "--watch", "--interval", "1", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    wait_for_downloads(&mut lines, 2);
-    // Between rounds the store is free: submit another job, the next round runs it.
-    let start = Instant::now();
-    while env
-        .line("submit billing INVOICE --from 2026-10-01 --to 2026-10-31")
-        .code
-        != 0
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the store stays locked"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    wait_for_downloads(&mut lines, 1);
-    sigterm(&child);
-    let status = wait_with_deadline(&mut child, Duration::from_secs(10));
-    assert_eq!(status.code(), Some(0));
-    let last: Value = lines
-        .map_while(Result::ok)
-        .last()
-        .map(|l| serde_json::from_str(&l).expect("JSON"))
-        .expect("a last line");
-    assert_eq!(last["event"], "run_finished");
-    assert_eq!(last["ended"]["downloaded"], 3);
-    assert_eq!(env.verify_files(&env.status()), 3);
 }
 
 #[test]

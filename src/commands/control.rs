@@ -92,7 +92,7 @@ async fn apply(ctx: &Context, args: &JobsArg, input: Input) -> Result<Outcome, C
         ));
     }
     if matches!(input, Input::Retry) {
-        text.push_str(&format!("`{}` continues them\n", ctx.command(&["run"])));
+        text.push_str(&format!("{}\n", ctx.who_drives("continues them")));
     }
     print(&text);
     Ok(Outcome::Success)

@@ -7,6 +7,7 @@ pub mod purge;
 pub mod reports;
 pub mod run;
 pub mod scope;
+pub mod serve;
 pub mod sim;
 pub mod status;
 pub mod submit;
@@ -23,6 +24,7 @@ pub async fn dispatch(ctx: &Context, command: &Command) -> Result<Outcome, CliEr
         Command::Submit(SubmitCommand::Billing(args)) => submit::billing(ctx, args).await,
         Command::Submit(SubmitCommand::Batch(args)) => submit::batch(ctx, args).await,
         Command::Run(args) => run::run(ctx, args).await,
+        Command::Serve(args) => serve::serve(ctx, args).await,
         Command::Status(args) => status::status(ctx, args).await,
         Command::History(args) => history::history(ctx, args).await,
         Command::Retry(args) => control::retry(ctx, args).await,

@@ -1,19 +1,23 @@
 //! `run`: drives every live job to its end (resuming a crashed run), then reports and exits.
-//! With `--watch` it works in rounds until Ctrl-C or SIGTERM, releasing the store between
-//! rounds so that other processes can submit jobs and read their status. On a PostgreSQL store
-//! it is one worker among any number: it claims due jobs until none is live.
+//! Meanwhile the other commands reach a directory store through the run's control socket; on
+//! a PostgreSQL store it is one worker among any number: it claims due jobs until none is live.
+//! `run --watch` is `serve` ([`crate::commands::serve`]).
 
-use crate::cli::RunArgs;
+use crate::cli::{EngineArgs, RunArgs, ServeArgs};
 use crate::commands::scope::Scope;
+use crate::commands::serve;
 use crate::context::{Context, DEFAULT_OUT, Purpose, absolute};
-use crate::error::{CliError, EXIT_RUNTIME, Outcome};
+use crate::control::client::open_engine;
+use crate::control::server::ControlServer;
+use crate::error::{CliError, Outcome};
 use crate::output::{jobs_table, print, print_json_line};
 use crate::progress::{self, Mode};
 use crate::signals::Stop;
 use reportflow_core::{Job, JobId, StateName};
 use reportflow_driver::{DriverError, Engine, EngineConfig, RunSummary};
 use serde_json::json;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Rows of the per-job table printed after a run; `status` shows the rest.
@@ -21,23 +25,25 @@ const MAX_SUMMARY_ROWS: usize = 50;
 
 /// `run`.
 pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
+    if args.watch {
+        if args.interval.is_some() {
+            ctx.warn("--interval has no effect: `run --watch` is `serve`, which picks up new jobs at once");
+        }
+        return serve::serve(ctx, &ServeArgs::of_run(args.engine.clone())).await;
+    }
     let store = ctx.store();
     if !store.exists() {
         return Err(CliError::Usage(format!(
             "there is no store at {store}; submit jobs first, or point --store (REPORTFLOW_STORE) at your store"
         )));
     }
-    let out = match &args.out {
-        Some(out) => out.clone(),
-        None => ctx.remembered_out().unwrap_or_else(|| DEFAULT_OUT.into()),
-    };
-    let out = absolute(&out)?;
+    let out = output_folder(ctx, &args.engine)?;
     let scope = Scope::of(ctx, args)?;
     let config = ctx.engine_config(Purpose::Run {
         out: &out,
-        concurrency: usize::from(args.concurrency),
-        per_account: usize::from(args.per_account),
-        lease: Duration::from_secs(u64::from(args.lease)),
+        concurrency: usize::from(args.engine.concurrency),
+        per_account: usize::from(args.engine.per_account),
+        lease: Duration::from_secs(u64::from(args.engine.lease)),
         layout: scope.layout.as_ref(),
         only_label: scope.label.as_ref(),
     })?;
@@ -45,16 +51,9 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
     scope.clear_marker()?;
     let mode = Mode::choose(ctx.global.json, ctx.global.quiet);
     let mut stop = Stop::on_signals();
-    if args.watch && config.store.is_shared() {
-        return watch_shared(ctx, &config, mode, &mut stop).await;
-    }
-    if args.watch {
-        let interval = Duration::from_secs(u64::from(args.interval));
-        return watch(ctx, &config, &scope, mode, interval, &mut stop).await;
-    }
     let Some(round) = round(&config, &scope, mode, &mut stop).await? else {
         // Nothing live: the manifest still lists what the run covers (a label's ended jobs).
-        let engine = Engine::open(config.clone()).await?;
+        let engine = open_engine(&config).await?;
         let covered = scope.prepare(&engine).await?.covered;
         let outcome = scope
             .finish(ctx, &engine, &out, &covered, Outcome::Success)
@@ -74,41 +73,95 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<Outcome, CliError> {
         }
         return Ok(outcome);
     };
-    let outcome = report(ctx, &round.engine, &round.summary, &round.ids, &out).await?;
+    let ended = finish_round(ctx, &round, &scope, &out).await;
+    if let Some(control) = round.control {
+        control.stop().await;
+    }
+    ended
+}
+
+/// What a run that drove jobs prints, and how it ends.
+async fn finish_round(
+    ctx: &Context,
+    round: &Round,
+    scope: &Scope,
+    out: &Path,
+) -> Result<Outcome, CliError> {
+    let outcome = report(ctx, &round.engine, &round.summary, &round.ids, out).await?;
     if round.summary.interrupted {
         return Err(CliError::Runtime(
             "the run was interrupted before every job ended; every job is resumable: run again to continue".into(),
         ));
     }
     scope
-        .finish(ctx, &round.engine, &out, &round.covered, outcome)
+        .finish(ctx, &round.engine, out, &round.covered, outcome)
         .await
+}
+
+/// The output folder of `run` and `serve`: `--out` (REPORTFLOW_OUT), else the one a batch file
+/// recorded for the store, else ./reports; absolute.
+pub fn output_folder(ctx: &Context, engine: &EngineArgs) -> Result<PathBuf, CliError> {
+    let out = match &engine.out {
+        Some(out) => out.clone(),
+        None => ctx.remembered_out().unwrap_or_else(|| DEFAULT_OUT.into()),
+    };
+    absolute(&out)
 }
 
 /// One pass over the store's live jobs.
 struct Round {
-    engine: Engine,
+    engine: Arc<Engine>,
+    /// The control socket the other commands use meanwhile (a directory store's).
+    control: Option<ControlServer>,
     ids: Vec<JobId>,
     /// The jobs the run covers (see [`Scope::prepare`]).
     covered: Vec<JobId>,
     summary: RunSummary,
 }
 
-/// Opens the store and drives its live jobs until idle (or a stop request); `None` when no
-/// job is live. The upstream is asked first, so an unreachable upstream or refused
-/// credentials change nothing.
+/// Opens the store (answering the other commands on its control socket meanwhile) and drives
+/// its live jobs until idle (or a stop request); `None` when no job is live. The upstream is
+/// asked first, so an unreachable upstream or refused credentials change nothing.
 async fn round(
     config: &EngineConfig,
     scope: &Scope,
     mode: Mode,
     stop: &mut Stop,
 ) -> Result<Option<Round>, CliError> {
-    let engine = Engine::open(config.clone()).await?;
+    let engine = Arc::new(open_engine(config).await?);
+    let control = ControlServer::start(Arc::clone(&engine))?;
+    match drive_live(&engine, scope, mode, stop).await {
+        Ok(Some((ids, covered, summary))) => Ok(Some(Round {
+            engine,
+            control,
+            ids,
+            covered,
+            summary,
+        })),
+        other => {
+            if let Some(control) = control {
+                control.stop().await;
+            }
+            other.map(|_| None)
+        }
+    }
+}
+
+/// The jobs a round shows, those it covers, and what it did.
+type Driven = (Vec<JobId>, Vec<JobId>, RunSummary);
+
+/// Drives `engine`'s live jobs (see [`round`]).
+async fn drive_live(
+    engine: &Engine,
+    scope: &Scope,
+    mode: Mode,
+    stop: &mut Stop,
+) -> Result<Option<Driven>, CliError> {
     // The jobs the summary table shows: the first live ones (not every live job: the run reads
     // those a page at a time, and its first request should not wait for them), unless the
     // scope must look at each (a label, a layout, a manifest).
     let (shown, covered) = if scope.reads_live() {
-        let prepared = scope.prepare(&engine).await?;
+        let prepared = scope.prepare(engine).await?;
         let mut live = prepared.live;
         live.truncate(MAX_SUMMARY_ROWS);
         (live, prepared.covered)
@@ -123,25 +176,30 @@ async fn round(
     let Some(first) = shown.first() else {
         return Ok(None);
     };
-    check_upstream(&engine, first.spec.account()).await?;
-    let summary = drive(&engine, mode, stop).await?;
+    check_upstream(engine, first.spec.account(), true).await?;
+    let summary = drive(engine, mode, stop).await?;
     let ids = shown.iter().map(|j| j.id).collect();
-    Ok(Some(Round {
-        engine,
-        ids,
-        covered,
-        summary,
-    }))
+    Ok(Some((ids, covered, summary)))
 }
 
 /// Asks the upstream for `account`'s report list, one request through the engine's own client
-/// (its timeouts, TLS and proxy): when it cannot be reached or refuses the credentials, every
-/// job would fail alike, so the run stops before touching any (exit 1). Other trouble is left
-/// to the jobs' own retries.
-async fn check_upstream(engine: &Engine, account: &str) -> Result<(), CliError> {
+/// (its timeouts, TLS and proxy): when it refuses the credentials (or, if `reachable_or_stop`,
+/// cannot be reached), every job would fail alike, so the run stops before touching any
+/// (exit 1). Other trouble is logged and left to the jobs' own retries.
+pub async fn check_upstream(
+    engine: &Engine,
+    account: &str,
+    reachable_or_stop: bool,
+) -> Result<(), CliError> {
     let base_url = &engine.config().base_url;
     match engine.report_types(account).await {
         Ok(_) => Ok(()),
+        Err(DriverError::Unreachable(why)) if !reachable_or_stop => {
+            tracing::warn!(
+                "cannot reach the upstream at {base_url} ({why}); going on: the jobs try again as their retry policy says"
+            );
+            Ok(())
+        }
         Err(DriverError::Unreachable(why)) => {
             let at = host_and_port(base_url).unwrap_or_else(|| base_url.clone());
             Err(CliError::Runtime(format!(
@@ -173,88 +231,6 @@ fn host_and_port(url: &str) -> Option<String> {
             443
         });
     Some(format!("{host}:{port}"))
-}
-
-/// Rounds every `interval` until a stop request. After the first round, runtime trouble (the
-/// store held by another process, the upstream away) is logged and tried again next round.
-async fn watch(
-    ctx: &Context,
-    config: &EngineConfig,
-    scope: &Scope,
-    mode: Mode,
-    interval: Duration,
-    stop: &mut Stop,
-) -> Result<Outcome, CliError> {
-    let mut total = RunSummary::default();
-    let mut first = true;
-    while !stop.fired() {
-        match round(config, scope, mode, stop).await {
-            Ok(Some(round)) => {
-                tracing::info!("round done: {}", ended_line(&round.summary));
-                total.live_at_start += round.summary.live_at_start;
-                total.interrupted |= round.summary.interrupted;
-                for (state, n) in round.summary.ended {
-                    *total.ended.entry(state).or_default() += n;
-                }
-            }
-            Ok(None) => {}
-            Err(e) if !first && e.exit_code() == EXIT_RUNTIME => {
-                tracing::warn!("{e} (trying again in {} s)", interval.as_secs());
-            }
-            Err(e) => return Err(e),
-        }
-        first = false;
-        tokio::select! {
-            () = tokio::time::sleep(interval) => {}
-            () = stop.wait() => {}
-        }
-    }
-    let outcome = outcome_of(&total);
-    if ctx.global.json {
-        print_json_line(&finished_event(&total, &config.out_dir, outcome));
-    } else {
-        print(&format!(
-            "run --watch stopped: {}\nfiles in {}\n",
-            ended_line(&total),
-            config.out_dir.display()
-        ));
-    }
-    Ok(outcome)
-}
-
-/// `--watch` on a shared store: one worker that keeps claiming until a stop request, new jobs
-/// reaching it at once (LISTEN/NOTIFY); there is no lock to free between rounds.
-async fn watch_shared(
-    ctx: &Context,
-    config: &EngineConfig,
-    mode: Mode,
-    stop: &mut Stop,
-) -> Result<Outcome, CliError> {
-    let engine = Engine::open(config.clone()).await?;
-    let progress = progress::start(&engine, mode);
-    let running = engine.run();
-    tokio::pin!(running);
-    let result = tokio::select! {
-        result = &mut running => result,
-        () = stop.wait() => {
-            tracing::info!("stopping: in-flight steps are abandoned, the leases given back");
-            engine.shutdown();
-            running.await
-        }
-    };
-    progress.finish().await;
-    let total = result?;
-    let outcome = outcome_of(&total);
-    if ctx.global.json {
-        print_json_line(&finished_event(&total, &config.out_dir, outcome));
-    } else {
-        print(&format!(
-            "run --watch stopped: {}\nfiles in {}\n",
-            ended_line(&total),
-            config.out_dir.display()
-        ));
-    }
-    Ok(outcome)
 }
 
 /// Runs the engine with progress shown in `mode` until it is idle; a stop request shuts it

@@ -29,21 +29,9 @@ pub struct Scope {
 impl Scope {
     /// The scope of `run` with `args`: `--layout`, else the layout a batch file recorded.
     pub fn of(ctx: &Context, args: &RunArgs) -> Result<Scope, CliError> {
-        let label = args.label.clone();
-        let template = args.layout.clone().or_else(|| ctx.remembered().layout);
-        let layout = template
-            .as_deref()
-            .map(FileLayout::parse)
-            .transpose()
-            .map_err(CliError::Driver)?;
-        if args.watch && (args.extract || args.manifest.is_some()) {
-            return Err(CliError::Usage(
-                "--extract and --manifest describe one run; use them without --watch".into(),
-            ));
-        }
         Ok(Scope {
-            label,
-            layout,
+            label: args.engine.label.clone(),
+            layout: layout(ctx, args.engine.layout.as_deref())?,
             manifest: args.manifest.clone(),
             marker: args.success_marker,
             extract: args.extract,
@@ -172,6 +160,18 @@ impl Scope {
             Err(e) => FileCheck::NotUnpacked(e.to_string()),
         }
     }
+}
+
+/// The file layout `template` names, else the one a batch file recorded for the store.
+pub fn layout(ctx: &Context, template: Option<&str>) -> Result<Option<FileLayout>, CliError> {
+    let template = template
+        .map(str::to_string)
+        .or_else(|| ctx.remembered().layout);
+    template
+        .as_deref()
+        .map(FileLayout::parse)
+        .transpose()
+        .map_err(CliError::Driver)
 }
 
 /// What [`Scope::prepare`] found.

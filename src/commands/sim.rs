@@ -106,18 +106,11 @@ pub async fn sim(ctx: &Context, args: &SimArgs) -> Result<Outcome, CliError> {
         } else {
             "refused (--oauth2-only): use OAuth2".to_string()
         };
-        let login = if config.basic_auth {
-            assignments(&[
-                ("BANDWIDTH_USERNAME", &config.username),
-                ("BANDWIDTH_PASSWORD", &config.password),
-            ])
-        } else {
-            assignments(&[
-                ("BANDWIDTH_CLIENT_ID", &config.client_id),
-                ("BANDWIDTH_CLIENT_SECRET", &config.client_secret),
-                ("BANDWIDTH_TOKEN_URL", &token),
-            ])
-        };
+        let login = assignments(&[
+            ("BANDWIDTH_CLIENT_ID", &config.client_id),
+            ("BANDWIDTH_CLIENT_SECRET", &config.client_secret),
+            ("BANDWIDTH_TOKEN_URL", &token),
+        ]);
         let mut exports = vec![
             ("REPORTFLOW_BASE_URL", base.as_str()),
             ("BANDWIDTH_ACCOUNT_ID", SIM_ACCOUNT),
@@ -135,8 +128,8 @@ pub async fn sim(ctx: &Context, args: &SimArgs) -> Result<Outcome, CliError> {
         print(&format!(
             "simulator listening on {base}\n\
              \n  token URL  {token}{ca_line}\
-             \n  Basic      {basic}\
              \n  OAuth2     BANDWIDTH_CLIENT_ID={} BANDWIDTH_CLIENT_SECRET={} BANDWIDTH_TOKEN_URL={token}\
+             \n  Basic      {basic} (legacy: Bandwidth retires Basic on 2026-12-02)\
              \n  account    any digits, e.g. {SIM_ACCOUNT}\
              \n  faults     {}; reports ready after {} ms\n\
              \ntry it in another terminal:\

@@ -188,11 +188,11 @@ async fn submit(
         let job = &one.job;
         if one.created {
             print(&format!(
-                "submitted job {} (key {}){}; `{}` downloads it\n",
+                "submitted job {} (key {}){}; {}\n",
                 job.id,
                 job.key,
                 dates_note(origin.as_ref()),
-                ctx.command(&["run"])
+                ctx.who_drives("downloads it")
             ));
         } else {
             print(&format!(
@@ -211,10 +211,10 @@ async fn submit(
         _ => String::new(),
     };
     print(&format!(
-        "submitted {} job(s) ({new} new) from {}{range}; `{}` downloads them\n",
+        "submitted {} job(s) ({new} new) from {}{range}; {}\n",
         submitted.len(),
         split.unwrap_or_else(|| "the request".into()),
-        ctx.command(&["run"])
+        ctx.who_drives("downloads them")
     ));
     Ok(Outcome::Success)
 }
@@ -287,22 +287,29 @@ pub async fn batch(ctx: &Context, args: &SubmitBatch) -> Result<Outcome, CliErro
     }
     if batch.out.is_some() || batch.layout.is_some() {
         ctx.remember(&settings)?;
+        if let Some(pid) = ctx.engine_pid() {
+            ctx.warn(&format!(
+                "the engine running on this store (pid {pid}) keeps the output folder and layout it started with; the batch file's out and layout apply from the next `run` or `serve`"
+            ));
+        }
     }
     if ctx.global.json {
         print_json(&views)?;
         return Ok(Outcome::Success);
     }
     let new = views.iter().filter(|v| v.created).count();
+    // A running engine keeps its own output folder (warned above).
     let into = batch
         .out
         .as_ref()
+        .filter(|_| ctx.engine_pid().is_none())
         .map(|o| format!(" into {}", o.display()))
         .unwrap_or_default();
     print(&format!(
-        "submitted {} job(s) ({new} new) from {}; `{}` downloads them{into}\n",
+        "submitted {} job(s) ({new} new) from {}; {}{into}\n",
         views.len(),
         args.file.display(),
-        ctx.command(&["run"])
+        ctx.who_drives("downloads them")
     ));
     Ok(Outcome::Success)
 }

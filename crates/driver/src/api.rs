@@ -1,7 +1,9 @@
 //! The upstream's operations, as the engine uses them.
 
 use crate::auth::Authorizer;
-use crate::call::{CallError, bad_answer, by_code, classify, refused, with_retries};
+use crate::call::{
+    CallError, bad_answer, by_code, classify, rate_limit_wait, refused, with_retries,
+};
 use crate::config::EngineConfig;
 use crate::error::DriverError;
 use crate::events::{Event, announce_retry};
@@ -19,6 +21,7 @@ use reportflow_wire::{
     ReportDetail, ReportSummary, WireError, parse_billing_retrieval, parse_error_envelope,
     parse_instance, parse_instance_list, parse_report_detail, parse_report_list,
 };
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
@@ -28,7 +31,7 @@ const MAX_REDIRECTS: usize = 5;
 /// Talks to the upstream: auth, redirects, the 429 gate, the bounded retry of GETs.
 pub(crate) struct Api {
     pub(crate) http: Http,
-    pub(crate) counters: Counters,
+    pub(crate) counters: Arc<Counters>,
     auth: Authorizer,
     gate: RateGate,
     base: String,
@@ -47,7 +50,7 @@ impl Api {
     ) -> Result<Api, DriverError> {
         Ok(Api {
             http: Http::new(config)?,
-            counters: Counters::default(),
+            counters: Arc::new(Counters::default()),
             auth: Authorizer::new(config.credentials.clone()),
             gate: RateGate::default(),
             base: config.base_url.clone(),
@@ -61,6 +64,7 @@ impl Api {
     /// fetching a new token once after a 401.
     pub(crate) async fn exchange(
         &self,
+        endpoint: Endpoint,
         method: Method,
         url: &str,
         payload: Option<&Payload>,
@@ -75,12 +79,18 @@ impl Api {
             } else {
                 None
             };
-            self.counters.request();
-            let response = self
+            let sent = self
                 .http
                 .send(method.clone(), &uri, auth.as_ref(), payload)
-                .await?;
+                .await;
+            self.counters
+                .request(endpoint, sent.as_ref().ok().map(|r| r.status()));
+            let response = sent?;
             let status = response.status();
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                let wait = rate_limit_wait(response.headers(), std::time::SystemTime::now());
+                self.counters.rate_limited(endpoint, wait);
+            }
             if status == StatusCode::UNAUTHORIZED
                 && same_origin
                 && self.auth.refreshable()
@@ -178,7 +188,9 @@ impl Api {
             bytes: Bytes::from(body),
         };
         self.gate.wait(Endpoint::Create).await;
+        let started = std::time::Instant::now();
         let answer = self.post_once(url, &payload, what).await;
+        self.counters.create_took(started.elapsed());
         if let Err(CallError::RateLimited(wait)) = &answer {
             self.gate.hold(Endpoint::Create, *wait);
         }
@@ -191,7 +203,10 @@ impl Api {
         payload: &Payload,
         what: &'static str,
     ) -> Result<(StatusCode, Option<String>), CallError> {
-        let response = match self.exchange(Method::POST, url, Some(payload)).await {
+        let response = match self
+            .exchange(Endpoint::Create, Method::POST, url, Some(payload))
+            .await
+        {
             Err(CallError::Ambiguous(m)) => return Err(CallError::Unconfirmed(m)),
             other => other?,
         };
@@ -296,7 +311,7 @@ impl Api {
         let endpoint_text = format!("GET {}", shown(url));
         let request = format!("the {what} ({endpoint_text})");
         self.retrying(id, endpoint, &request, || async {
-            let response = self.exchange(Method::GET, url, None).await?;
+            let response = self.exchange(endpoint, Method::GET, url, None).await?;
             let status = response.status();
             let headers = response.headers().clone();
             let body = self.http.read_xml(response.into_body(), what).await?;
@@ -385,7 +400,9 @@ impl Api {
     /// Starts a file download: the 200 response, or why not.
     pub(crate) async fn open_file(&self, location: &str) -> Result<Response<Incoming>, CallError> {
         let url = format!("{}/file", location.trim_end_matches('/'));
-        let response = self.exchange(Method::GET, &url, None).await?;
+        let response = self
+            .exchange(Endpoint::File, Method::GET, &url, None)
+            .await?;
         let status = response.status();
         if status == StatusCode::OK {
             return Ok(response);

@@ -107,6 +107,11 @@ impl Claims {
         self.next_claim = self.next_claim.min(Instant::now());
     }
 
+    /// Claims after the claim gap at the latest: slots freed meanwhile are claimed together.
+    fn claim_after_gap(&mut self) {
+        self.next_claim = self.next_claim.min(Instant::now() + CLAIM_GAP);
+    }
+
     /// Waits for the next hint of new work.
     pub(crate) async fn hint(&self) {
         self.hints.hint().await;
@@ -224,10 +229,14 @@ impl Claims {
 
     /// After a step: keeps the lease of a job whose next step is due within the keep window,
     /// gives back (at the next turn) the lease of one due later; an ended job's lease is gone
-    /// already (the store clears it). Returns whether the job stays this worker's.
+    /// already (the store clears it), and its slot is claimed again soon. Returns whether the
+    /// job stays this worker's.
     pub(crate) fn after_step(&mut self, job: &Job) -> bool {
         let Some(due) = job.effect().due() else {
             self.held.remove(&job.id);
+            // A slot and room in its account's bound are free: due jobs that waited for them
+            // (held back by the bound, say) are claimed now, those that end together at once.
+            self.claim_after_gap();
             return false;
         };
         let wait = Duration::from_millis(due.since(clock::now()));

@@ -13,6 +13,7 @@ use crate::runner::{RunSummary, Runner};
 use crate::step::Ctx;
 use std::ops::Deref;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 
 /// Events buffered for slow listeners before they start missing some.
@@ -27,6 +28,7 @@ pub struct Engine {
     ctx: Arc<Ctx>,
     config: EngineConfig,
     shutdown: watch::Sender<bool>,
+    finish: watch::Sender<bool>,
 }
 
 impl Deref for Engine {
@@ -46,6 +48,7 @@ impl Engine {
         let store = jobs.shared_store();
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let api = Api::new(&config, base_uri.clone(), events.clone())?;
+        store.observe_flushes(Box::new(api.counters.flush_observer()));
         if let Some(why) = api.http.refused_route(&base_uri) {
             return Err(DriverError::Config(format!("bad base URL: {why}")));
         }
@@ -66,17 +69,44 @@ impl Engine {
             place_margin: config.lease / 4,
         };
         let (shutdown, _) = watch::channel(false);
+        let (finish, _) = watch::channel(false);
         Ok(Engine {
             jobs,
             ctx: Arc::new(ctx),
             config,
             shutdown,
+            finish,
         })
     }
 
     /// The configuration in use.
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// The engine's metrics in the OpenMetrics text format (what `/metrics` shows): what it
+    /// counted since it was opened, and the store's jobs per state and oldest live job now
+    /// (on a shared store: every worker's jobs).
+    pub async fn metrics_text(&self) -> Result<String, DriverError> {
+        let counts = self.jobs.counts().await?;
+        let oldest = self
+            .jobs
+            .store()
+            .live_page(None, 1)
+            .await?
+            .first()
+            .map(|job| Duration::from_millis(crate::clock::now().since(job.submitted_at)))
+            .unwrap_or_default();
+        self.ctx
+            .api
+            .counters
+            .render(&counts, oldest)
+            .map_err(|e| DriverError::Config(format!("cannot render the metrics: {e}")))
+    }
+
+    /// What the engine counted since it was opened (requests, retries, bytes).
+    pub fn metrics(&self) -> crate::Metrics {
+        self.ctx.api.counters.snapshot()
     }
 
     /// Listens to what the engine does from now on.
@@ -133,7 +163,16 @@ impl Engine {
         let (tx, rx) = mpsc::unbounded_channel();
         self.jobs.set_running(Some(tx));
         let result = match Runner::new(Arc::clone(&self.ctx), self.config.clone()).await {
-            Ok(runner) => runner.run(self.shutdown.subscribe(), rx, keep_going).await,
+            Ok(runner) => {
+                runner
+                    .run(
+                        self.shutdown.subscribe(),
+                        self.finish.subscribe(),
+                        rx,
+                        keep_going,
+                    )
+                    .await
+            }
             Err(e) => Err(e),
         };
         self.jobs.set_running(None);
@@ -156,6 +195,14 @@ impl Engine {
     /// are removed, and `run`/`run_until_idle` return with `interrupted` set.
     pub fn shutdown(&self) {
         let _ = self.shutdown.send(true);
+    }
+
+    /// Stops a run gently: no step starts any more (on a shared store nothing more is
+    /// claimed), the steps in flight go on to their end (each recorded as usual), then
+    /// `run`/`run_until_idle` return with `interrupted` set (on a shared store with every
+    /// lease given back). [`Engine::shutdown`] afterwards abandons the steps still going.
+    pub fn finish_steps(&self) {
+        let _ = self.finish.send(true);
     }
 }
 

@@ -19,7 +19,7 @@ pub enum DriverError {
     Config(String),
     /// `run` needs credentials and has none.
     #[error(
-        "no credentials: set BANDWIDTH_USERNAME and BANDWIDTH_PASSWORD (Basic) or BANDWIDTH_CLIENT_ID and BANDWIDTH_CLIENT_SECRET (OAuth2)"
+        "no credentials: set BANDWIDTH_CLIENT_ID and BANDWIDTH_CLIENT_SECRET (OAuth2), or the legacy BANDWIDTH_USERNAME and BANDWIDTH_PASSWORD (Basic)"
     )]
     NoCredentials,
     /// An upstream request outside of any job could not reach the upstream or the proxy in

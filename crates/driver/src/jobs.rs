@@ -2,7 +2,8 @@
 //! and nothing else (no HTTP client; the sled store starts its writer threads only when
 //! something is written), so the commands that only record or read jobs cost a store open;
 //! [`crate::Engine`] adds the running side on top of it. Every call goes through the store
-//! interface ([`JobStore`]), whatever the backend.
+//! interface ([`JobStore`]), whatever the backend: the store itself, or (through [`Jobs::on`])
+//! a store another process holds and answers for, such as a running engine's control socket.
 
 use crate::clock;
 use crate::config::EngineConfig;
@@ -79,7 +80,10 @@ impl Jobs {
         }
     }
 
-    fn wake(&self, id: JobId) {
+    /// Tells the engine running on these jobs in this process (if any) that job `id` was
+    /// recorded or changed, so that it plans the job now; a job it already knows is left as
+    /// it has it. For those who write to the store on the engine's behalf (the control socket).
+    pub fn wake(&self, id: JobId) {
         if let Ok(guard) = self.running.lock()
             && let Some(tx) = guard.as_ref()
         {

@@ -125,6 +125,9 @@ pub(crate) struct Runner {
     in_flight: HashMap<JobId, InFlight>,
     tasks: JoinSet<Outcome>,
     summary: RunSummary,
+    /// Asked to finish: no step starts and nothing is claimed any more; the run ends once the
+    /// steps in flight ended.
+    finishing: bool,
 }
 
 impl Runner {
@@ -157,6 +160,7 @@ impl Runner {
             in_flight: HashMap::new(),
             tasks: JoinSet::new(),
             summary: RunSummary::default(),
+            finishing: false,
         })
     }
 
@@ -244,11 +248,14 @@ impl Runner {
             .ok_or_else(|| DriverError::Config("the store stopped being shared".into()))?;
         let lost = passing(claims.renew(shared).await, "renew the leases")?.unwrap_or_default();
         passing(claims.release_pending(shared).await, "give leases back")?;
-        let room = self
-            .config
-            .concurrency
-            .max(1)
-            .saturating_sub(claims.count());
+        let room = if self.finishing {
+            0
+        } else {
+            self.config
+                .concurrency
+                .max(1)
+                .saturating_sub(claims.count())
+        };
         let claimed = passing(
             claims
                 .claim(shared, room, self.config.per_account_concurrency.max(1))
@@ -375,10 +382,11 @@ impl Runner {
         if let Some(n) = self.per_account.get_mut(account) {
             *n = n.saturating_sub(1);
         }
-        if let Some(job) = self
-            .held_back
-            .get_mut(account)
-            .and_then(VecDeque::pop_front)
+        if !self.finishing
+            && let Some(job) = self
+                .held_back
+                .get_mut(account)
+                .and_then(VecDeque::pop_front)
         {
             self.start(job, account.to_string());
         }
@@ -503,6 +511,10 @@ impl Runner {
 
     /// One turn's work before waiting: the source's (a page, or claims), then the due jobs.
     async fn turn(&mut self) -> Result<(), DriverError> {
+        if self.finishing {
+            // Only what the steps in flight need: their leases renewed (nothing claimed).
+            return self.share().await;
+        }
         self.load_page().await?;
         self.share().await?;
         self.dispatch().await
@@ -511,7 +523,7 @@ impl Runner {
     /// How long the loop may wait before its next turn.
     fn wait(&self) -> Duration {
         let now = Instant::now();
-        let room = self.tasks.len() < self.concurrency();
+        let room = self.tasks.len() < self.concurrency() && !self.finishing;
         let mut until = now + Duration::from_secs(3600);
         if let Some(Reverse((at, _))) = self.heap.peek()
             && room
@@ -519,7 +531,7 @@ impl Runner {
             until = until.min(now + Duration::from_millis(at.since(clock::now()).max(1)));
         }
         if let Source::Shared(claims) = &self.source {
-            let room = claims.count() < self.concurrency();
+            let room = claims.count() < self.concurrency() && !self.finishing;
             until = until.min(claims.next_turn(room));
         }
         until
@@ -527,10 +539,13 @@ impl Runner {
             .max(Duration::from_millis(1))
     }
 
-    /// Runs until idle (or, with `keep_going`, until shut down).
+    /// Runs until idle (or, with `keep_going`, until shut down). Once `finish` says so, no
+    /// step starts and nothing is claimed any more, and the run ends (interrupted, every lease
+    /// given back) when the steps in flight ended.
     pub(crate) async fn run(
         mut self,
         mut shutdown: watch::Receiver<bool>,
+        mut finish: watch::Receiver<bool>,
         mut submitted: mpsc::UnboundedReceiver<JobId>,
         keep_going: bool,
     ) -> Result<RunSummary, DriverError> {
@@ -543,6 +558,12 @@ impl Runner {
         let _ = self.ctx.events.send(Event::RunStarted { live });
         loop {
             if *shutdown.borrow() {
+                self.stop().await;
+                self.summary.interrupted = true;
+                return Ok(self.done(before));
+            }
+            self.finishing |= *finish.borrow();
+            if self.finishing && self.tasks.is_empty() {
                 self.stop().await;
                 self.summary.interrupted = true;
                 return Ok(self.done(before));
@@ -593,9 +614,10 @@ impl Runner {
                     }
                 }
                 // More live jobs to plan: take the next page on the next turn, without waiting.
-                () = std::future::ready(()), if loading => {}
+                () = std::future::ready(()), if loading && !self.finishing => {}
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.changed() => {}
+                _ = finish.changed(), if !self.finishing => {}
             }
         }
     }

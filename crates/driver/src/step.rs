@@ -47,6 +47,7 @@ impl Ctx {
     fn announce(&self, job: &Job, input: &Input, next: &Job) {
         let (from, to) = (job.state.name(), next.state.name());
         if from != to {
+            self.api.counters.transition(from, to);
             tracing::info!(job = %job.id, key = %job.key, %from, %to, "job changed");
             let _ = self.events.send(Event::Changed {
                 id: job.id,
@@ -189,6 +190,7 @@ pub(crate) async fn step(
             // lost its lease (paused past it, say) leaves the file to the job's new holder.
             let holds = || under.holds_for(ctx.place_margin);
             let lease = under.0.map(|held| (held.lease().token, &holds as _));
+            let started = Instant::now();
             let result = download(
                 &ctx.api,
                 &job,
@@ -202,6 +204,7 @@ pub(crate) async fn step(
                 lease,
             )
             .await;
+            ctx.api.counters.download_took(started.elapsed());
             match result {
                 Ok(file) => save(ctx, &job, Input::FileStored { file }, under).await,
                 Err(CallError::Local(DriverError::LeaseEnding { .. })) => {

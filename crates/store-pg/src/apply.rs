@@ -13,7 +13,7 @@ use crate::columns::{
     u64_from_sql, u64_sql,
 };
 use crate::counts::Deltas;
-use crate::run::{OpError, commit, retrying};
+use crate::run::{OpError, retrying};
 use reportflow_core::{Input, Job, JobId, Millis};
 use reportflow_store::{AppliedStep, LeaseLoss, Step, StepLease, StoreError};
 use std::collections::{BTreeMap, HashMap};
@@ -193,7 +193,7 @@ impl PgStore {
                     crate::listen::notify(&tx).await?;
                 }
             }
-            commit(tx).await?;
+            self.commit(tx).await?;
             Ok(outcomes
                 .into_iter()
                 .map(|outcome| {

@@ -11,7 +11,7 @@ use crate::columns::{
     duration_from_sql, duration_sql, id_from_sql, id_sql, job_from_row, millis_from_sql,
     millis_sql, u64_from_sql, u64_sql,
 };
-use crate::run::{commit, retrying};
+use crate::run::retrying;
 use reportflow_core::{Label, Millis};
 use reportflow_store::{Claimed, Lease, Released, Renewed, StoreError, WorkerId};
 use std::collections::HashSet;
@@ -203,7 +203,7 @@ impl PgStore {
                     ));
                 }
             }
-            commit(tx).await?;
+            self.commit(tx).await?;
             claimed.sort_by_key(|(due, c)| (*due, c.job.id));
             Ok(claimed.into_iter().map(|(_, c)| c).collect())
         })
@@ -224,7 +224,7 @@ impl PgStore {
             let rows = tx
                 .query(&renew, &[&ids, &tokens, &worker.as_str(), &lease_ms])
                 .await?;
-            commit(tx).await?;
+            self.commit(tx).await?;
             let mut kept = Vec::with_capacity(rows.len());
             for row in rows {
                 let lease = Lease {
@@ -265,7 +265,7 @@ impl PgStore {
             if !rows.is_empty() {
                 crate::listen::notify(&tx).await?;
             }
-            commit(tx).await?;
+            self.commit(tx).await?;
             let released: Vec<_> = rows.iter().map(|r| id_from_sql(r.get(0))).collect();
             let given_back: HashSet<_> = released.iter().copied().collect();
             let not_held = leases

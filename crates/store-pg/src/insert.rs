@@ -3,7 +3,7 @@
 use crate::PgStore;
 use crate::columns::{JobArrays, job_from_row, millis_sql, state_sql};
 use crate::counts::Deltas;
-use crate::run::{OpError, commit, retrying};
+use crate::run::{OpError, retrying};
 use reportflow_core::{Job, JobId, JobKey, JobSpec, Millis, NewJob, Policies, StateName};
 use reportflow_store::StoreError;
 use reportflow_store::{Inserted, describe_spec};
@@ -137,7 +137,7 @@ impl PgStore {
                 deltas.write(&tx).await?;
                 crate::listen::notify(&tx).await?;
             }
-            commit(tx).await?;
+            self.commit(tx).await?;
             Ok((inserted, refused))
         })
     }

@@ -4,8 +4,9 @@
 use crate::{PgStore, WorkListener};
 use reportflow_core::{Job, JobId, JobKey, Label, Millis, NewJob, Policies, StateName};
 use reportflow_store::{
-    AppliedStep, Claimed, Inserted, JobStore, Lease, LeasedTransition, PurgeReport, Released,
-    Renewed, SharedStore, Step, StoreError, TransitionRecord, WorkHints, WorkerId, async_trait,
+    AppliedStep, Claimed, FlushObserver, Inserted, JobStore, Lease, LeasedTransition, PurgeReport,
+    Released, Renewed, SharedStore, Step, StoreError, TransitionRecord, WorkHints, WorkerId,
+    async_trait,
 };
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -73,6 +74,10 @@ impl JobStore for PgStore {
     /// Nothing to do: every write was committed (durably) before it returned.
     async fn flush(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    fn observe_flushes(&self, observer: FlushObserver) {
+        let _ = self.inner.flush_observer.set(observer);
     }
 
     fn shared(&self) -> Option<&dyn SharedStore> {

@@ -3,7 +3,7 @@
 use crate::PgStore;
 use crate::columns::{id_from_sql, millis_sql, state_from_sql, u64_from_sql};
 use crate::counts::Deltas;
-use crate::run::{commit, retrying};
+use crate::run::retrying;
 use reportflow_core::{JobId, Millis};
 use reportflow_store::StoreError;
 use reportflow_store::{PURGE_REPORT_MAX_IDS, PurgeReport};
@@ -61,7 +61,7 @@ impl PgStore {
                     removed.push((id_from_sql(row.get(0)), u64_from_sql(row.get(2))));
                 }
                 deltas.write(&tx).await?;
-                commit(tx).await?;
+                self.commit(tx).await?;
                 Ok(removed)
             })?;
             if removed.is_empty() {

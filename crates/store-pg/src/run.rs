@@ -40,9 +40,20 @@ impl From<StoreError> for OpError {
     }
 }
 
-/// Commits, telling a failed `COMMIT` apart from the statements before it.
-pub(crate) async fn commit(tx: deadpool_postgres::Transaction<'_>) -> Result<(), OpError> {
-    tx.commit().await.map_err(OpError::Commit)
+impl PgStore {
+    /// Commits, telling a failed `COMMIT` apart from the statements before it; the time it took
+    /// goes to the observer of [`reportflow_store::JobStore::observe_flushes`], if any.
+    pub(crate) async fn commit(
+        &self,
+        tx: deadpool_postgres::Transaction<'_>,
+    ) -> Result<(), OpError> {
+        let started = Instant::now();
+        let committed = tx.commit().await.map_err(OpError::Commit);
+        if let Some(observe) = self.inner.flush_observer.get() {
+            observe(started.elapsed());
+        }
+        committed
+    }
 }
 
 /// How often a rolled-back transaction (deadlock, serialization failure, a lost race) is run

@@ -102,6 +102,8 @@ pub(crate) struct Inner {
     pub(crate) url: DbUrl,
     pub(crate) tls: MakeRustlsConnect,
     pub(crate) options: PgOptions,
+    /// Hears how long each `COMMIT` took (see `JobStore::observe_flushes`).
+    pub(crate) flush_observer: std::sync::OnceLock<reportflow_store::FlushObserver>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -159,6 +161,7 @@ impl PgStore {
                 url,
                 tls,
                 options,
+                flush_observer: std::sync::OnceLock::new(),
             }),
         })
     }

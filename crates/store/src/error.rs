@@ -222,6 +222,29 @@ pub enum StoreError {
     /// The PostgreSQL database failed or refused (see [`PgError`]).
     #[error(transparent)]
     Postgres(#[from] PgError),
+    // ---- a running engine's control socket (a sled store another process holds) ----
+    /// The engine that holds the store (`reportflow serve` or `run`) answered a request made
+    /// through its control socket with this error, in its own words; `refusal` when the request
+    /// was refused as given (as [`StoreError::Rejected`] is) rather than failed.
+    #[error("{message}")]
+    Answered {
+        /// The error as the engine's store put it.
+        message: String,
+        /// True for a refusal of the request as given; false for a failure of the store.
+        refusal: bool,
+    },
+    /// The engine that holds the store could not be asked through its control socket, or did
+    /// not answer in time; `detail` says what happened and what to do.
+    #[error(
+        "cannot reach the reportflow engine that holds the store {} through its control socket: {detail}",
+        dir.display()
+    )]
+    Engine {
+        /// The store directory.
+        dir: PathBuf,
+        /// What happened, and what to do.
+        detail: String,
+    },
 }
 
 /// Maps a sled error met while working in `dir`.
@@ -373,6 +396,14 @@ impl Clone for StoreError {
                 detail: detail.clone(),
             },
             Postgres(e) => Postgres(e.clone()),
+            Answered { message, refusal } => Answered {
+                message: message.clone(),
+                refusal: *refusal,
+            },
+            Engine { dir, detail } => Engine {
+                dir: dir.clone(),
+                detail: detail.clone(),
+            },
         }
     }
 }

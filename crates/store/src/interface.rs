@@ -13,7 +13,9 @@
 //! one type for both ([`StoreError`]). `docs/store.md` says what each call means on each.
 
 use crate::lease::{Claimed, Lease, Released, Renewed, WorkerId};
-use crate::{AppliedStep, Inserted, PurgeReport, Step, StoreError, TransitionRecord};
+use crate::{
+    AppliedStep, FlushObserver, Inserted, PurgeReport, Step, StoreError, TransitionRecord,
+};
 use async_trait::async_trait;
 use reportflow_core::{Job, JobId, JobKey, JobSpec, Label, Millis, NewJob, Policies, StateName};
 use std::collections::BTreeMap;
@@ -144,6 +146,13 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
     /// Makes every write acknowledged so far durable (sled: a flush of the database; on
     /// PostgreSQL every write is committed when it returns, so nothing is left to do).
     async fn flush(&self) -> Result<(), StoreError>;
+
+    /// Has `observer` hear how long each making-durable takes, for an engine's metrics (sled:
+    /// a flush of the database with its `fsync`, once per group of writers; PostgreSQL: the
+    /// `COMMIT` of a write). The first observer given stays; by default none is heard.
+    fn observe_flushes(&self, observer: FlushObserver) {
+        let _ = observer;
+    }
 
     /// The work sharing of a store that several processes share; `None` for a store one
     /// process holds (sled), whose live jobs are all that process's.

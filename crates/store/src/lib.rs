@@ -55,4 +55,4 @@ pub use records::{
     JOB_VERSION, StoredTransition, TRANSITION_VERSION, TransitionRecord, decode_job,
     decode_transitions, encode_job, encode_transitions,
 };
-pub use store::{Durability, Store};
+pub use store::{Durability, FlushObserver, Store};

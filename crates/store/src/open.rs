@@ -69,6 +69,7 @@ impl Store {
             data_file,
             durability,
             group: crate::group::GroupCommit::default(),
+            flush_observer: std::sync::OnceLock::new(),
         };
         let migrated = store.check_schema(initialized)?;
         if !initialized {

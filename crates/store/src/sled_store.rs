@@ -10,7 +10,9 @@
 use crate::TransitionRecord;
 use crate::interface::JobStore;
 use crate::writer::Writer;
-use crate::{AppliedStep, Durability, Inserted, PurgeReport, Step, Store, StoreError};
+use crate::{
+    AppliedStep, Durability, FlushObserver, Inserted, PurgeReport, Step, Store, StoreError,
+};
 use async_trait::async_trait;
 use reportflow_core::{Job, JobId, JobKey, Millis, NewJob, Policies, StateName};
 use std::collections::BTreeMap;
@@ -151,5 +153,9 @@ impl JobStore for SledStore {
 
     async fn flush(&self) -> Result<(), StoreError> {
         self.blocking("flush the database", Store::flush).await
+    }
+
+    fn observe_flushes(&self, observer: FlushObserver) {
+        self.store.observe_flushes(observer);
     }
 }

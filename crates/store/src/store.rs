@@ -5,6 +5,7 @@ use crate::error::{from_io, from_sled};
 use crate::trees::Trees;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// When the store makes its writes durable on its own (see `docs/store.md`).
@@ -37,7 +38,12 @@ pub struct Store {
     pub(crate) durability: Durability,
     /// Concurrent flushes share one sled flush and `fsync` (see [`Store::flush`]).
     pub(crate) group: crate::group::GroupCommit,
+    /// Hears how long each flush took (see [`Store::observe_flushes`]).
+    pub(crate) flush_observer: OnceLock<FlushObserver>,
 }
+
+/// What [`Store::observe_flushes`] is given: called with the time of each flush.
+pub type FlushObserver = Box<dyn Fn(Duration) + Send + Sync>;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -77,14 +83,26 @@ impl Store {
     /// reaching a durability point together cost about two flushes, not one each.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.group.run(|| {
+            let started = Instant::now();
             self.trees()
                 .db
                 .flush()
                 .map_err(|e| from_sled(&self.dir, "write the database out", e))?;
-            self.data_file
+            let synced = self
+                .data_file
                 .sync_data()
-                .map_err(|e| from_io(self.dir.clone(), "sync the database file", e))
+                .map_err(|e| from_io(self.dir.clone(), "sync the database file", e));
+            if let Some(observe) = self.flush_observer.get() {
+                observe(started.elapsed());
+            }
+            synced
         })
+    }
+
+    /// Has `observer` hear how long each flush of this handle takes (the sled flush and the
+    /// `fsync`, once per group of callers): for an engine's metrics. The first observer stays.
+    pub fn observe_flushes(&self, observer: impl Fn(Duration) + Send + Sync + 'static) {
+        let _ = self.flush_observer.set(Box::new(observer));
     }
 
     /// Flushes when this handle's durability asks for it at a durability point.
