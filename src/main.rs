@@ -24,7 +24,12 @@ use reportflow::batch;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// mimalloc, without transparent huge pages (`src/allocator.rs`).
+#[global_allocator]
+static ALLOCATOR: reportflow::allocator::Allocator = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
+    reportflow::allocator::settle();
     let cli = cli::Cli::parse();
     // A service's logs are its only output: JSON lines with --json.
     let json_logs = cli.global.json

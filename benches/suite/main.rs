@@ -28,6 +28,11 @@ mod setup;
 mod workers;
 
 use report::Figure;
+
+/// The allocator the `reportflow` binary uses (`src/allocator.rs`), so that the engine measured
+/// here in process is the one users run; the raw baselines share it.
+#[global_allocator]
+static ALLOCATOR: reportflow::allocator::Allocator = mimalloc::MiMalloc;
 use std::time::Instant;
 
 /// Every scenario, in the order they run.
@@ -36,6 +41,7 @@ const SCENARIOS: [&str; 6] = [
 ];
 
 fn main() {
+    reportflow::allocator::settle();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--child") {
         child(&args[1..]);
