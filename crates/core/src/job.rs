@@ -159,6 +159,20 @@ impl Job {
             || (after.backoff.is_some() && after.backoff != before.backoff)
     }
 
+    /// True when the step from `before` to `after` (at `now`) may wait to be recorded together
+    /// with the step that follows it, if that one comes within [`Job::RIDE_ALONG_MS`]: it is not
+    /// a durability point and the job goes on at once with its download (a status that says
+    /// ready). One write instead of two; a crash before it costs one more status request.
+    pub fn may_ride_along(before: &Job, after: &Job, now: Millis) -> bool {
+        !Job::must_flush(before, after)
+            && matches!(after.effect(), Effect::Download { at, .. } if at <= now)
+    }
+
+    /// How long a step that [may ride along](Job::may_ride_along) waits for the next one
+    /// before it is recorded alone (a download still running then is seen as ready in the
+    /// store while it runs).
+    pub const RIDE_ALONG_MS: u64 = 1_000;
+
     /// The job after `input` happened at `now`, or [`CoreError::Rejected`] when the input makes
     /// no sense in the job's state (the job is then unchanged). Never panics.
     pub fn apply(&self, input: Input, now: Millis) -> Result<Job, CoreError> {

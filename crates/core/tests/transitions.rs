@@ -246,6 +246,41 @@ fn ready_and_completed_statuses_by_family() {
 }
 
 #[test]
+fn only_a_ready_status_may_ride_along_with_the_download_after_it() {
+    let job = created(account_job());
+    let ready = step(&job, seen(Progress::Ready, "Ready"), 3);
+    assert!(Job::may_ride_along(&job, &ready, at(3)));
+    let completed = step(
+        &created(billing_job()),
+        seen(Progress::Ready, "COMPLETED"),
+        3,
+    );
+    assert!(Job::may_ride_along(
+        &created(billing_job()),
+        &completed,
+        at(3)
+    ));
+    // Not a ready status: a status not ready waits for its next poll, an expired one ends the
+    // job (a durability point), and a location is a durability point.
+    let polling = step(&job, seen(Progress::NotReady, "Processing"), 3);
+    assert!(!Job::may_ride_along(&job, &polling, at(3)));
+    let expired = step(&job, seen(Progress::Expired, "Expired"), 3);
+    assert!(!Job::may_ride_along(&job, &expired, at(3)));
+    let requested = account_job();
+    let sent = step(&requested, Input::CreateSending, 1);
+    let located = step(
+        &sent,
+        Input::CreateAccepted {
+            location: "http://up/instances/1".into(),
+        },
+        2,
+    );
+    assert!(!Job::may_ride_along(&sent, &located, at(2)));
+    // A download due later (seen at 3, looked at before) does not ride.
+    assert!(!Job::may_ride_along(&job, &ready, at(2)));
+}
+
+#[test]
 fn expired_status_and_gone_outputs_end_as_expired() {
     let job = step(
         &created(account_job()),

@@ -174,45 +174,114 @@ pub(crate) async fn step(
             }
         }
         Effect::Poll { location, .. } => {
-            match ctx.api.status(job.id, job.kind(), &location).await {
-                Ok((progress, raw)) => {
-                    save(ctx, &job, Input::StatusSeen { progress, raw }, under).await
-                }
+            let seen = match ctx.api.status(job.id, job.kind(), &location).await {
+                Ok((progress, raw)) => Input::StatusSeen { progress, raw },
                 Err(CallError::NotReady(raw)) => {
                     let progress = reportflow_core::Progress::NotReady;
-                    save(ctx, &job, Input::StatusSeen { progress, raw }, under).await
+                    Input::StatusSeen { progress, raw }
                 }
-                Err(e) => settle(ctx, &job, e, under).await,
+                Err(e) => return settle(ctx, &job, e, under).await,
+            };
+            let now = clock::now();
+            match job.apply(seen.clone(), now) {
+                Ok(ready) if Job::may_ride_along(&job, &ready, now) => {
+                    download_riding(ctx, job, seen, ready, under).await
+                }
+                _ => save(ctx, &job, seen, under).await,
             }
         }
         Effect::Download { location, .. } => {
-            // A file goes under its final name only while the lease surely holds: a worker that
-            // lost its lease (paused past it, say) leaves the file to the job's new holder.
-            let holds = || under.holds_for(ctx.place_margin);
-            let lease = under.0.map(|held| (held.lease().token, &holds as _));
-            let started = Instant::now();
-            let result = download(
-                &ctx.api,
-                &job,
-                &location,
-                Destination {
-                    out_dir: &ctx.out_dir,
-                    layout: ctx.layout.as_ref(),
-                    writes: ctx.writes,
-                },
-                &ctx.events,
-                lease,
-            )
-            .await;
-            ctx.api.counters.download_took(started.elapsed());
-            match result {
-                Ok(file) => save(ctx, &job, Input::FileStored { file }, under).await,
-                Err(CallError::Local(DriverError::LeaseEnding { .. })) => {
-                    Err(DriverError::LeaseEnding { id: job.id })
-                }
-                Err(e) => settle(ctx, &job, e, under).await,
-            }
+            let outcome = fetch_file(ctx, &job, &location, under).await?;
+            save(ctx, &job, outcome, under).await
         }
+    }
+}
+
+/// Downloads the file of `ready` (the job once `seen` is applied to `job`, not yet recorded)
+/// and records both steps in one write, when the download ends within
+/// [`Job::RIDE_ALONG_MS`]; a longer one has the status recorded at that moment, so that the
+/// store shows the job ready while its file streams, and the download's outcome after it.
+async fn download_riding(
+    ctx: &Arc<Ctx>,
+    job: Job,
+    seen: Input,
+    ready: Job,
+    under: Under<'_>,
+) -> Result<Job, DriverError> {
+    let Effect::Download { location, .. } = ready.effect() else {
+        return save(ctx, &job, seen, under).await;
+    };
+    let fetching = fetch_file(ctx, &ready, &location, under);
+    tokio::pin!(fetching);
+    let window = Duration::from_millis(Job::RIDE_ALONG_MS);
+    let outcome = tokio::select! {
+        outcome = &mut fetching => outcome?,
+        () = tokio::time::sleep(window) => {
+            let ready = save(ctx, &job, seen, under).await?;
+            let outcome = fetching.await?;
+            return save(ctx, &ready, outcome, under).await;
+        }
+    };
+    let lease = |held: &Held| held.step_lease(Duration::ZERO);
+    let steps = vec![
+        Step::new(job.id, job.version, seen.clone()).under(under.0.map(lease)),
+        Step::new(job.id, ready.version, outcome.clone()).under(under.0.map(lease)),
+    ];
+    let asked = Instant::now();
+    let mut applied = ctx
+        .store
+        .apply_many(&steps, clock::now())
+        .await?
+        .into_iter();
+    let (Some(first), Some(second)) = (applied.next(), applied.next()) else {
+        return Err(DriverError::Store(reportflow_store::StoreError::Internal {
+            store: ctx.store.describe(),
+            detail: format!("the two steps of job {} were not both answered", job.id),
+        }));
+    };
+    let (first, second) = (first?, second?);
+    if let (Some(held), Some(remaining)) = (under.0, second.lease_remaining) {
+        held.renewed(asked, remaining);
+    }
+    ctx.announce(&job, &seen, &first.job);
+    ctx.announce(&first.job, &outcome, &second.job);
+    Ok(second.job)
+}
+
+/// Downloads the file of `job` (whose effect is a download of `location`) and returns what the
+/// core is to hear: the stored file, or how the download failed. A lease about to end stops
+/// the step instead ([`DriverError::LeaseEnding`]): the job is left to its next holder.
+async fn fetch_file(
+    ctx: &Arc<Ctx>,
+    job: &Job,
+    location: &str,
+    under: Under<'_>,
+) -> Result<Input, DriverError> {
+    // A file goes under its final name only while the lease surely holds: a worker that lost
+    // its lease (paused past it, say) leaves the file to the job's new holder.
+    let holds = || under.holds_for(ctx.place_margin);
+    let lease = under.0.map(|held| (held.lease().token, &holds as _));
+    let started = Instant::now();
+    let result = download(
+        &ctx.api,
+        job,
+        location,
+        Destination {
+            out_dir: &ctx.out_dir,
+            layout: ctx.layout.as_ref(),
+            writes: ctx.writes,
+        },
+        &ctx.events,
+        lease,
+    )
+    .await;
+    ctx.api.counters.download_took(started.elapsed());
+    match result {
+        Ok(file) => Ok(Input::FileStored { file }),
+        Err(CallError::Local(DriverError::LeaseEnding { .. })) => {
+            Err(DriverError::LeaseEnding { id: job.id })
+        }
+        Err(e) => input_of(job, e),
     }
 }
 

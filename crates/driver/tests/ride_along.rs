@@ -1,0 +1,111 @@
+//! A status that says ready is recorded with the download that follows it (one write instead
+//! of two) when the download ends within `Job::RIDE_ALONG_MS`; a longer download has the job
+//! recorded as ready while its file streams.
+
+mod common;
+
+use common::*;
+use reportflow_core::{Job, StateName};
+use reportflow_sim::{Endpoint, Fault, Sim};
+use std::time::Duration;
+
+/// The transition of `history` into `state`.
+fn into(
+    history: &[reportflow_store::TransitionRecord],
+    state: StateName,
+) -> &reportflow_store::TransitionRecord {
+    history
+        .iter()
+        .find(|t| t.to == state)
+        .unwrap_or_else(|| panic!("no transition into {state:?} in {history:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ready_status_is_recorded_in_one_write_with_its_small_download() {
+    let sim = Sim::start(quick_sim()).await.expect("sim starts");
+    let setup = Setup::new(&sim);
+    let engine = setup.engine().await;
+    let mut ids = Vec::new();
+    for site in 1..=4 {
+        ids.push(
+            engine
+                .submit(inventory(site), None)
+                .await
+                .expect("submit")
+                .job
+                .id,
+        );
+    }
+    let summary = engine.run_until_idle().await.expect("run");
+    assert_eq!(summary.count(StateName::Downloaded), 4, "{summary:?}");
+    verify(&engine, &sim, &setup.out_dir()).await;
+    for id in ids {
+        let history = engine.history(id).await.expect("history");
+        let (ready, stored) = (
+            into(&history, StateName::Ready),
+            into(&history, StateName::Downloaded),
+        );
+        // Both steps are in the history, in order, and were written by one transaction: they
+        // carry the same time.
+        assert_eq!(stored.seq, ready.seq + 1, "{history:#?}");
+        assert_eq!(stored.at, ready.at, "recorded together: {history:#?}");
+        assert_eq!(stored.from, Some(StateName::Ready));
+    }
+    sim.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_longer_than_the_window_is_seen_ready_while_it_runs() {
+    let sim = Sim::start(quick_sim()).await.expect("sim starts");
+    // The first file body stops half way and stays open: the download waits for the idle-body
+    // timeout, then asks again.
+    sim.script(Endpoint::File, vec![Fault::StalledBody]);
+    let mut setup = Setup::new(&sim);
+    setup.config.idle_body_timeout = Duration::from_secs(3);
+    let engine = setup.engine().await;
+    let id = engine
+        .submit(inventory(1), None)
+        .await
+        .expect("submit")
+        .job
+        .id;
+    let window = Duration::from_millis(Job::RIDE_ALONG_MS);
+    let look = async {
+        // Until the status has been seen, then past the window (the download is stalled).
+        let started = tokio::time::Instant::now();
+        while sim.stats().requests_to(Endpoint::File) == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no download began"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(window + Duration::from_millis(700)).await;
+        engine
+            .job(&id.to_string())
+            .await
+            .expect("read the job")
+            .state
+            .name()
+    };
+    let (summary, seen) = tokio::join!(engine.run_until_idle(), look);
+    assert_eq!(
+        seen,
+        StateName::Ready,
+        "the store shows the job ready while its file streams"
+    );
+    let summary = summary.expect("run");
+    assert_eq!(summary.count(StateName::Downloaded), 1, "{summary:?}");
+    verify(&engine, &sim, &setup.out_dir()).await;
+    let history = engine.history(id).await.expect("history");
+    let (ready, stored) = (
+        into(&history, StateName::Ready),
+        into(&history, StateName::Downloaded),
+    );
+    assert_eq!(stored.seq, ready.seq + 1, "{history:#?}");
+    assert!(
+        stored.at.since(ready.at) >= 2_000,
+        "recorded apart, the stalled download between them: {history:#?}"
+    );
+    sim.shutdown();
+}
