@@ -190,8 +190,11 @@ impl DirSyncs {
         let group = Arc::clone(self.lock().entry(dir.to_path_buf()).or_default());
         let synced = group.run(|| sync(dir));
         let mut groups = self.lock();
-        // Only the map and this caller hold it: nobody else syncs this folder now.
-        if Arc::strong_count(&group) == 2 {
+        // This caller's hold goes under the lock, so that the last caller out sees only the
+        // map's: nobody else syncs this folder now. (Dropped after the lock, two callers that
+        // finished together could each see the other's hold and leave the entry for good.)
+        drop(group);
+        if groups.get(dir).is_some_and(|g| Arc::strong_count(g) == 1) {
             groups.remove(dir);
         }
         synced
