@@ -8,8 +8,11 @@
 //! [`settle`] turns them off for the process. The library crates leave the allocator to their
 //! embedder.
 
-/// The allocator to name in a binary's `#[global_allocator]`.
+/// The allocator's type, for a binary's `#[global_allocator]` static.
 pub type Allocator = mimalloc::MiMalloc;
+
+/// The allocator: `#[global_allocator] static ALLOCATOR: Allocator = ALLOCATOR;`.
+pub const ALLOCATOR: Allocator = mimalloc::MiMalloc;
 
 /// Turns transparent huge pages off for this process (Linux; nothing elsewhere). Call it first
 /// thing in `main`: it holds for memory already mapped too, as the kernel checks it at each

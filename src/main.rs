@@ -26,7 +26,7 @@ use std::time::Duration;
 
 /// mimalloc, without transparent huge pages (`src/allocator.rs`).
 #[global_allocator]
-static ALLOCATOR: reportflow::allocator::Allocator = mimalloc::MiMalloc;
+static ALLOCATOR: reportflow::allocator::Allocator = reportflow::allocator::ALLOCATOR;
 
 fn main() -> ExitCode {
     reportflow::allocator::settle();

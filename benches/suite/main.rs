@@ -28,12 +28,12 @@ mod setup;
 mod workers;
 
 use report::Figure;
+use std::time::Instant;
 
 /// The allocator the `reportflow` binary uses (`src/allocator.rs`), so that the engine measured
 /// here in process is the one users run; the raw baselines share it.
 #[global_allocator]
-static ALLOCATOR: reportflow::allocator::Allocator = mimalloc::MiMalloc;
-use std::time::Instant;
+static ALLOCATOR: reportflow::allocator::Allocator = reportflow::allocator::ALLOCATOR;
 
 /// Every scenario, in the order they run.
 const SCENARIOS: [&str; 6] = [

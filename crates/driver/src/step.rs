@@ -86,25 +86,45 @@ impl Under<'_> {
     }
 }
 
-/// Records `input` for `job` (under its lease, which the write renews, required to last
-/// `must_last` from the write): the step is stored, and durable at the design's durability
-/// points, when this returns.
+/// Records `inputs` for `job`, in order, in one store call (under its lease, which the write
+/// renews, required to last `must_last` from the write): the steps are stored, and durable at
+/// the design's durability points, when this returns. Returns the job after the last one.
 async fn save_lasting(
     ctx: &Arc<Ctx>,
     job: &Job,
-    input: Input,
+    inputs: Vec<Input>,
     under: Under<'_>,
     must_last: Duration,
 ) -> Result<Job, DriverError> {
     let asked = Instant::now();
-    let step = Step::new(job.id, job.version, input.clone())
-        .under(under.0.map(|held| held.step_lease(must_last)));
-    let applied = ctx.store.apply(step, clock::now()).await?;
-    if let (Some(held), Some(remaining)) = (under.0, applied.lease_remaining) {
-        held.renewed(asked, remaining);
+    let lease = under.0.map(|held| held.step_lease(must_last));
+    // Each step expects the version the one before it makes (every step adds one).
+    let steps: Vec<Step> = (0u64..)
+        .zip(&inputs)
+        .map(|(n, input)| Step::new(job.id, job.version + n, input.clone()).under(lease.clone()))
+        .collect();
+    let applied = ctx.store.apply_many(&steps, clock::now()).await?;
+    if applied.len() != inputs.len() {
+        return Err(DriverError::Store(reportflow_store::StoreError::Internal {
+            store: ctx.store.describe(),
+            detail: format!(
+                "{} steps of job {} recorded, {} answered",
+                inputs.len(),
+                job.id,
+                applied.len()
+            ),
+        }));
     }
-    ctx.announce(job, &input, &applied.job);
-    Ok(applied.job)
+    let mut before = job.clone();
+    for (input, applied) in inputs.iter().zip(applied) {
+        let applied = applied?;
+        if let (Some(held), Some(remaining)) = (under.0, applied.lease_remaining) {
+            held.renewed(asked, remaining);
+        }
+        ctx.announce(&before, input, &applied.job);
+        before = applied.job;
+    }
+    Ok(before)
 }
 
 /// Records `input` for `job` under its lease (see [`save_lasting`]).
@@ -114,7 +134,7 @@ async fn save(
     input: Input,
     under: Under<'_>,
 ) -> Result<Job, DriverError> {
-    save_lasting(ctx, job, input, under, Duration::ZERO).await
+    save_lasting(ctx, job, vec![input], under, Duration::ZERO).await
 }
 
 /// The input that reports a failed call to the core: a gone output or a file not ready yet
@@ -222,30 +242,7 @@ async fn download_riding(
             return save(ctx, &ready, outcome, under).await;
         }
     };
-    let lease = |held: &Held| held.step_lease(Duration::ZERO);
-    let steps = vec![
-        Step::new(job.id, job.version, seen.clone()).under(under.0.map(lease)),
-        Step::new(job.id, ready.version, outcome.clone()).under(under.0.map(lease)),
-    ];
-    let asked = Instant::now();
-    let mut applied = ctx
-        .store
-        .apply_many(&steps, clock::now())
-        .await?
-        .into_iter();
-    let (Some(first), Some(second)) = (applied.next(), applied.next()) else {
-        return Err(DriverError::Store(reportflow_store::StoreError::Internal {
-            store: ctx.store.describe(),
-            detail: format!("the two steps of job {} were not both answered", job.id),
-        }));
-    };
-    let (first, second) = (first?, second?);
-    if let (Some(held), Some(remaining)) = (under.0, second.lease_remaining) {
-        held.renewed(asked, remaining);
-    }
-    ctx.announce(&job, &seen, &first.job);
-    ctx.announce(&first.job, &outcome, &second.job);
-    Ok(second.job)
+    save_lasting(ctx, &job, vec![seen, outcome], under, Duration::ZERO).await
 }
 
 /// Downloads the file of `job` (whose effect is a download of `location`) and returns what the
@@ -299,7 +296,7 @@ async fn create(ctx: &Arc<Ctx>, job: Job, under: Under<'_>) -> Result<Job, Drive
         return settle(ctx, &job, e, under).await;
     }
     let window = ctx.create_window;
-    let job = save_lasting(ctx, &job, Input::CreateSending, under, window).await?;
+    let job = save_lasting(ctx, &job, vec![Input::CreateSending], under, window).await?;
     if job.state.name() != StateName::Requested {
         // The create budget was spent (a create lost to a crash was the last one).
         return Ok(job);

@@ -19,6 +19,7 @@ use crate::layout::{
 };
 use crate::records::decode_job;
 use crate::records::live::encode_live_record;
+use crate::trees::tx_error;
 use crate::{Store, StoreError};
 use reportflow_core::{JobId, StateName};
 use sled::Transactional;
@@ -56,7 +57,7 @@ impl Store {
         let mut live = BTreeMap::new();
         for entry in trees.live.iter() {
             let (key, record) = entry.map_err(sled_err("read the live index"))?;
-            let id = self.id_of(layout::decode_u64(&key).map(JobId), "live")?;
+            let id = self.index_id(layout::decode_u64(&key).map(JobId), "live")?;
             live.insert(id, record);
         }
         let mut live_states = Vec::new();
@@ -65,7 +66,7 @@ impl Store {
             let range = by_state_key(state, JobId(0))..=by_state_key(state, JobId(u64::MAX));
             for key in trees.by_state.range(range).keys() {
                 let key = key.map_err(sled_err("read the state index"))?;
-                let id = self.id_of(by_state_id(&key), "by_state")?;
+                let id = self.index_id(by_state_id(&key), "by_state")?;
                 if !live.contains_key(&id) {
                     uncopied.push(id);
                 }
@@ -109,12 +110,7 @@ impl Store {
             meta.insert(META_SCHEMA, &2u32.to_be_bytes()[..])?;
             Ok::<(), ConflictableTransactionError<StoreError>>(())
         })
-        .map_err(|e| match e {
-            sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => {
-                from_sled(dir, "migrate the store to schema 2", e)
-            }
-        })?;
+        .map_err(|e| tx_error(dir, "migrate the store to schema 2", e))?;
         self.flush()?;
         // Empty now; a crash before this leaves an empty tree nothing reads.
         trees
@@ -122,12 +118,5 @@ impl Store {
             .drop_tree(COUNTS_V1)
             .map_err(sled_err("drop the counters of schema 1"))?;
         Ok(())
-    }
-
-    fn id_of(&self, id: Option<JobId>, tree: &str) -> Result<JobId, StoreError> {
-        id.ok_or_else(|| StoreError::Corrupt {
-            dir: self.dir.clone(),
-            detail: format!("a key of the {tree} tree is damaged"),
-        })
     }
 }

@@ -85,7 +85,7 @@ impl Store {
             None => {
                 // The live jobs' records and the ended ones', merged in id order. Each id is
                 // looked up in both from where the page is, so that a job moving from one to
-                // the other meanwhile is found in one of them (see `Trees::job_bytes`).
+                // the other meanwhile is found in one of them (see `Trees::job_value`).
                 let trees = self.trees();
                 let mut next = first;
                 while jobs.len() < limit {
@@ -197,7 +197,7 @@ impl Store {
     }
 
     /// The id in an index key, or a corruption error naming the index.
-    fn index_id(&self, id: Option<JobId>, index: &str) -> Result<JobId, StoreError> {
+    pub(crate) fn index_id(&self, id: Option<JobId>, index: &str) -> Result<JobId, StoreError> {
         id.ok_or_else(|| StoreError::Corrupt {
             dir: self.dir.clone(),
             detail: format!("a key of the {index} tree is damaged"),

@@ -105,10 +105,7 @@ impl Trees {
             tx.write_counts()?;
             Ok(done)
         });
-        result.map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => from_sled(dir, action, e),
-        })
+        result.map_err(|e| tx_error(dir, action, e))
     }
 
     /// The stored value of the job with this id, if any, read outside a transaction: from
@@ -133,6 +130,19 @@ impl Trees {
             .get(META_COUNTS)
             .map_err(|e| from_sled(dir, "read the counts", e))?;
         decode_counts(dir, bytes.as_deref())
+    }
+}
+
+/// The store's error for a transaction that failed while trying to `action`: the
+/// [`StoreError`] it aborted with, or sled's storage error.
+pub(crate) fn tx_error(
+    dir: &Path,
+    action: &'static str,
+    e: TransactionError<StoreError>,
+) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => from_sled(dir, action, e),
     }
 }
 

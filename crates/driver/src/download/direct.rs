@@ -57,15 +57,7 @@ impl Output {
         writes: DownloadWrites,
         reserve: Option<u64>,
     ) -> io::Result<Output> {
-        Output::open_with(writes, reserve, |flags| {
-            OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o644)
-                .custom_flags(flags)
-                .open(path)
-        })
+        Output::open_with(writes, reserve, |flags| create(path, flags))
     }
 
     /// [`Output::open`] with the opening itself given (`open(extra flags)`), so that tests can
@@ -274,14 +266,20 @@ const EINVAL: i32 = 22;
 /// Writes a small file whole at `path` (created or truncated, mode 0644) through the page
 /// cache and syncs it (`fdatasync`): one write and one sync, no thread of its own.
 pub(super) fn write_whole(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = OpenOptions::new()
+    let mut file = create(path, 0)?;
+    file.write_all(bytes)?;
+    file.sync_data()
+}
+
+/// Opens `path` for writing, created or truncated, mode 0644, with the extra open `flags`.
+fn create(path: &Path, flags: i32) -> io::Result<File> {
+    OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o644)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_data()
+        .custom_flags(flags)
+        .open(path)
 }
 
 /// Renames `from` to `to` unless `to` exists (`renameat2` with `RENAME_NOREPLACE`, Linux): one
