@@ -103,7 +103,8 @@ pub(super) async fn once(
             })
             .await
             .map_err(|e| local("create", out_dir, io::Error::other(e.to_string())))?
-            .map_err(|e| local("create", out_dir, e))?;
+            // Creating it reserves the announced size: a full disk fails here, as a write.
+            .map_err(|e| local("write", out_dir, e))?;
             Into::Disk(part, Box::new(Sink::start(output)))
         }
     };
