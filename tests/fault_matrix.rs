@@ -17,7 +17,7 @@ mod harness;
 use harness::{end_checks_allowing, env_number, read_store};
 use proptest::prelude::*;
 use reportflow_core::{
-    AccountReportSpec, BillingReportSpec, Date, JobSpec, OutputFormat, PollPolicy,
+    AccountReportSpec, BillingReportSpec, Date, JobSpec, OutputFormat, PollPolicy, RetryPolicy,
 };
 use reportflow_driver::{Credentials, Engine, EngineConfig, RetryConfig};
 use reportflow_sim::{Endpoint, Fault, FaultPlan, Sim, SimConfig, SimHandle, SizeRange};
@@ -115,7 +115,7 @@ fn billing(report_type: &str, start: Date, end: Date) -> JobSpec {
     })
 }
 
-/// An engine with short polls, retries and timeouts (a stalled body costs 300 ms).
+/// An engine with short polls, retries, job waits and timeouts (a stalled body costs 300 ms).
 fn engine_config(sim: &SimHandle, dir: &std::path::Path, oauth2: bool) -> EngineConfig {
     let mut config = EngineConfig::new(dir.join("store"), dir.join("out"), &sim.base_url());
     config.credentials = Some(if oauth2 {
@@ -141,6 +141,14 @@ fn engine_config(sim: &SimHandle, dir: &std::path::Path, oauth2: bool) -> Engine
         min_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(200),
         max_times: 10,
+    };
+    // The job's own waits after an unconfirmed create or a failed step: short, so that a
+    // create whose answer is lost six times in a row (as one drawn case did) still ends the
+    // run in seconds, not after the default waits of 1 s doubling (about 2 minutes).
+    config.retry_policy = RetryPolicy {
+        first_delay_ms: 20,
+        cap_ms: 400,
+        ..RetryPolicy::default()
     };
     config.response_timeout = Duration::from_secs(2);
     config.idle_body_timeout = Duration::from_millis(300);
