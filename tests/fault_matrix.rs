@@ -144,10 +144,14 @@ fn engine_config(sim: &SimHandle, dir: &std::path::Path, oauth2: bool) -> Engine
     };
     // The job's own waits after an unconfirmed create or a failed step: short, so that a
     // create whose answer is lost six times in a row (as one drawn case did) still ends the
-    // run in seconds, not after the default waits of 1 s doubling (about 2 minutes).
+    // run in seconds, not after the default waits of 1 s doubling (about 2 minutes). Every
+    // create a fault answers counts against the create budget, and the drawn faults on
+    // creates run up to 35 %: 24 creates (not the default 8) make a spent budget a
+    // one-in-10^10 draw instead of one in 1,500 per job.
     config.retry_policy = RetryPolicy {
         first_delay_ms: 20,
         cap_ms: 400,
+        max_unconfirmed_creates: 24,
         ..RetryPolicy::default()
     };
     config.response_timeout = Duration::from_secs(2);
