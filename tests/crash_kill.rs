@@ -89,35 +89,21 @@ fn fault_plan(rate: f64) -> FaultPlan {
 
 /// A batch file of one round: distinct sites, types and ranges, so every entry is a new job.
 fn round_batch(round: usize) -> String {
-    let mut text = format!("account = \"{ACCOUNT}\"\n");
+    let mut batch = BatchText::new(ACCOUNT);
     for i in 0..ACCOUNT_JOBS {
-        let site = round * 1_000 + i + 1;
-        text.push_str(&format!(
-            "\n[[report]]\nid = 4\nparams = {{ AccountId = \"{ACCOUNT}\", SiteId = {site} }}\n"
-        ));
+        batch.report(round * 1_000 + i + 1);
     }
-    let day = |base: jiff::civil::Date, n: usize| {
-        base.checked_add(jiff::Span::new().days(n as i64))
-            .expect("a date")
-    };
     for i in 0..BILLING_JOBS {
-        let start = day(
-            jiff::civil::date(2024, 1, 1),
-            round * BILLING_JOBS + i, // a new range every job and round
-        );
-        text.push_str(&format!(
-            "\n[[billing]]\ntype = \"{}\"\nfrom = {start}\nto = {}\n",
-            BILLING_TYPES[i % BILLING_TYPES.len()],
-            day(start, i % 5)
-        ));
+        // a new range every job and round
+        let start = days_after(jiff::civil::date(2024, 1, 1), round * BILLING_JOBS + i);
+        let kind = BILLING_TYPES[i % BILLING_TYPES.len()];
+        batch.billing(kind, start, days_after(start, i % 5));
     }
     for i in 0..NO_DATA_JOBS {
-        let start = day(jiff::civil::date(2001, 1, 1), round * NO_DATA_JOBS + i);
-        text.push_str(&format!(
-            "\n[[billing]]\ntype = \"BDR\"\nfrom = {start}\nto = {start}\n"
-        ));
+        let start = days_after(jiff::civil::date(2001, 1, 1), round * NO_DATA_JOBS + i);
+        batch.billing("BDR", start, start);
     }
-    text
+    batch.text()
 }
 
 /// What the soak saw.

@@ -25,26 +25,19 @@ const BILLING_JOBS: usize = 4;
 const NO_DATA_JOBS: usize = 1;
 
 fn round_batch(round: usize) -> String {
-    let mut text = format!("account = \"{ACCOUNT}\"\n");
+    let mut batch = BatchText::new(ACCOUNT);
     for i in 0..ACCOUNT_JOBS {
-        let site = round * 1_000 + i + 1;
-        text.push_str(&format!(
-            "\n[[report]]\nid = 4\nparams = {{ AccountId = \"{ACCOUNT}\", SiteId = {site} }}\n"
-        ));
+        batch.report(round * 1_000 + i + 1);
     }
     for i in 0..BILLING_JOBS {
-        let day = 1 + round * BILLING_JOBS + i;
-        text.push_str(&format!(
-            "\n[[billing]]\ntype = \"BDR\"\nfrom = 2025-01-{day:02}\nto = 2025-01-{day:02}\n"
-        ));
+        let day = format!("2025-01-{:02}", 1 + round * BILLING_JOBS + i);
+        batch.billing("BDR", &day, &day);
     }
     for i in 0..NO_DATA_JOBS {
-        let day = 1 + round * NO_DATA_JOBS + i;
-        text.push_str(&format!(
-            "\n[[billing]]\ntype = \"BDR\"\nfrom = 2001-03-{day:02}\nto = 2001-03-{day:02}\n"
-        ));
+        let day = format!("2001-03-{:02}", 1 + round * NO_DATA_JOBS + i);
+        batch.billing("BDR", &day, &day);
     }
-    text
+    batch.text()
 }
 
 fn spawn_run(env: &Env, log: &std::path::Path) -> Child {

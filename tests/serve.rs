@@ -11,7 +11,7 @@ use common::*;
 use reportflow_core::{JobId, JobState, Millis};
 use reportflow_sim::{Endpoint, Fault, SimConfig, SizeRange};
 use serde_json::Value;
-use serving::{Serving, http};
+use serving::{Serving, all_downloaded, http, metric, wait_for_jobs};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -22,26 +22,6 @@ use std::time::{Duration, Instant};
 /// The socket a serving engine answers on.
 fn socket_of(store: &Path) -> PathBuf {
     store.join("reportflow.sock")
-}
-
-/// Polls `status --json` until `done` holds for the jobs (at most `deadline`).
-fn wait_until(env: &Env, deadline: Duration, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let start = Instant::now();
-    loop {
-        let jobs = env.status();
-        if done(&jobs) {
-            return jobs;
-        }
-        assert!(
-            start.elapsed() < deadline,
-            "not done within {deadline:?}: {jobs:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn all_downloaded(n: usize) -> impl Fn(&[Value]) -> bool {
-    move |jobs: &[Value]| jobs.len() == n && jobs.iter().all(|j| j["state"] == "downloaded")
 }
 
 #[test]
@@ -114,7 +94,7 @@ fn three_pipelines_submit_and_look_while_serve_runs() {
         1,
         "one of the two created the job"
     );
-    let jobs = wait_until(&env, Duration::from_secs(60), all_downloaded(16));
+    let jobs = wait_for_jobs(|| env.status(), Duration::from_secs(60), all_downloaded(16));
     assert_eq!(
         jobs.iter().filter(|j| j["key"] == "same-night").count(),
         1,
@@ -214,7 +194,7 @@ fn a_killed_engine_leaves_clear_errors_and_the_next_serve_resumes_every_job() {
             "an accepted submit is stored: {key}"
         );
     }
-    let jobs = wait_until(&env, Duration::from_secs(60), all_downloaded(n));
+    let jobs = wait_for_jobs(|| env.status(), Duration::from_secs(60), all_downloaded(n));
     assert_eq!(env.verify_files(&jobs), n);
     assert_eq!(third.stop(Duration::from_secs(10)).code(), Some(0));
 }
@@ -287,7 +267,7 @@ fn health_metrics_and_jobs_over_http_match_what_the_simulator_counted() {
     env.ok("submit billing BDR --from 2026-10-01 --to 2026-10-31");
     env.ok("submit billing MDR --from 2026-10-01 --to 2026-10-31");
     env.ok("submit report 4 --param AccountId=9900000");
-    let jobs = wait_until(&env, Duration::from_secs(60), all_downloaded(3));
+    let jobs = wait_for_jobs(|| env.status(), Duration::from_secs(60), all_downloaded(3));
 
     let (code, body) = http(&addr, "GET", "/healthz");
     assert_eq!(code, 200, "{body}");
@@ -296,26 +276,7 @@ fn health_metrics_and_jobs_over_http_match_what_the_simulator_counted() {
 
     let (code, text) = http(&addr, "GET", "/metrics");
     assert_eq!(code, 200, "{text}");
-    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
-        .expect("the Prometheus text format");
-    let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
-        scrape
-            .samples
-            .iter()
-            .filter(|s| {
-                s.metric == name
-                    && labels
-                        .iter()
-                        .all(|(k, v)| s.labels.get(k).is_some_and(|x| x == *v))
-            })
-            .map(|s| match &s.value {
-                prometheus_parse::Value::Counter(v)
-                | prometheus_parse::Value::Gauge(v)
-                | prometheus_parse::Value::Untyped(v) => *v,
-                other => panic!("{name} is not a number: {other:?}"),
-            })
-            .sum()
-    };
+    let value = |name: &str, labels: &[(&str, &str)]| metric(&text, name, labels);
     let sim = env.sim.stats();
     let requests = "reportflow_upstream_requests_total";
     for (endpoint, sim_endpoint) in [
@@ -521,7 +482,7 @@ fn run_watch_is_serve() {
         std::thread::sleep(Duration::from_millis(20));
     }
     env.ok("submit billing MDR --from 2026-10-01 --to 2026-10-31");
-    wait_until(&env, Duration::from_secs(30), all_downloaded(2));
+    wait_for_jobs(|| env.status(), Duration::from_secs(30), all_downloaded(2));
     let kill = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -553,7 +514,7 @@ fn the_socket_is_the_owners_alone_and_json_logs_have_a_line_per_change_and_a_sum
     assert_eq!(socket.uid(), store.uid(), "owned by the store's owner");
     assert_eq!(store.permissions().mode() & 0o077, 0, "an owner-only store");
     env.ok("submit billing BDR --from 2026-10-01 --to 2026-10-02");
-    wait_until(&env, Duration::from_secs(30), all_downloaded(1));
+    wait_for_jobs(|| env.status(), Duration::from_secs(30), all_downloaded(1));
     serving.wait_for("serve: up ", Duration::from_secs(10));
     assert_eq!(serving.stop(Duration::from_secs(10)).code(), Some(0));
     let log = serving.log();

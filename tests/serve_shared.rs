@@ -16,7 +16,7 @@ use common::*;
 use harness::{check_one_lease_at_a_time, read_shared};
 use reportflow_sim::{Endpoint, Fault, SimConfig, SizeRange};
 use serde_json::Value;
-use serving::{Serving, http};
+use serving::{Serving, all_downloaded, http, metric, wait_for_jobs};
 use std::time::{Duration, Instant};
 
 /// With the default lease (60 s) a worker that heard nothing claims every 5 s: a job started
@@ -43,18 +43,7 @@ impl Shared<'_> {
 
     /// Polls `status --json` until `n` jobs are stored and all downloaded.
     fn all_downloaded(&self, n: usize, within: Duration) -> Vec<Value> {
-        let start = Instant::now();
-        loop {
-            let jobs = self.status();
-            if jobs.len() == n && jobs.iter().all(|j| j["state"] == "downloaded") {
-                return jobs;
-            }
-            assert!(
-                start.elapsed() < within,
-                "not all downloaded within {within:?}: {jobs:#?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_for_jobs(|| self.status(), within, all_downloaded(n))
     }
 
     /// A billing report of day `day` of October 2026 (a distinct job per day).
@@ -80,28 +69,6 @@ fn health_becomes(addr: &str, code: u16, within: Duration) -> Duration {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// A sample's value in a scrape of `/metrics` (summed over the series matching `labels`).
-fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
-        .expect("the Prometheus text format");
-    scrape
-        .samples
-        .iter()
-        .filter(|s| {
-            s.metric == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| s.labels.get(k).is_some_and(|x| x == *v))
-        })
-        .map(|s| match &s.value {
-            prometheus_parse::Value::Counter(v)
-            | prometheus_parse::Value::Gauge(v)
-            | prometheus_parse::Value::Untyped(v) => *v,
-            other => panic!("{name} is not a number: {other:?}"),
-        })
-        .sum()
 }
 
 #[test]

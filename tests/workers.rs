@@ -95,31 +95,19 @@ impl Shared {
 /// A batch of `n` account reports and billing reports (a few in 2001, without data), distinct
 /// from every other round's.
 fn batch(round: usize, accounts: usize, billings: usize, no_data: usize) -> String {
-    let mut text = format!("account = \"{ACCOUNT}\"\n");
+    let mut batch = BatchText::new(ACCOUNT);
     for i in 0..accounts {
-        let site = round * 1_000 + i + 1;
-        text.push_str(&format!(
-            "\n[[report]]\nid = 4\nparams = {{ AccountId = \"{ACCOUNT}\", SiteId = {site} }}\n"
-        ));
+        batch.report(round * 1_000 + i + 1);
     }
-    let day = |base: jiff::civil::Date, n: usize| {
-        base.checked_add(jiff::Span::new().days(n as i64))
-            .expect("a date")
-    };
     for i in 0..billings {
-        let start = day(jiff::civil::date(2024, 1, 1), round * 100 + i);
-        text.push_str(&format!(
-            "\n[[billing]]\ntype = \"BDR\"\nfrom = {start}\nto = {}\n",
-            day(start, i % 3)
-        ));
+        let start = days_after(jiff::civil::date(2024, 1, 1), round * 100 + i);
+        batch.billing("BDR", start, days_after(start, i % 3));
     }
     for i in 0..no_data {
-        let start = day(jiff::civil::date(2001, 1, 1), round * 10 + i);
-        text.push_str(&format!(
-            "\n[[billing]]\ntype = \"MDR\"\nfrom = {start}\nto = {start}\n"
-        ));
+        let start = days_after(jiff::civil::date(2001, 1, 1), round * 10 + i);
+        batch.billing("MDR", start, start);
     }
-    text
+    batch.text()
 }
 
 /// Waits for a worker to end on its own within `within`; its exit code.

@@ -22,19 +22,16 @@ fn workers_wait_for_a_restarted_database_and_resume() {
         ..SimConfig::default()
     });
     let dir = env.dir.path().to_path_buf();
-    let mut text = format!("account = \"{ACCOUNT}\"\n");
+    let mut batch = BatchText::new(ACCOUNT);
     for site in 1..=20 {
-        text.push_str(&format!(
-            "\n[[report]]\nid = 4\nparams = {{ AccountId = \"{ACCOUNT}\", SiteId = {site} }}\n"
-        ));
+        batch.report(site);
     }
     for day in 1..=8 {
-        text.push_str(&format!(
-            "\n[[billing]]\ntype = \"BDR\"\nfrom = 2024-02-{day:02}\nto = 2024-02-{day:02}\n"
-        ));
+        let day = format!("2024-02-{day:02}");
+        batch.billing("BDR", &day, &day);
     }
     let file = dir.join("jobs.toml");
-    std::fs::write(&file, text).expect("write the batch");
+    std::fs::write(&file, batch.text()).expect("write the batch");
     let submitted = env.run_with(
         &[("REPORTFLOW_STORE", Some(&db.url))],
         &["submit", "batch", &file.display().to_string()],

@@ -30,7 +30,7 @@ struct Run {
     cpu_s: f64,
 }
 
-/// Who writes the file, in the order of `runs`.
+/// Who writes the file; each contender's runs are `Runs[contender]`.
 #[derive(Clone, Copy, PartialEq)]
 enum Contender {
     /// The engine with its default (direct) writes.
@@ -47,14 +47,34 @@ enum Contender {
     DdDirect,
 }
 
-const CONTENDERS: [Contender; 6] = [
-    Contender::Engine,
-    Contender::Raw,
-    Contender::RawFsync,
-    Contender::Curl,
-    Contender::EnginePageCache,
-    Contender::DdDirect,
-];
+impl Contender {
+    /// Every contender, in the order of the enum (its discriminant is its place in `Runs`).
+    const ALL: [Contender; 6] = [
+        Contender::Engine,
+        Contender::Raw,
+        Contender::RawFsync,
+        Contender::Curl,
+        Contender::EnginePageCache,
+        Contender::DdDirect,
+    ];
+}
+
+/// The runs of each contender, indexed by the contender.
+#[derive(Default)]
+struct Runs([Vec<Run>; Contender::ALL.len()]);
+
+impl std::ops::Index<Contender> for Runs {
+    type Output = Vec<Run>;
+    fn index(&self, who: Contender) -> &Vec<Run> {
+        &self.0[who as usize]
+    }
+}
+
+impl std::ops::IndexMut<Contender> for Runs {
+    fn index_mut(&mut self, who: Contender) -> &mut Vec<Run> {
+        &mut self.0[who as usize]
+    }
+}
 
 pub fn run() -> Vec<Figure> {
     let sim = setup::sim(SimConfig {
@@ -68,12 +88,12 @@ pub fn run() -> Vec<Figure> {
     let curl = Path::new("/usr/bin/curl").exists();
     let time_v = Path::new("/usr/bin/time").exists();
     let dd = Path::new("/bin/dd").exists();
-    let mut runs: Vec<Vec<Run>> = CONTENDERS.iter().map(|_| Vec::new()).collect();
+    let mut runs = Runs::default();
     for round in 0..ROUNDS {
-        for k in 0..CONTENDERS.len() {
-            let who = (k + round) % CONTENDERS.len();
+        for k in 0..Contender::ALL.len() {
+            let who = Contender::ALL[(k + round) % Contender::ALL.len()];
             let dir = scratch();
-            let run = match CONTENDERS[who] {
+            let run = match who {
                 engine @ (Contender::Engine | Contender::EnginePageCache) => {
                     let writes = if engine == Contender::Engine {
                         "direct"
@@ -117,8 +137,8 @@ pub fn run() -> Vec<Figure> {
             settle_disk();
             runs[who].push(run);
         }
-        let last = |i: usize| {
-            runs[i]
+        let last = |who: Contender| {
+            runs[who]
                 .last()
                 .map(|r| {
                     format!(
@@ -130,68 +150,90 @@ pub fn run() -> Vec<Figure> {
         };
         eprintln!(
             "   round {round}: engine {}; engine, page-cache writes {}; raw {}; raw + fsync {}; curl {}; dd oflag=direct {:.0} MiB/s",
-            last(0),
-            last(4),
-            last(1),
-            last(2),
-            last(3),
-            runs[5].last().map_or(f64::NAN, |r| r.mib_s),
+            last(Contender::Engine),
+            last(Contender::EnginePageCache),
+            last(Contender::Raw),
+            last(Contender::RawFsync),
+            last(Contender::Curl),
+            runs[Contender::DdDirect]
+                .last()
+                .map_or(f64::NAN, |r| r.mib_s),
         );
     }
     figures(&runs)
 }
 
-fn figures(runs: &[Vec<Run>]) -> Vec<Figure> {
-    let speed = |i: usize| -> Vec<f64> { runs[i].iter().map(|r| r.mib_s).collect() };
-    let memory = |i: usize| -> Vec<f64> { runs[i].iter().map(|r| r.hwm_mib).collect() };
-    let cpu = |i: usize| -> Vec<f64> { runs[i].iter().map(|r| r.cpu_s).collect() };
-    let (raw, curl) = (speed(1), speed(3));
+fn figures(runs: &Runs) -> Vec<Figure> {
+    let speed = |who: Contender| -> Vec<f64> { runs[who].iter().map(|r| r.mib_s).collect() };
+    let memory = |who: Contender| -> Vec<f64> { runs[who].iter().map(|r| r.hwm_mib).collect() };
+    let cpu = |who: Contender| -> Vec<f64> { runs[who].iter().map(|r| r.cpu_s).collect() };
+    let (raw, curl) = (speed(Contender::Raw), speed(Contender::Curl));
     let faster = if !curl.is_empty() && median(&curl) > median(&raw) {
         ("curl -o", curl.clone())
     } else {
         ("raw hyper", raw.clone())
     };
-    let engine = || Figure::plain("download", "engine, 1 GiB file", "MiB/s", &speed(0));
-    let durable = engine().against("raw hyper + fsync at the end", &speed(2));
+    let engine = || {
+        Figure::plain(
+            "download",
+            "engine, 1 GiB file",
+            "MiB/s",
+            &speed(Contender::Engine),
+        )
+    };
+    let durable = engine().against("raw hyper + fsync at the end", &speed(Contender::RawFsync));
     let durable_met = durable.ratio.is_some_and(|r| r >= 1.0);
     let headline = engine().against(faster.0, &faster.1);
     let met = headline.ratio.is_some_and(|r| r >= 0.9);
-    let engine_rss = Figure::plain("download", "engine process, peak RSS", "MiB", &memory(0));
+    let engine_rss = Figure::plain(
+        "download",
+        "engine process, peak RSS",
+        "MiB",
+        &memory(Contender::Engine),
+    );
     let rss_met = engine_rss.value < 32.0;
     let mut figures = vec![
         durable.target(">= 1.0 x raw + fsync (issue 16)", durable_met),
         headline.target(">= 0.9 of the faster baseline (issue 8)", met),
         engine_rss
-            .against("raw hyper process", &memory(1))
+            .against("raw hyper process", &memory(Contender::Raw))
             .target("< 32 MiB (issue 16)", rss_met),
         Figure::plain(
             "download",
             "engine, page-cache writes, 1 GiB file",
             "MiB/s",
-            &speed(4),
+            &speed(Contender::EnginePageCache),
         )
-        .against("raw hyper + fsync at the end", &speed(2)),
-        engine().against("engine, page-cache writes", &speed(4)),
-        Figure::plain("download", "engine, CPU per GiB", "s", &cpu(0))
-            .against("raw hyper", &cpu(1)),
+        .against("raw hyper + fsync at the end", &speed(Contender::RawFsync)),
+        engine().against(
+            "engine, page-cache writes",
+            &speed(Contender::EnginePageCache),
+        ),
+        Figure::plain(
+            "download",
+            "engine, CPU per GiB",
+            "s",
+            &cpu(Contender::Engine),
+        )
+        .against("raw hyper", &cpu(Contender::Raw)),
         Figure::plain(
             "download",
             "engine, page-cache writes, CPU per GiB",
             "s",
-            &cpu(4),
+            &cpu(Contender::EnginePageCache),
         ),
         Figure::plain(
             "download",
             "engine, page-cache writes, peak RSS",
             "MiB",
-            &memory(4),
+            &memory(Contender::EnginePageCache),
         ),
         Figure::plain("download", "raw hyper, 1 GiB file", "MiB/s", &raw),
         Figure::plain(
             "download",
             "raw hyper + fsync at the end, 1 GiB file",
             "MiB/s",
-            &speed(2),
+            &speed(Contender::RawFsync),
         ),
     ];
     if !curl.is_empty() {
@@ -205,13 +247,13 @@ fn figures(runs: &[Vec<Run>]) -> Vec<Figure> {
             "download",
             "curl process, peak RSS",
             "MiB",
-            &memory(3),
+            &memory(Contender::Curl),
         ));
     }
-    if !runs[5].is_empty() {
+    if !runs[Contender::DdDirect].is_empty() {
         figures.push(engine().against(
             "the disk: dd oflag=direct bs=1M (one write in flight)",
-            &speed(5),
+            &speed(Contender::DdDirect),
         ));
     }
     figures

@@ -3,7 +3,11 @@
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::time::Duration;
+
+/// The CPU time of this process: one reading for the suite and the store's benches.
+#[path = "../../crates/store/benches/shared/cpu_time.rs"]
+mod cpu;
+pub use cpu::cpu_time;
 
 /// A field of `/proc/<pid>/status` in KiB (`VmRSS`, `VmHWM`), for `pid` or `"self"`.
 pub fn status_kib(pid: &str, field: &str) -> Option<u64> {
@@ -21,20 +25,6 @@ pub fn rss_kib() -> u64 {
 /// This process's peak resident set so far, in KiB.
 pub fn hwm_kib() -> u64 {
     status_kib("self", "VmHWM").expect("/proc/self/status has VmHWM")
-}
-
-/// CPU time (user + system) this process has used so far.
-pub fn cpu_time() -> Duration {
-    // SAFETY: getrusage fills the struct it is given and keeps no pointer to it.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let of = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-    };
-    of(usage.ru_utime) + of(usage.ru_stime)
 }
 
 /// The median of some values (the mean of the two middle ones for an even count).

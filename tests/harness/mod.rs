@@ -4,7 +4,11 @@
 //! small seeded generator.
 #![allow(dead_code)]
 
+pub mod batch;
 pub mod hostile;
+
+#[allow(unused_imports)]
+pub use batch::{BatchText, days_after};
 
 use reportflow_core::{Job, JobId, JobState, StateName};
 use reportflow_store::{LeasedTransition, Store, StoreError, TransitionRecord};

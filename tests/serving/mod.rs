@@ -1,9 +1,11 @@
 //! A `reportflow serve` process as the tests drive it (its log collected, signals, the exit
-//! status within a bound), and one HTTP request over a real loopback connection: shared by
+//! status within a bound), one HTTP request over a real loopback connection, a sample of a
+//! `/metrics` scrape, and polling `status --json` until the jobs are done: shared by
 //! `tests/serve.rs` (a directory store) and `tests/serve_shared.rs` (PostgreSQL).
 #![allow(dead_code)]
 
 use super::common::Env;
+use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, ExitStatus, Stdio};
@@ -143,4 +145,53 @@ pub fn http(addr: &str, method: &str, path: &str) -> (u16, String) {
         .and_then(|s| s.parse().ok())
         .expect("a status");
     (status, body.to_string())
+}
+
+/// A sample's value in a scrape of `/metrics` (summed over the series matching `labels`), read
+/// by a Prometheus text-format parser.
+pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+        .expect("the Prometheus text format");
+    scrape
+        .samples
+        .iter()
+        .filter(|s| {
+            s.metric == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(k).is_some_and(|x| x == *v))
+        })
+        .map(|s| match &s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => *v,
+            other => panic!("{name} is not a number: {other:?}"),
+        })
+        .sum()
+}
+
+/// Polls `status` (the jobs as `status --json` lists them) until `done` holds for them, at most
+/// `deadline`; the jobs.
+pub fn wait_for_jobs(
+    status: impl Fn() -> Vec<Value>,
+    deadline: Duration,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let start = Instant::now();
+    loop {
+        let jobs = status();
+        if done(&jobs) {
+            return jobs;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "not done within {deadline:?}: {jobs:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether `n` jobs are stored and all downloaded.
+pub fn all_downloaded(n: usize) -> impl Fn(&[Value]) -> bool {
+    move |jobs: &[Value]| jobs.len() == n && jobs.iter().all(|j| j["state"] == "downloaded")
 }

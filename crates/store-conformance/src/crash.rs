@@ -10,6 +10,7 @@
 //! short lease, so that the next child can claim what a killed one held.
 
 use crate::backend::{Backend, Leases};
+use crate::fixtures::child::{spawn_child, wait_for_line};
 use crate::fixtures::*;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -17,9 +18,8 @@ use reportflow_core::{Input, Job, JobId, JobKey, StateName};
 use reportflow_store::{JobStore, Step, StoreError};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Where the child finds the store (the backend's location).
@@ -33,43 +33,6 @@ pub const ENV_CRASH_SEED: &str = "REPORTFLOW_STORE_CRASH_SEED";
 
 /// The child stops submitting new jobs once the store holds this many.
 const MAX_JOBS: usize = 150;
-
-/// Starts this test binary as the child running `test`.
-fn spawn_child(test: &str, env: &[(&str, String)]) -> Child {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let mut command = Command::new(exe);
-    command
-        .args([
-            "--exact",
-            test,
-            "--nocapture",
-            "--ignored",
-            "--test-threads=1",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.spawn().expect("the child starts")
-}
-
-/// Reads the child's stdout until a line holding `word`.
-fn wait_for_line(child: &mut Child, word: &str) {
-    let stdout = child.stdout.as_mut().expect("the child's stdout is piped");
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let n = reader
-            .read_line(&mut line)
-            .expect("the child's stdout reads");
-        assert!(n > 0, "the child ended before printing {word:?}");
-        if line.contains(word) {
-            return;
-        }
-    }
-}
 
 /// What the children made durable: the highest version per job of the log's whole lines.
 fn durable(log: &Path) -> BTreeMap<JobId, u64> {

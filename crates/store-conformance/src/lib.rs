@@ -18,8 +18,8 @@ pub mod backend;
 pub mod crash;
 pub mod model;
 
-/// The job helpers every store test uses (specs, keys, legal and scripted inputs), shared with
-/// the backends' own tests.
+/// The job helpers every store test uses (specs, keys, legal and scripted inputs, the test
+/// binary run again as a child process), shared with the backends' own tests.
 #[path = "../../store/tests/common/mod.rs"]
 pub mod fixtures;
 

@@ -5,32 +5,21 @@
 //!
 //! `cargo bench -p reportflow-store --bench batched_steps`; the figures are kept in
 //! `docs/benchmarks.md` (issue 16). CPU is the whole process's (sled's threads included),
-//! from `/proc/self/stat`.
+//! from `getrusage`, as the suite reads it.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "shared/cpu_time.rs"]
+mod cpu_time;
 
 use common::{account_spec, key, policy};
+use cpu_time::cpu_time;
 use reportflow_core::{Input, Millis, NewJob, Progress};
 use reportflow_store::{Durability, Step, Store};
 use std::time::{Duration, Instant};
 
 /// Jobs per measured run.
 const JOBS: usize = 20_000;
-
-/// The process's CPU time so far (user and system), from `/proc/self/stat`.
-fn cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("this bench needs Linux's /proc");
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .expect("a stat line")
-        .split_whitespace()
-        .collect();
-    let ticks: u64 =
-        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
-    Duration::from_millis(ticks * 10)
-}
 
 /// Stores `JOBS` jobs, `batch` at a time, and steps each batch through the life above, one
 /// transaction per step of the batch. Returns the CPU per job in all and in the steps alone.
@@ -39,7 +28,7 @@ fn run(batch: usize) -> (Duration, Duration) {
     let store = Store::open_with(tmp.path(), Durability::Manual).expect("open");
     let mut n = 0u32;
     let mut steps_cpu = Duration::ZERO;
-    let started = cpu();
+    let started = cpu_time();
     for round in 0..JOBS / batch {
         let new: Vec<NewJob> = (0..batch)
             .map(|_| {
@@ -51,7 +40,7 @@ fn run(batch: usize) -> (Duration, Duration) {
             .insert_many(new, &policy(), Millis(1))
             .expect("insert");
         let mut jobs: Vec<_> = inserted.into_iter().map(|i| i.job).collect();
-        let before = cpu();
+        let before = cpu_time();
         for k in 0..4 {
             let steps: Vec<Step> = jobs
                 .iter()
@@ -81,10 +70,10 @@ fn run(batch: usize) -> (Duration, Duration) {
                 .map(|r| r.expect("a step"))
                 .collect();
         }
-        steps_cpu += cpu() - before;
+        steps_cpu += cpu_time() - before;
     }
     let per_job = |d: Duration| d / JOBS as u32;
-    (per_job(cpu() - started), per_job(steps_cpu))
+    (per_job(cpu_time() - started), per_job(steps_cpu))
 }
 
 fn main() {

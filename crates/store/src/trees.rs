@@ -5,7 +5,7 @@ use crate::error::from_sled;
 use crate::layout::{
     self, Counts, Deltas, META_COUNTS, by_state_key, ended_key, history_key, id_key,
 };
-use crate::records::live::{HISTORY_RUN, LiveJob, decode_live, encode_live};
+use crate::records::live::{HISTORY_RUN, LiveJob, decode_live, encode_live, first_pending_seq};
 use crate::records::{StoredTransition, decode_job, encode_job, encode_transitions};
 use reportflow_core::{Job, JobId};
 use sled::transaction::{
@@ -210,7 +210,7 @@ impl Tx<'_> {
     ) -> TxResult<()> {
         let terminal = job.state.is_terminal();
         if !pending.is_empty() && (terminal || pending.len() >= HISTORY_RUN) {
-            let first = (job.version + 1).saturating_sub(pending.len() as u64);
+            let first = first_pending_seq(job.version, pending.len());
             let run = abort_on(encode_transitions(self.dir, &pending))?;
             self.history.insert(&history_key(job.id, first)[..], run)?;
             pending.clear();

@@ -5,50 +5,13 @@
 //! The test binary runs itself as the child (`--exact <child test> --ignored`), passing what
 //! the child needs in environment variables; the child tests do nothing without them.
 
+mod common;
+
+use common::child::{spawn_child, wait_for_line};
 use reportflow_store::{Store, StoreError};
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 
 const ENV_DIR: &str = "REPORTFLOW_STORE_TEST_DIR";
-
-/// Starts this test binary as the child running `test`.
-fn spawn_child(test: &str, env: &[(&str, String)]) -> Child {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let mut command = Command::new(exe);
-    command
-        .args([
-            "--exact",
-            test,
-            "--nocapture",
-            "--ignored",
-            "--test-threads=1",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.spawn().expect("the child starts")
-}
-
-/// Reads the child's stdout until a line holding `prefix`; returns that line from `prefix` on
-/// (the test harness may print the test's name before it on the same line).
-fn wait_for_line(child: &mut Child, prefix: &str) -> String {
-    let stdout = child.stdout.as_mut().expect("the child's stdout is piped");
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let n = reader
-            .read_line(&mut line)
-            .expect("the child's stdout reads");
-        assert!(n > 0, "the child ended before printing {prefix:?}");
-        if let Some(at) = line.find(prefix) {
-            return line[at..].trim_end().to_string();
-        }
-    }
-}
 
 #[test]
 fn a_second_process_gets_the_lock_error() {

@@ -31,10 +31,16 @@ pub(crate) struct LiveJob {
     pub(crate) pending: Vec<StoredTransition>,
 }
 
+/// The sequence number of the first of a job's `pending` transitions when its version is
+/// `version` (the last pending one is the version itself).
+pub(crate) fn first_pending_seq(version: u64, pending: usize) -> u64 {
+    (version + 1).saturating_sub(pending as u64)
+}
+
 impl LiveJob {
     /// The sequence number of the first pending transition.
     pub(crate) fn first_pending(&self) -> u64 {
-        (self.job.version + 1).saturating_sub(self.pending.len() as u64)
+        first_pending_seq(self.job.version, self.pending.len())
     }
 
     /// The pending transitions with their sequence numbers.

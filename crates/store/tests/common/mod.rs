@@ -1,6 +1,8 @@
 //! Helpers shared by the store's test binaries.
 #![allow(dead_code)]
 
+pub mod child;
+
 use reportflow_core::{
     AccountReportSpec, BillingReportSpec, Date, DateOrigin, Failure, FailureKind, Input, Job,
     JobKey, JobKind, JobSpec, JobState, Label, Millis, NewJob, OutputFormat, Policies, PollPolicy,
