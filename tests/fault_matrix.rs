@@ -144,14 +144,20 @@ fn engine_config(sim: &SimHandle, dir: &std::path::Path, oauth2: bool) -> Engine
     };
     // The job's own waits after an unconfirmed create or a failed step: short, so that a
     // create whose answer is lost six times in a row (as one drawn case did) still ends the
-    // run in seconds, not after the default waits of 1 s doubling (about 2 minutes). Every
-    // create a fault answers counts against the create budget, and the drawn faults on
-    // creates run up to 35 %: 24 creates (not the default 8) make a spent budget a
-    // one-in-10^10 draw instead of one in 1,500 per job.
+    // run in seconds, not after the default waits of 1 s doubling (about 2 minutes).
+    //
+    // The budgets fit the drawn fault rates (up to 35 % per request, the first one certain):
+    // every fault but `Latency` on a create leaves it unconfirmed, and a create is never
+    // retried by the HTTP layer, so under the default budget of 8 creates a job failed once 8
+    // creates in a row met the fault (about 0.35^7, some 1 in 500 per CI run over the 24 tests
+    // that can draw it); an OAuth2 token fetch that fails before a create is a failed step
+    // (the default limit is 10 in a row). 20 of each: about 0.35^19 (2e-9), and a whole
+    // budget of 400 ms waits still ends the run well within its 90 s.
     config.retry_policy = RetryPolicy {
         first_delay_ms: 20,
         cap_ms: 400,
-        max_unconfirmed_creates: 24,
+        max_unconfirmed_creates: 20,
+        max_step_failures: 20,
         ..RetryPolicy::default()
     };
     config.response_timeout = Duration::from_secs(2);

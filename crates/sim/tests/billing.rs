@@ -14,8 +14,12 @@ fn create_url(sim: &reportflow_sim::SimHandle, account: &str) -> String {
 
 #[tokio::test]
 async fn create_status_sequence_and_zip_file() {
+    // Each status holds for 2 s (RECEIVED, then PROCESSING, then COMPLETED): the windows the
+    // requests below must fall in. They were 500 ms, so a test thread held off the CPU for
+    // some 450 ms on a loaded machine (CI runs many test binaries on 2 cores) read the next
+    // status early.
     let sim = Sim::start(SimConfig {
-        billing_processing_time: Duration::from_millis(1000),
+        billing_processing_time: Duration::from_millis(4000),
         billing_file_size: SizeRange::fixed(5000),
         ..SimConfig::default()
     })
@@ -42,9 +46,9 @@ async fn create_status_sequence_and_zip_file() {
     let early = client.get(&format!("{location}/file")).await;
     assert_eq!(early.status, 400);
     assert_eq!(early.element("ErrorCode").as_deref(), Some("15614"));
-    tokio::time::sleep(Duration::from_millis(550)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(status(client.get(&location).await), "PROCESSING");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
     let done = client.get(&location).await;
     assert!(done.text().contains("<BillingReportRetrievalResponse><ReportStatus>COMPLETED</ReportStatus><Description>The report archive is constructed.</Description>"));
 
@@ -88,7 +92,9 @@ async fn create_status_sequence_and_zip_file() {
 async fn complete_spelling_and_deletion_after_the_ready_lifetime() {
     let sim = Sim::start(SimConfig {
         billing_complete_short: true,
-        billing_ready_lifetime: Some(Duration::from_millis(300)),
+        // Long enough that the status read right after the create falls inside it on a loaded
+        // machine (it was 300 ms).
+        billing_ready_lifetime: Some(Duration::from_millis(2000)),
         ..SimConfig::instant()
     })
     .await
@@ -111,7 +117,7 @@ async fn complete_spelling_and_deletion_after_the_ready_lifetime() {
             .as_deref(),
         Some("COMPLETE")
     );
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     for url in [location.clone(), format!("{location}/file")] {
         let gone = client.get(&url).await;
         assert_eq!(gone.status, 404);

@@ -259,7 +259,9 @@ async fn rate_limit_token_bucket_answers_429_with_reset() {
             Endpoint::Create,
             RateLimit {
                 capacity: 2,
-                refill_per_second: 2.0,
+                // One token a second: the three creates below must come within it for the
+                // third to be limited (at two a second, 500 ms was little on a loaded machine).
+                refill_per_second: 1.0,
             },
         )]
         .into(),
@@ -283,7 +285,7 @@ async fn rate_limit_token_bucket_answers_429_with_reset() {
     assert_eq!(sim.stats().total_instance_creations(), 2);
     // Other endpoints are not limited.
     assert_eq!(client.get(&url).await.status, 200);
-    tokio::time::sleep(Duration::from_millis(550)).await;
+    tokio::time::sleep(Duration::from_millis(1050)).await;
     assert_eq!(client.post(&url, &body).await.status, 201);
 
     sim.configure(|c| {

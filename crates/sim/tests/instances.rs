@@ -128,8 +128,10 @@ async fn repeated_errors_shape_lists_every_problem() {
 
 #[tokio::test]
 async fn status_goes_from_in_progress_to_ready_then_expired_and_file_follows() {
+    // Queued for 2 s: the status and the early file below must be asked inside it (it was
+    // 400 ms, little on a loaded machine).
     let sim = Sim::start(SimConfig {
-        processing_time: Duration::from_millis(400),
+        processing_time: Duration::from_millis(2000),
         in_progress_status: "Queued".into(),
         file_size: SizeRange::fixed(200_000),
         ..SimConfig::default()
@@ -157,7 +159,7 @@ async fn status_goes_from_in_progress_to_ready_then_expired_and_file_follows() {
     assert_eq!(early.status, 202);
     assert_eq!(early.element("ErrorCode").as_deref(), Some("19048"));
 
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    tokio::time::sleep(Duration::from_millis(2050)).await;
     assert_eq!(
         client.get(&location).await.element("Status").as_deref(),
         Some("Ready")
@@ -196,7 +198,9 @@ async fn status_goes_from_in_progress_to_ready_then_expired_and_file_follows() {
 #[tokio::test]
 async fn ready_lifetime_expires_outputs_and_unknown_instances_get_19019() {
     let sim = Sim::start(SimConfig {
-        ready_lifetime: Some(Duration::from_millis(300)),
+        // Long enough that the file asked for right after the create is inside it on a
+        // loaded machine (it was 300 ms).
+        ready_lifetime: Some(Duration::from_millis(2000)),
         ..SimConfig::instant()
     })
     .await
@@ -204,7 +208,7 @@ async fn ready_lifetime_expires_outputs_and_unknown_instances_get_19019() {
     let client = Client::demo();
     let location = create_inventory(&sim).await;
     assert_eq!(client.get(&format!("{location}/file")).await.status, 200);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(client.get(&format!("{location}/file")).await.status, 404);
     for wrong in [
         format!("{}/accounts/1/reports/4/instances/999", sim.base_url()),

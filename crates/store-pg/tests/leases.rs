@@ -108,7 +108,9 @@ async fn a_claim_takes_due_jobs_earliest_first_and_next_due_sees_the_rest() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_lease_is_taken_over_with_a_higher_token_and_the_old_holder_is_fenced() {
-    let (db, store) = fresh_store_with(lease_ms(400)).await;
+    // The second claim right after the first must fall inside the lease: 1 s, not the 400 ms
+    // a loaded machine could spend on two round trips.
+    let (db, store) = fresh_store_with(lease_ms(1_000)).await;
     let job = submit(&store, [(spec(0), "job".to_string())], T0)
         .await
         .remove(0);
@@ -118,7 +120,7 @@ async fn an_expired_lease_is_taken_over_with_a_higher_token_and_the_old_holder_i
         store.claim(&w2, 1, 1, T0).await.expect("claims").is_empty(),
         "held by w1"
     );
-    tokio::time::sleep(Duration::from_millis(550)).await;
+    tokio::time::sleep(Duration::from_millis(1_150)).await;
     let second = store.claim(&w2, 1, 1, T0).await.expect("claims").remove(0);
     assert_eq!(second.job.id, job.id);
     assert!(second.lease.token > first.lease.token);
@@ -231,22 +233,26 @@ async fn a_create_intent_needs_a_lease_that_outlives_the_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renewals_extend_the_leases_still_held() {
-    let (_db, store) = fresh_store_with(lease_ms(800)).await;
+    // A lease of 2 s renewed every 600 ms: a renewal gives back a whole lease (more than
+    // 1.5 s left), where one left alone would have at most 1.4 s. (With 800 ms renewed every
+    // 300 ms, a renewal slowed by 200 ms on a loaded machine fell under the mark.)
+    let (_db, store) = fresh_store_with(lease_ms(2_000)).await;
     submit(&store, (0..3).map(|n| (spec(n), format!("job-{n}"))), T0).await;
     let (w1, w2) = (worker("w1"), worker("w2"));
     let mine: Vec<Claimed> = store.claim(&w1, 3, 3, T0).await.expect("claims");
     assert_eq!(mine.len(), 3);
     let leases: Vec<_> = mine.iter().map(|c| c.lease).collect();
-    // Renewing every 300 ms keeps them past several lease lengths.
+    // Renewing every 600 ms keeps them past several lease lengths.
     for _ in 0..5 {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
         let renewed = store.renew(&w1, &leases).await.expect("renews");
         assert_eq!(renewed.kept.len(), 3, "{renewed:?}");
         assert!(
             renewed
                 .kept
                 .iter()
-                .all(|(_, left)| *left > Duration::from_millis(600))
+                .all(|(_, left)| *left > Duration::from_millis(1_500)),
+            "{renewed:?}"
         );
     }
     assert!(store.claim(&w2, 3, 3, T0).await.expect("claims").is_empty());
