@@ -60,7 +60,7 @@ async fn a_ready_status_is_recorded_in_one_write_with_its_small_download() {
                 .find(|t| t.seq + 1 == ready.seq)
                 .unwrap_or_else(|| panic!("no step before the ready status: {history:#?}"));
             assert!(
-                ready.at.0 >= before.at.0 + reportflow_core::Job::RIDE_ALONG_MS,
+                ready.at.since(before.at) >= reportflow_core::Job::RIDE_ALONG_MS,
                 "the ready status was recorded alone before its window passed: {history:#?}"
             );
         }
