@@ -4,8 +4,8 @@
 //! What is sled's own stays here, behind [`JobStore`]: steps of concurrent callers are batched
 //! into one transaction by the writer thread and flushed once per batch at the design's
 //! durability points (`writer.rs`); submits and purges are made durable before they return;
-//! reads go straight to sled. The writer threads start with the first step written, so a
-//! process that only reads (`status`, `history`) starts none.
+//! reads go straight to sled. The writer thread starts with the first step written, so a
+//! process that only reads (`status`, `history`) starts no thread.
 
 use crate::TransitionRecord;
 use crate::interface::JobStore;
@@ -21,7 +21,7 @@ use std::sync::{Arc, OnceLock};
 
 /// The sled store as a [`JobStore`]: the store of one process, in one directory.
 pub struct SledStore {
-    // Declared before `store`: the writer's threads hold clones of it and end (when the writer
+    // Declared before `store`: the writer's thread holds a clone of it and ends (when the writer
     // is dropped) before this handle lets go of the directory.
     writer: OnceLock<Result<Writer, StoreError>>,
     store: Arc<Store>,

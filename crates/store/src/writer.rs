@@ -1,9 +1,11 @@
 //! The sled store's writer: the steps of every caller (every running job of an engine) are
 //! recorded by one thread, which takes whatever queued up while it was busy and records it in
-//! one transaction ([`Store::apply_many`]). A batch at a durability point goes on to a second
-//! thread that flushes, once for every batch queued there, before answering; meanwhile the
-//! first thread records the next batch. Under load, many small transactions and flushes become
-//! a few large ones, and no caller blocks a runtime thread on the disk.
+//! one transaction ([`Store::apply_many`]). A batch at a durability point is flushed by the
+//! same thread before it answers; what queues up meanwhile is the next batch. Under load, many
+//! small transactions and flushes become a few large ones, and no caller blocks a runtime
+//! thread on the disk. (A second thread that flushed while this one recorded the next batch
+//! cost a hand-off between threads per durable batch; flushing here is 7 to 11 % faster in
+//! the overhead scenario: docs/benchmarks.md, fourth round.)
 //!
 //! This is how [`crate::SledStore`] implements `JobStore::apply_many`; it starts with the
 //! first step written, so that a process that only reads starts no thread.
@@ -31,32 +33,32 @@ struct Request {
     reply: Reply,
 }
 
-/// A recorded batch waiting for a flush: each caller's results and where they go.
+/// A recorded batch: each caller's results and where they go.
 type Recorded = Vec<(Reply, Vec<Result<AppliedStep, StoreError>>)>;
 
-/// The handle of the writer threads. Dropping it lets them finish the steps already queued
-/// and waits for them.
+/// The handle of the writer thread. Dropping it lets the thread finish the steps already
+/// queued and waits for it.
 pub(crate) struct Writer {
     queue: Option<mpsc::Sender<Request>>,
-    threads: Vec<JoinHandle<()>>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl Writer {
-    /// Starts the writer threads of `store`.
+    /// Starts the writer thread of `store`.
     pub(crate) fn start(store: Arc<Store>) -> Result<Writer, StoreError> {
         let (queue, requests) = mpsc::channel();
-        let (to_flush, recorded) = mpsc::channel();
-        let flusher_store = Arc::clone(&store);
-        let flusher = spawn(&store, "reportflow-store-flusher", move || {
-            flush_batches(&flusher_store, &recorded)
-        })?;
         let writer_store = Arc::clone(&store);
-        let writer = spawn(&store, "reportflow-store-writer", move || {
-            record_batches(&writer_store, &requests, &to_flush)
-        })?;
+        let thread = std::thread::Builder::new()
+            .name("reportflow-store-writer".to_string())
+            .spawn(move || record_batches(&writer_store, &requests))
+            .map_err(|source| StoreError::Io {
+                dir: store.dir().to_path_buf(),
+                action: "start the writer thread of",
+                source,
+            })?;
         Ok(Writer {
             queue: Some(queue),
-            threads: vec![writer, flusher],
+            thread: Some(thread),
         })
     }
 
@@ -80,22 +82,18 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        // The writer ends when its queue closes, and closes the flusher's as it ends.
+        // The writer ends when its queue closes.
         drop(self.queue.take());
-        for thread in self.threads.drain(..) {
+        if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }
 }
 
 /// The writer thread: waits for a request, takes every request queued behind it (up to
-/// [`MAX_BATCH`] steps), records them all in one transaction; answers at once unless the batch
-/// must be flushed first. Each request's steps keep the time they were handed in with.
-fn record_batches(
-    store: &Store,
-    requests: &mpsc::Receiver<Request>,
-    to_flush: &mpsc::Sender<Recorded>,
-) {
+/// [`MAX_BATCH`] steps), records them all in one transaction, flushes when the batch must be
+/// durable, then answers. Each request's steps keep the time they were handed in with.
+fn record_batches(store: &Store, requests: &mpsc::Receiver<Request>) {
     while let Ok(first) = requests.recv() {
         let mut batch = vec![first];
         let mut steps = batch[0].steps.len();
@@ -135,13 +133,18 @@ fn record_batches(
                 (reply, mine)
             })
             .collect();
-        let flush_needed = applied.flush_needed;
-        if flush_needed {
-            // Should the flusher be gone, the replies are dropped: their callers hear that the
-            // writer is gone, never that an unflushed step is durable.
-            let _ = to_flush.send(recorded);
-        } else {
+        if !applied.flush_needed {
             answer(recorded);
+            continue;
+        }
+        match store.flush() {
+            Ok(()) => answer(recorded),
+            Err(failed) => {
+                // The steps are stored but perhaps not durable: nobody may act on them.
+                for (reply, _) in recorded {
+                    let _ = reply.send(Err(failed.clone()));
+                }
+            }
         }
     }
 }
@@ -154,44 +157,9 @@ fn unleased(job: Job) -> AppliedStep {
     }
 }
 
-/// The flusher thread: waits for a recorded batch, takes every batch queued behind it, makes
-/// them all durable with one flush, then answers.
-fn flush_batches(store: &Store, recorded: &mpsc::Receiver<Recorded>) {
-    while let Ok(first) = recorded.recv() {
-        let mut batches = vec![first];
-        while let Ok(more) = recorded.try_recv() {
-            batches.push(more);
-        }
-        match store.flush() {
-            Ok(()) => batches.into_iter().for_each(answer),
-            Err(failed) => {
-                // The steps are stored but perhaps not durable: nobody may act on them.
-                for (reply, _) in batches.into_iter().flatten() {
-                    let _ = reply.send(Err(failed.clone()));
-                }
-            }
-        }
-    }
-}
-
+/// Sends each caller its results.
 fn answer(recorded: Recorded) {
     for (reply, results) in recorded {
         let _ = reply.send(Ok(results));
     }
-}
-
-/// Starts a named thread of `store`'s writer.
-fn spawn(
-    store: &Store,
-    name: &str,
-    work: impl FnOnce() + Send + 'static,
-) -> Result<JoinHandle<()>, StoreError> {
-    std::thread::Builder::new()
-        .name(name.to_string())
-        .spawn(work)
-        .map_err(|source| StoreError::Io {
-            dir: store.dir().to_path_buf(),
-            action: "start a writer thread of",
-            source,
-        })
 }
