@@ -577,13 +577,19 @@ const CATALOGUE: &[Row] = &[
         "upstream refuses the OAuth2 client",
         Upstream(|_| {}, "OAUTH2-WRONG"),
         Runtime,
-        "refused the credentials",
+        "; check the credentials: BANDWIDTH_CLIENT_ID and BANDWIDTH_CLIENT_SECRET (OAuth2)",
     ),
     row(
         "upstream no longer takes Basic",
         Upstream(|c| c.basic_auth = false, "run"),
         Runtime,
-        "the upstream refused the credentials",
+        "HTTP Basic (BANDWIDTH_USERNAME and BANDWIDTH_PASSWORD) is no longer accepted for Bandwidth's API users from 2026-12-02; fix them and run again",
+    ),
+    row(
+        "upstream no longer takes Basic, for the catalogue",
+        Upstream(|c| c.basic_auth = false, "reports|list"),
+        Runtime,
+        "the upstream refused the credentials: HTTP 401: report list: Unauthorized; check the credentials: BANDWIDTH_CLIENT_ID and BANDWIDTH_CLIENT_SECRET (OAuth2); HTTP Basic",
     ),
     row(
         "upstream unreachable",

@@ -228,9 +228,7 @@ fn detail_view(ctx: &Context, detail: &ReportDetail, account: &str) -> DetailVie
 fn catalogue_error(error: DriverError) -> CliError {
     match error {
         DriverError::Upstream(failure) if failure.refuses_credentials() => {
-            CliError::Runtime(format!(
-                "the upstream refused the credentials: {failure}; check BANDWIDTH_USERNAME/PASSWORD or BANDWIDTH_CLIENT_ID/SECRET"
-            ))
+            CliError::Runtime(format!("the upstream refused the credentials: {failure}"))
         }
         other => other.into(),
     }

@@ -100,7 +100,9 @@ impl CallError {
 /// A permanent failure from an upstream answer.
 pub(crate) fn refused(status: StatusCode, upstream: Option<&UpstreamError>, what: &str) -> Failure {
     let advice = match status.as_u16() {
-        401 => "; check the credentials (BANDWIDTH_USERNAME/PASSWORD or CLIENT_ID/SECRET)",
+        401 => {
+            "; check the credentials: BANDWIDTH_CLIENT_ID and BANDWIDTH_CLIENT_SECRET (OAuth2); HTTP Basic (BANDWIDTH_USERNAME and BANDWIDTH_PASSWORD) is no longer accepted for Bandwidth's API users from 2026-12-02"
+        }
         403 => "; the API user lacks the role for reports",
         _ => "",
     };
