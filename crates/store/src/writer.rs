@@ -4,8 +4,8 @@
 //! same thread before it answers; what queues up meanwhile is the next batch. Under load, many
 //! small transactions and flushes become a few large ones, and no caller blocks a runtime
 //! thread on the disk. (A second thread that flushed while this one recorded the next batch
-//! cost a hand-off between threads per durable batch; flushing here is 7 to 11 % faster in
-//! the overhead scenario: docs/benchmarks.md, fourth round.)
+//! cost a hand-off between threads per durable batch; flushing here gave 4 to 11 % more jobs/s
+//! in the overhead scenario: docs/benchmarks.md, fourth round.)
 //!
 //! This is how [`crate::SledStore`] implements `JobStore::apply_many`; it starts with the
 //! first step written, so that a process that only reads starts no thread.
